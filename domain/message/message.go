@@ -1,0 +1,135 @@
+// Package message holds the Message aggregate: content rules, edits by the
+// sender, and deletion as a tombstone that keeps its seq.
+package message
+
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fechatter/fechatter/domain/errs"
+)
+
+// Content and key limits.
+const (
+	MaxContentLen        = 4000
+	MaxIdempotencyKeyLen = 64
+)
+
+// Message is one message of a chat.
+type Message struct {
+	id             int64
+	chatID         int64
+	seq            int64
+	senderID       int64
+	content        string
+	replyToID      int64
+	idempotencyKey string
+	createdAt      time.Time
+	editedAt       time.Time
+	deletedAt      time.Time
+}
+
+// ValidateContent checks the content rules: 1..4000 characters of valid UTF-8,
+// not only white space.
+func ValidateContent(content string) error {
+	if !utf8.ValidString(content) {
+		return errs.Invalidf("content must be valid UTF-8")
+	}
+	if strings.TrimFunc(content, unicode.IsSpace) == "" {
+		return errs.Invalidf("content must not be empty or only white space")
+	}
+	if n := utf8.RuneCountInString(content); n > MaxContentLen {
+		return errs.Invalidf("content has %d characters; at most %d are allowed", n, MaxContentLen)
+	}
+	return nil
+}
+
+// ValidateIdempotencyKey checks a client's idempotency key; "" means none.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" {
+		return nil
+	}
+	if !utf8.ValidString(key) || utf8.RuneCountInString(key) > MaxIdempotencyKeyLen {
+		return errs.Invalidf("idempotency_key must be 1..%d characters", MaxIdempotencyKeyLen)
+	}
+	return nil
+}
+
+// New builds a message about to be sent; its id and seq come from storage.
+func New(chatID, senderID int64, content, idempotencyKey string, replyToID int64, now time.Time) (*Message, error) {
+	if chatID <= 0 || senderID <= 0 {
+		return nil, errs.Invalidf("chat and sender are required")
+	}
+	if err := ValidateContent(content); err != nil {
+		return nil, err
+	}
+	if err := ValidateIdempotencyKey(idempotencyKey); err != nil {
+		return nil, err
+	}
+	if replyToID < 0 {
+		return nil, errs.Invalidf("reply_to_id must be positive")
+	}
+	return &Message{chatID: chatID, senderID: senderID, content: content,
+		idempotencyKey: idempotencyKey, replyToID: replyToID, createdAt: now}, nil
+}
+
+// UnmarshalFromDatabase rebuilds a message from storage.
+func UnmarshalFromDatabase(id, chatID, seq, senderID int64, content string, replyToID int64,
+	idempotencyKey string, createdAt, editedAt, deletedAt time.Time) *Message {
+	return &Message{id: id, chatID: chatID, seq: seq, senderID: senderID, content: content,
+		replyToID: replyToID, idempotencyKey: idempotencyKey, createdAt: createdAt,
+		editedAt: editedAt, deletedAt: deletedAt}
+}
+
+func (m *Message) ID() int64              { return m.id }
+func (m *Message) ChatID() int64          { return m.chatID }
+func (m *Message) Seq() int64             { return m.seq }
+func (m *Message) SenderID() int64        { return m.senderID }
+func (m *Message) Content() string        { return m.content }
+func (m *Message) ReplyToID() int64       { return m.replyToID }
+func (m *Message) IdempotencyKey() string { return m.idempotencyKey }
+func (m *Message) CreatedAt() time.Time   { return m.createdAt }
+func (m *Message) EditedAt() time.Time    { return m.editedAt }
+func (m *Message) DeletedAt() time.Time   { return m.deletedAt }
+func (m *Message) Deleted() bool          { return !m.deletedAt.IsZero() }
+
+// Assign sets the identity storage gave the message when it was appended.
+func (m *Message) Assign(id, seq int64) { m.id, m.seq = id, seq }
+
+// SameRequest reports whether a repeat with the same idempotency key asks
+// for the same thing as the original send.
+func (m *Message) SameRequest(chatID int64, content string) bool {
+	return m.chatID == chatID && m.content == content
+}
+
+// Edit replaces the content; only the sender may, and not after deletion.
+func (m *Message) Edit(by int64, content string, now time.Time) error {
+	if m.senderID != by {
+		return errs.Forbiddenf("only the sender may edit message %d", m.seq)
+	}
+	if m.Deleted() {
+		return errs.Conflictf("message %d is deleted", m.seq)
+	}
+	if err := ValidateContent(content); err != nil {
+		return err
+	}
+	m.content = content
+	m.editedAt = now
+	return nil
+}
+
+// Delete turns the message into a tombstone. The sender may, and so may the
+// chat's owner or admins (canModerate). Deleting twice is not an error.
+func (m *Message) Delete(by int64, canModerate bool, now time.Time) error {
+	if m.senderID != by && !canModerate {
+		return errs.Forbiddenf("only the sender or a chat owner or admin may delete message %d", m.seq)
+	}
+	if m.Deleted() {
+		return nil
+	}
+	m.content = ""
+	m.deletedAt = now
+	return nil
+}
