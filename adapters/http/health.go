@@ -1,0 +1,43 @@
+package http
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+type healthAnswer struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+func (s *Server) live(c *fiber.Ctx) error {
+	return c.JSON(healthAnswer{Status: "ok"})
+}
+
+// ready runs every readiness check under a short timeout: 200 when all
+// pass, 503 naming the ones that failed.
+func (s *Server) ready(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	names := make([]string, 0, len(s.opts.Ready))
+	for n := range s.opts.Ready {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ans := healthAnswer{Status: "ok", Checks: map[string]string{}}
+	for _, n := range names {
+		if err := s.opts.Ready[n](ctx); err != nil {
+			ans.Status = "unavailable"
+			ans.Checks[n] = err.Error()
+		} else {
+			ans.Checks[n] = "ok"
+		}
+	}
+	if ans.Status != "ok" {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(ans)
+	}
+	return c.JSON(ans)
+}

@@ -1,0 +1,525 @@
+package http
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fechatter/fechatter/application/command"
+	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/domain/errs"
+)
+
+// route is one REST route with what the OpenAPI document says of it.
+type route struct {
+	method  string
+	path    string // Fiber syntax, e.g. /api/v1/chats/:id
+	summary string
+	auth    bool
+	status  int // success status
+	body    any // request body type, nil if none
+	answer  any // success body type, nil if none
+	params  []param
+	handler fiber.Handler
+}
+
+type param struct {
+	name, in, typ, doc string
+}
+
+const v1 = "/api/v1"
+
+var (
+	pChat   = param{"id", "path", "integer", "chat id"}
+	pUser   = param{"user_id", "path", "integer", "user id"}
+	pSeq    = param{"seq", "path", "integer", "message seq in the chat"}
+)
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: "GET", path: "/health/live", summary: "The process is up", status: 200, answer: healthAnswer{}, handler: s.live},
+		{method: "GET", path: "/health/ready", summary: "Database and NATS reachable, migrations applied", status: 200, answer: healthAnswer{}, handler: s.ready},
+		{method: "GET", path: "/openapi.json", summary: "This document", status: 200, handler: s.openAPI},
+
+		{method: "POST", path: v1 + "/auth/signup", summary: "Create an account (and a workspace, or join one with an invite code)", status: 201, body: signupBody{}, answer: command.AuthResult{}, handler: s.signup},
+		{method: "POST", path: v1 + "/auth/signin", summary: "Sign in; rate limited per email and per client address", status: 200, body: signinBody{}, answer: command.AuthResult{}, handler: s.signin},
+		{method: "POST", path: v1 + "/auth/refresh", summary: "Rotate a refresh token; reusing a rotated one revokes its family", status: 200, body: refreshBody{}, answer: command.AuthResult{}, handler: s.refresh},
+		{method: "POST", path: v1 + "/auth/logout", summary: "Revoke the session of a refresh token", auth: true, status: 204, body: refreshBody{}, handler: s.logout},
+		{method: "GET", path: v1 + "/users/me", summary: "The caller", auth: true, status: 200, answer: query.User{}, handler: s.me},
+		{method: "GET", path: v1 + "/users", summary: "The workspace directory", auth: true, status: 200, answer: usersAnswer{},
+			params: []param{{"q", "query", "string", "part of a name or email"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.users},
+		{method: "GET", path: v1 + "/workspace", summary: "The caller's workspace", auth: true, status: 200, answer: query.Workspace{}, handler: s.workspace},
+		{method: "POST", path: v1 + "/workspace/invites", summary: "Create an invite code (workspace owner or admin)", auth: true, status: 201, body: inviteBody{}, answer: inviteAnswer{}, handler: s.createInvite},
+
+		{method: "POST", path: v1 + "/chats", summary: "Create a chat (200 with the existing one for a repeated direct chat)", auth: true, status: 201, body: createChatBody{}, answer: query.Chat{}, handler: s.createChat},
+		{method: "GET", path: v1 + "/chats", summary: "The caller's chats, most recent activity first", auth: true, status: 200, answer: chatsAnswer{}, handler: s.listChats},
+		{method: "GET", path: v1 + "/chats/:id", summary: "One chat as the caller sees it", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.getChat},
+		{method: "PATCH", path: v1 + "/chats/:id", summary: "Rename or describe a chat (owner or admin)", auth: true, status: 200, body: updateChatBody{}, answer: query.Chat{}, params: []param{pChat}, handler: s.updateChat},
+		{method: "DELETE", path: v1 + "/chats/:id", summary: "Delete a chat (owner)", auth: true, status: 204, params: []param{pChat}, handler: s.deleteChat},
+		{method: "GET", path: v1 + "/chats/:id/members", summary: "Members of a chat", auth: true, status: 200, answer: membersAnswer{}, params: []param{pChat}, handler: s.listMembers},
+		{method: "POST", path: v1 + "/chats/:id/members", summary: "Add members (owner or admin)", auth: true, status: 200, body: addMembersBody{}, answer: membersAnswer{}, params: []param{pChat}, handler: s.addMembers},
+		{method: "PATCH", path: v1 + "/chats/:id/members/:user_id", summary: "Change a member's role (owner); giving owner hands over", auth: true, status: 200, body: roleBody{}, answer: query.Member{}, params: []param{pChat, pUser}, handler: s.changeRole},
+		{method: "DELETE", path: v1 + "/chats/:id/members/:user_id", summary: "Remove a member, or leave", auth: true, status: 204, params: []param{pChat, pUser}, handler: s.removeMember},
+		{method: "POST", path: v1 + "/chats/:id/join", summary: "Join a public channel", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.join},
+
+		{method: "POST", path: v1 + "/chats/:id/messages", summary: "Send a message (200 and Idempotent-Replay: true for a repeated idempotency key)", auth: true, status: 201, body: sendBody{}, answer: query.Message{}, params: []param{pChat}, handler: s.send},
+		{method: "GET", path: v1 + "/chats/:id/messages", summary: "History by seq: before_seq newest first, or after_seq oldest first", auth: true, status: 200, answer: messagesAnswer{},
+			params: []param{pChat, {"before_seq", "query", "integer", "messages with seq below this, newest first"}, {"after_seq", "query", "integer", "messages with seq above this, oldest first"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.listMessages},
+		{method: "GET", path: v1 + "/chats/:id/messages/:seq", summary: "One message", auth: true, status: 200, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.getMessage},
+		{method: "PATCH", path: v1 + "/chats/:id/messages/:seq", summary: "Edit one's own message", auth: true, status: 200, body: editBody{}, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.editMessage},
+		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq", summary: "Delete a message (sender, or chat owner or admin)", auth: true, status: 204, params: []param{pChat, pSeq}, handler: s.deleteMessage},
+	}
+}
+
+// Request and answer bodies. Pointers tell a missing field from a zero one.
+
+type signupBody struct {
+	Email      *string `json:"email"`
+	Password   *string `json:"password"`
+	Fullname   *string `json:"fullname"`
+	Workspace  *string `json:"workspace"`
+	InviteCode *string `json:"invite_code,omitempty"`
+}
+
+type signinBody struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+type refreshBody struct {
+	RefreshToken *string `json:"refresh_token"`
+}
+
+type usersAnswer struct {
+	Users []query.User `json:"users"`
+}
+
+type inviteBody struct {
+	MaxUses        *int `json:"max_uses,omitempty"`
+	ExpiresInHours *int `json:"expires_in_hours,omitempty"`
+}
+
+type inviteAnswer struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+	MaxUses   int       `json:"max_uses"`
+}
+
+type createChatBody struct {
+	Type        *string `json:"type"`
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	MemberIDs   []int64 `json:"member_ids"`
+}
+
+type chatsAnswer struct {
+	Chats []query.ChatSummary `json:"chats"`
+}
+
+type updateChatBody struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+type membersAnswer struct {
+	Members []query.Member `json:"members"`
+}
+
+type addMembersBody struct {
+	UserIDs []int64 `json:"user_ids"`
+}
+
+type roleBody struct {
+	Role *string `json:"role"`
+}
+
+type sendBody struct {
+	Content        *string `json:"content"`
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	ReplyToID      *int64  `json:"reply_to_id,omitempty"`
+}
+
+type messagesAnswer struct {
+	Messages []query.Message `json:"messages"`
+	HasMore  bool            `json:"has_more"`
+}
+
+type editBody struct {
+	Content *string `json:"content"`
+}
+
+// Handlers.
+
+func (s *Server) signup(c *fiber.Ctx) error {
+	var b signupBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("email", b.Email, "password", b.Password, "fullname", b.Fullname, "workspace", b.Workspace); err != nil {
+		return err
+	}
+	res, err := s.app.Commands.SignUp.Handle(c.UserContext(), command.SignUp{Email: *b.Email, Password: *b.Password,
+		Fullname: *b.Fullname, Workspace: *b.Workspace, InviteCode: deref(b.InviteCode)})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(res)
+}
+
+func (s *Server) signin(c *fiber.Ctx) error {
+	var b signinBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("email", b.Email, "password", b.Password); err != nil {
+		return err
+	}
+	res, err := s.app.Commands.SignIn.Handle(c.UserContext(), command.SignIn{Email: *b.Email, Password: *b.Password, ClientIP: c.IP()})
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+func (s *Server) refresh(c *fiber.Ctx) error {
+	var b refreshBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("refresh_token", b.RefreshToken); err != nil {
+		return err
+	}
+	res, err := s.app.Commands.RefreshSession.Handle(c.UserContext(), command.RefreshSession{RefreshToken: *b.RefreshToken})
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	var b refreshBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("refresh_token", b.RefreshToken); err != nil {
+		return err
+	}
+	if err := s.app.Commands.Logout.Handle(c.UserContext(), command.Logout{Actor: actor(c), RefreshToken: *b.RefreshToken}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) me(c *fiber.Ctx) error {
+	u, err := s.app.Queries.Me.Handle(c.UserContext(), viewer(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(u)
+}
+
+func (s *Server) users(c *fiber.Ctx) error {
+	limit, _, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if limit < 0 || limit > query.MaxUserLimit {
+		return errs.Invalidf("limit must be 1..%d", query.MaxUserLimit)
+	}
+	us, err := s.app.Queries.Directory.Handle(c.UserContext(), viewer(c), c.Query("q"), int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(usersAnswer{Users: us})
+}
+
+func (s *Server) workspace(c *fiber.Ctx) error {
+	w, err := s.app.Queries.GetWorkspace.Handle(c.UserContext(), viewer(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(w)
+}
+
+func (s *Server) createInvite(c *fiber.Ctx) error {
+	var b inviteBody
+	if len(c.Body()) > 0 {
+		if err := decodeBody(c, &b); err != nil {
+			return err
+		}
+	}
+	inv, err := s.app.Commands.CreateInvite.Handle(c.UserContext(), command.CreateInvite{Actor: actor(c), MaxUses: b.MaxUses, ExpiresInHours: b.ExpiresInHours})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(inviteAnswer{Code: inv.Code, ExpiresAt: inv.ExpiresAt.UTC(), MaxUses: inv.MaxUses})
+}
+
+func (s *Server) createChat(c *fiber.Ctx) error {
+	var b createChatBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("type", b.Type); err != nil {
+		return err
+	}
+	ch, created, err := s.app.Commands.CreateChat.Handle(c.UserContext(), command.CreateChat{Actor: actor(c), Type: *b.Type,
+		Name: deref(b.Name), Description: deref(b.Description), MemberIDs: b.MemberIDs})
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(ch)
+}
+
+func (s *Server) listChats(c *fiber.Ctx) error {
+	cs, err := s.app.Queries.ListChats.Handle(c.UserContext(), viewer(c))
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []query.ChatSummary{}
+	}
+	return c.JSON(chatsAnswer{Chats: cs})
+}
+
+func (s *Server) getChat(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	cs, err := s.app.Queries.GetChat.Handle(c.UserContext(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cs)
+}
+
+func (s *Server) updateChat(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var b updateChatBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	ch, err := s.app.Commands.UpdateChat.Handle(c.UserContext(), command.UpdateChat{Actor: actor(c), ChatID: id, Name: b.Name, Description: b.Description})
+	if err != nil {
+		return err
+	}
+	return c.JSON(ch)
+}
+
+func (s *Server) deleteChat(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Commands.DeleteChat.Handle(c.UserContext(), command.DeleteChat{Actor: actor(c), ChatID: id}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) listMembers(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ms, err := s.app.Queries.ListMembers.Handle(c.UserContext(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(membersAnswer{Members: ms})
+}
+
+func (s *Server) addMembers(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var b addMembersBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("user_ids", b.UserIDs); err != nil {
+		return err
+	}
+	ms, err := s.app.Commands.AddMembers.Handle(c.UserContext(), command.AddMembers{Actor: actor(c), ChatID: id, UserIDs: b.UserIDs})
+	if err != nil {
+		return err
+	}
+	return c.JSON(membersAnswer{Members: ms})
+}
+
+func (s *Server) changeRole(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	uid, err := pathID(c, "user_id")
+	if err != nil {
+		return err
+	}
+	var b roleBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("role", b.Role); err != nil {
+		return err
+	}
+	m, err := s.app.Commands.ChangeRole.Handle(c.UserContext(), command.ChangeRole{Actor: actor(c), ChatID: id, UserID: uid, Role: *b.Role})
+	if err != nil {
+		return err
+	}
+	return c.JSON(m)
+}
+
+func (s *Server) removeMember(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	uid, err := pathID(c, "user_id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Commands.RemoveMember.Handle(c.UserContext(), command.RemoveMember{Actor: actor(c), ChatID: id, UserID: uid}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) join(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Commands.JoinChannel.Handle(c.UserContext(), command.JoinChannel{Actor: actor(c), ChatID: id}); err != nil {
+		return err
+	}
+	cs, err := s.app.Queries.GetChat.Handle(c.UserContext(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cs)
+}
+
+func (s *Server) send(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var b sendBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("content", b.Content); err != nil {
+		return err
+	}
+	if b.IdempotencyKey != nil && *b.IdempotencyKey == "" {
+		return errs.Invalidf("idempotency_key must be 1..64 characters")
+	}
+	m, replay, err := s.app.Commands.SendMessage.Handle(c.UserContext(), command.SendMessage{Actor: actor(c), ChatID: id,
+		Content: *b.Content, IdempotencyKey: deref(b.IdempotencyKey), ReplyToID: deref(b.ReplyToID)})
+	if err != nil {
+		return err
+	}
+	if replay {
+		c.Set("Idempotent-Replay", "true")
+		return c.JSON(m)
+	}
+	return c.Status(fiber.StatusCreated).JSON(m)
+}
+
+func (s *Server) listMessages(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	before, hasBefore, err := queryInt(c, "before_seq")
+	if err != nil {
+		return err
+	}
+	after, hasAfter, err := queryInt(c, "after_seq")
+	if err != nil {
+		return err
+	}
+	limit, _, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if hasBefore && hasAfter {
+		return errs.Invalidf("give before_seq or after_seq, not both")
+	}
+	if limit < 0 || limit > query.MaxMessageLimit {
+		return errs.Invalidf("limit must be 1..%d", query.MaxMessageLimit)
+	}
+	if hasBefore && before < 1 || hasAfter && after < 0 {
+		return errs.Invalidf("before_seq must be at least 1 and after_seq at least 0")
+	}
+	page := query.Page{BeforeSeq: before, AfterSeq: after, Forward: hasAfter, Limit: int(limit)}
+	msgs, more, err := s.app.Queries.ListMessages.Handle(c.UserContext(), viewer(c), id, page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(messagesAnswer{Messages: msgs, HasMore: more})
+}
+
+func (s *Server) getMessage(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	seq, err := pathID(c, "seq")
+	if err != nil {
+		return err
+	}
+	m, err := s.app.Queries.GetMessage.Handle(c.UserContext(), viewer(c), id, seq)
+	if err != nil {
+		return err
+	}
+	return c.JSON(m)
+}
+
+func (s *Server) editMessage(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	seq, err := pathID(c, "seq")
+	if err != nil {
+		return err
+	}
+	var b editBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if err := required("content", b.Content); err != nil {
+		return err
+	}
+	m, err := s.app.Commands.EditMessage.Handle(c.UserContext(), command.EditMessage{Actor: actor(c), ChatID: id, Seq: seq, Content: *b.Content})
+	if err != nil {
+		return err
+	}
+	return c.JSON(m)
+}
+
+func (s *Server) deleteMessage(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	seq, err := pathID(c, "seq")
+	if err != nil {
+		return err
+	}
+	if err := s.app.Commands.DeleteMessage.Handle(c.UserContext(), command.DeleteMessage{Actor: actor(c), ChatID: id, Seq: seq}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -1,0 +1,121 @@
+// Package application wires the command and query handlers into App, the
+// one thing inbound adapters (HTTP, WebSocket, NATS consumers) call.
+package application
+
+import (
+	"time"
+
+	"github.com/fechatter/fechatter/application/command"
+	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/domain/chat"
+	"github.com/fechatter/fechatter/ports"
+)
+
+// App is the application: its commands and its queries.
+type App struct {
+	Commands Commands
+	Queries  Queries
+}
+
+// Commands are the write side.
+type Commands struct {
+	SignUp         command.SignUpHandler
+	SignIn         command.SignInHandler
+	RefreshSession command.RefreshSessionHandler
+	Logout         command.LogoutHandler
+	CreateInvite   command.CreateInviteHandler
+	CreateChat     command.CreateChatHandler
+	UpdateChat     command.UpdateChatHandler
+	DeleteChat     command.DeleteChatHandler
+	AddMembers     command.AddMembersHandler
+	RemoveMember   command.RemoveMemberHandler
+	ChangeRole     command.ChangeRoleHandler
+	JoinChannel    command.JoinChannelHandler
+	SendMessage    command.SendMessageHandler
+	EditMessage    command.EditMessageHandler
+	DeleteMessage  command.DeleteMessageHandler
+}
+
+// Queries are the read side.
+type Queries struct {
+	Me           query.Me
+	Directory    query.Directory
+	GetWorkspace query.GetWorkspace
+	ListChats    query.ListChats
+	GetChat      query.GetChat
+	ListMembers  query.ListMembers
+	ListMessages query.ListMessages
+	GetMessage   query.GetMessage
+}
+
+// Ports are the implementations the application runs on.
+type Ports struct {
+	Tx            ports.Transactor
+	Workspaces    ports.WorkspaceRepository
+	Users         ports.UserRepository
+	Invites       ports.InviteRepository
+	RefreshTokens ports.RefreshTokenRepository
+	Chats         ports.ChatRepository
+	Messages      ports.MessageRepository
+	Outbox        ports.Outbox
+	ChatReads     query.ChatReadModel
+	MessageReads  query.MessageReadModel
+
+	Clock   ports.Clock
+	Hasher  ports.PasswordHasher
+	Tokens  ports.TokenIssuer
+	Secrets ports.SecretGenerator
+
+	SignInByEmail   ports.RateLimiter
+	SignInByAddress ports.RateLimiter
+	SendLimiter     ports.RateLimiter
+
+	// SessionRevoked hears of logouts and revoked families; may be nil.
+	SessionRevoked command.SessionRevokedNotifier
+}
+
+// Options are the application's tunables.
+type Options struct {
+	Limits     chat.Limits
+	RefreshTTL time.Duration
+}
+
+// New builds the App. It panics if a port is missing: that is a wiring bug.
+func New(p Ports, o Options) App {
+	if o.Limits == (chat.Limits{}) {
+		o.Limits = chat.DefaultLimits
+	}
+	if o.RefreshTTL == 0 {
+		o.RefreshTTL = 30 * 24 * time.Hour
+	}
+	sessions := command.NewSessionIssuer(p.Tokens, p.RefreshTokens, p.Workspaces, p.Secrets, p.Clock, o.RefreshTTL)
+	return App{
+		Commands: Commands{
+			SignUp:         command.NewSignUpHandler(p.Tx, p.Workspaces, p.Users, p.Invites, p.Hasher, sessions),
+			SignIn:         command.NewSignInHandler(p.Users, p.Hasher, p.SignInByEmail, p.SignInByAddress, sessions),
+			RefreshSession: command.NewRefreshSessionHandler(p.Tx, p.Users, p.RefreshTokens, sessions, p.SessionRevoked),
+			Logout:         command.NewLogoutHandler(p.RefreshTokens, p.Clock, p.SessionRevoked),
+			CreateInvite:   command.NewCreateInviteHandler(p.Users, p.Invites, p.Secrets, p.Clock),
+			CreateChat:     command.NewCreateChatHandler(p.Tx, p.Chats, p.Users, p.Outbox, p.Clock, o.Limits),
+			UpdateChat:     command.NewUpdateChatHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
+			DeleteChat:     command.NewDeleteChatHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
+			AddMembers:     command.NewAddMembersHandler(p.Tx, p.Chats, p.Users, p.Outbox, p.Clock),
+			RemoveMember:   command.NewRemoveMemberHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
+			ChangeRole:     command.NewChangeRoleHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
+			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
+			SendMessage:    command.NewSendMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock, p.SendLimiter),
+			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
+			DeleteMessage:  command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
+		},
+		Queries: Queries{
+			Me:           query.NewMe(p.Users),
+			Directory:    query.NewDirectory(p.Users),
+			GetWorkspace: query.NewGetWorkspace(p.Workspaces),
+			ListChats:    query.NewListChats(p.ChatReads),
+			GetChat:      query.NewGetChat(p.ChatReads),
+			ListMembers:  query.NewListMembers(p.ChatReads),
+			ListMessages: query.NewListMessages(p.Chats, p.MessageReads),
+			GetMessage:   query.NewGetMessage(p.Chats, p.MessageReads),
+		},
+	}
+}

@@ -1,0 +1,109 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/fechatter/fechatter/domain/chat"
+	"github.com/fechatter/fechatter/domain/errs"
+	"github.com/fechatter/fechatter/ports"
+)
+
+// Actor is the authenticated caller of a command.
+type Actor struct {
+	UserID      int64
+	WorkspaceID int64
+	SessionID   string
+}
+
+func mustHave(deps map[string]any) {
+	for name, d := range deps {
+		if d == nil {
+			panic(fmt.Sprintf("command: nil dependency %s", name))
+		}
+	}
+}
+
+// eventRecorder collects events for one transaction.
+type eventRecorder struct {
+	clock ports.Clock
+	ws    int64
+	list  []ports.Event
+}
+
+func (r *eventRecorder) chat(typ string, chatID int64, data any) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		panic(fmt.Sprintf("command: event %s data does not encode: %v", typ, err)) // our own types always encode
+	}
+	r.list = append(r.list, ports.Event{ID: uuid.NewString(), Type: typ, Version: ports.EventVersion,
+		OccurredAt: r.clock.Now().UTC(), WorkspaceID: r.ws, ChatID: chatID, Data: b})
+}
+
+func (r *eventRecorder) save(ctx context.Context, outbox ports.Outbox) error {
+	if len(r.list) == 0 {
+		return nil
+	}
+	return outbox.Add(ctx, r.list...)
+}
+
+// MemberEvent is the data of chat.member_added and chat.member_removed.
+type MemberEvent struct {
+	ChatID int64     `json:"chat_id"`
+	UserID int64     `json:"user_id"`
+	Role   chat.Role `json:"role"`
+}
+
+// ChatDeletedEvent is the data of chat.deleted.
+type ChatDeletedEvent struct {
+	ChatID int64 `json:"chat_id"`
+}
+
+// MessageDeletedEvent is the data of message.deleted.
+type MessageDeletedEvent struct {
+	ChatID int64 `json:"chat_id"`
+	ID     int64 `json:"id"`
+	Seq    int64 `json:"seq"`
+}
+
+// loadVisibleChat loads a chat for update and hides it (NotFound) from
+// anyone who may not see it: another workspace, or a non-member of a chat
+// that is not a public channel.
+func loadVisibleChat(ctx context.Context, chats ports.ChatRepository, actor Actor, chatID int64) (*chat.Chat, error) {
+	if chatID <= 0 {
+		return nil, errs.NotFoundf("chat %d not found", chatID)
+	}
+	c, err := chats.Get(ctx, chatID)
+	if err != nil {
+		return nil, err
+	}
+	if c.WorkspaceID() != actor.WorkspaceID || !c.VisibleTo(actor.UserID) {
+		return nil, errs.NotFoundf("chat %d not found", chatID)
+	}
+	return c, nil
+}
+
+// checkUsersInWorkspace fails with NotFound naming the first id that is not
+// a user of the workspace.
+func checkUsersInWorkspace(ctx context.Context, users ports.UserRepository, workspaceID int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	found, err := users.InWorkspace(ctx, workspaceID, ids)
+	if err != nil {
+		return err
+	}
+	have := make(map[int64]bool, len(found))
+	for _, id := range found {
+		have[id] = true
+	}
+	for _, id := range ids {
+		if !have[id] {
+			return errs.NotFoundf("user %d not found", id)
+		}
+	}
+	return nil
+}
