@@ -69,9 +69,6 @@ type Ports struct {
 	SignInByEmail   ports.RateLimiter
 	SignInByAddress ports.RateLimiter
 	SendLimiter     ports.RateLimiter
-
-	// SessionRevoked hears of logouts and revoked families; may be nil.
-	SessionRevoked command.SessionRevokedNotifier
 }
 
 // Options are the application's tunables.
@@ -93,8 +90,8 @@ func New(p Ports, o Options) App {
 		Commands: Commands{
 			SignUp:         command.NewSignUpHandler(p.Tx, p.Workspaces, p.Users, p.Invites, p.Hasher, sessions),
 			SignIn:         command.NewSignInHandler(p.Users, p.Hasher, p.SignInByEmail, p.SignInByAddress, sessions),
-			RefreshSession: command.NewRefreshSessionHandler(p.Tx, p.Users, p.RefreshTokens, sessions, p.SessionRevoked),
-			Logout:         command.NewLogoutHandler(p.RefreshTokens, p.Clock, p.SessionRevoked),
+			RefreshSession: command.NewRefreshSessionHandler(p.Tx, p.Users, p.RefreshTokens, p.Outbox, sessions),
+			Logout:         command.NewLogoutHandler(p.Tx, p.RefreshTokens, p.Outbox, p.Clock),
 			CreateInvite:   command.NewCreateInviteHandler(p.Users, p.Invites, p.Secrets, p.Clock),
 			CreateChat:     command.NewCreateChatHandler(p.Tx, p.Chats, p.Users, p.Outbox, p.Clock, o.Limits),
 			UpdateChat:     command.NewUpdateChatHandler(p.Tx, p.Chats, p.Outbox, p.Clock),

@@ -21,8 +21,15 @@ const (
 	EventChatDeleted       = "chat.deleted"
 	EventChatMemberAdded   = "chat.member_added"
 	EventChatMemberRemoved = "chat.member_removed"
+	EventSessionRevoked    = "session.revoked" // user-scoped
 )
 
+// Chat events go to <prefix>.chat.<chat_id>.<type>. A few also go, as a
+// separate event with its own id, to <prefix>.user.<user_id>.<type>: so
+// that an instance not yet following a chat learns of it. chat.created goes
+// to each member, chat.member_added and chat.member_removed to that member,
+// and session.revoked to the session's user.
+//
 // Event is the envelope of every domain event, in the outbox, on NATS and to
 // consumers. Data holds the API.md object of the event as JSON.
 type Event struct {

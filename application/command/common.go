@@ -34,13 +34,25 @@ type eventRecorder struct {
 	list  []ports.Event
 }
 
+// chat records an event on the chat's subject, heard by the instances
+// that have a member of the chat connected.
 func (r *eventRecorder) chat(typ string, chatID int64, data any) {
+	r.add(typ, chatID, 0, data)
+}
+
+// user records an event on one user's subject: how a user hears of a chat
+// that their instance is not yet following (a new chat, being added).
+func (r *eventRecorder) user(typ string, userID int64, data any) {
+	r.add(typ, 0, userID, data)
+}
+
+func (r *eventRecorder) add(typ string, chatID, userID int64, data any) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		panic(fmt.Sprintf("command: event %s data does not encode: %v", typ, err)) // our own types always encode
 	}
 	r.list = append(r.list, ports.Event{ID: uuid.NewString(), Type: typ, Version: ports.EventVersion,
-		OccurredAt: r.clock.Now().UTC(), WorkspaceID: r.ws, ChatID: chatID, Data: b})
+		OccurredAt: r.clock.Now().UTC(), WorkspaceID: r.ws, ChatID: chatID, UserID: userID, Data: b})
 }
 
 func (r *eventRecorder) save(ctx context.Context, outbox ports.Outbox) error {
@@ -55,6 +67,13 @@ type MemberEvent struct {
 	ChatID int64     `json:"chat_id"`
 	UserID int64     `json:"user_id"`
 	Role   chat.Role `json:"role"`
+}
+
+// SessionRevokedEvent is the data of session.revoked (user-scoped): the
+// sockets of that session close.
+type SessionRevokedEvent struct {
+	UserID    int64  `json:"user_id"`
+	SessionID string `json:"session_id"`
 }
 
 // ChatDeletedEvent is the data of chat.deleted.

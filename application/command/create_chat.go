@@ -64,7 +64,7 @@ func (h CreateChatHandler) Handle(ctx context.Context, cmd CreateChat) (c query.
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
 		ev.chat(ports.EventChatCreated, ch.ID(), query.ChatOf(ch))
 		for _, m := range ch.Members() {
-			ev.chat(ports.EventChatMemberAdded, ch.ID(), MemberEvent{ChatID: ch.ID(), UserID: m.UserID, Role: m.Role})
+			ev.user(ports.EventChatCreated, m.UserID, query.ChatOf(ch))
 		}
 		return ev.save(ctx, h.outbox)
 	})

@@ -15,15 +15,16 @@ type Logout struct {
 
 // LogoutHandler handles Logout.
 type LogoutHandler struct {
+	tx      ports.Transactor
 	refresh ports.RefreshTokenRepository
+	outbox  ports.Outbox
 	clock   ports.Clock
-	revoked SessionRevokedNotifier
 }
 
-// NewLogoutHandler builds the handler; revoked may be nil.
-func NewLogoutHandler(refresh ports.RefreshTokenRepository, clock ports.Clock, revoked SessionRevokedNotifier) LogoutHandler {
-	mustHave(map[string]any{"refresh": refresh, "clock": clock})
-	return LogoutHandler{refresh: refresh, clock: clock, revoked: revoked}
+// NewLogoutHandler builds the handler.
+func NewLogoutHandler(tx ports.Transactor, refresh ports.RefreshTokenRepository, outbox ports.Outbox, clock ports.Clock) LogoutHandler {
+	mustHave(map[string]any{"tx": tx, "refresh": refresh, "outbox": outbox, "clock": clock})
+	return LogoutHandler{tx: tx, refresh: refresh, outbox: outbox, clock: clock}
 }
 
 // Handle revokes the session. An unknown token or one of another user is
@@ -39,11 +40,5 @@ func (h LogoutHandler) Handle(ctx context.Context, cmd Logout) error {
 	if err != nil {
 		return err
 	}
-	if err := h.refresh.RevokeFamily(ctx, rt.FamilyID, h.clock.Now()); err != nil {
-		return err
-	}
-	if h.revoked != nil {
-		h.revoked.SessionRevoked(ctx, rt.UserID, rt.FamilyID)
-	}
-	return nil
+	return revokeSession(ctx, h.tx, h.refresh, h.outbox, h.clock, cmd.Actor.WorkspaceID, rt)
 }

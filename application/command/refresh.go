@@ -19,19 +19,13 @@ type RefreshSessionHandler struct {
 	users    ports.UserRepository
 	refresh  ports.RefreshTokenRepository
 	sessions SessionIssuer
-	revoked  SessionRevokedNotifier
+	outbox   ports.Outbox
 }
 
-// SessionRevokedNotifier hears of revoked sessions (the WebSocket gateway
-// closes their sockets). May be nil.
-type SessionRevokedNotifier interface {
-	SessionRevoked(ctx context.Context, userID int64, sessionID string)
-}
-
-// NewRefreshSessionHandler builds the handler; revoked may be nil.
-func NewRefreshSessionHandler(tx ports.Transactor, users ports.UserRepository, refresh ports.RefreshTokenRepository, sessions SessionIssuer, revoked SessionRevokedNotifier) RefreshSessionHandler {
-	mustHave(map[string]any{"tx": tx, "users": users, "refresh": refresh})
-	return RefreshSessionHandler{tx: tx, users: users, refresh: refresh, sessions: sessions, revoked: revoked}
+// NewRefreshSessionHandler builds the handler.
+func NewRefreshSessionHandler(tx ports.Transactor, users ports.UserRepository, refresh ports.RefreshTokenRepository, outbox ports.Outbox, sessions SessionIssuer) RefreshSessionHandler {
+	mustHave(map[string]any{"tx": tx, "users": users, "refresh": refresh, "outbox": outbox})
+	return RefreshSessionHandler{tx: tx, users: users, refresh: refresh, outbox: outbox, sessions: sessions}
 }
 
 var errBadRefresh = errs.Unauthenticatedf("refresh token is invalid, expired or revoked")
@@ -83,11 +77,25 @@ func (h RefreshSessionHandler) Handle(ctx context.Context, cmd RefreshSession) (
 }
 
 func (h RefreshSessionHandler) revokeFamily(ctx context.Context, rt ports.RefreshToken) error {
-	if err := h.refresh.RevokeFamily(ctx, rt.FamilyID, h.sessions.clock.Now()); err != nil {
+	u, err := h.users.ByID(ctx, rt.UserID)
+	if err != nil {
 		return err
 	}
-	if h.revoked != nil {
-		h.revoked.SessionRevoked(ctx, rt.UserID, rt.FamilyID)
+	if err := revokeSession(ctx, h.tx, h.refresh, h.outbox, h.sessions.clock, u.WorkspaceID, rt); err != nil {
+		return err
 	}
 	return errs.Unauthenticatedf("refresh token was already used; the session is revoked, sign in again")
+}
+
+// revokeSession revokes the token's family and tells the user's sockets of
+// that session to close (session.revoked), in one transaction.
+func revokeSession(ctx context.Context, tx ports.Transactor, refresh ports.RefreshTokenRepository, outbox ports.Outbox, clock ports.Clock, workspaceID int64, rt ports.RefreshToken) error {
+	return tx.InTx(ctx, func(ctx context.Context) error {
+		if err := refresh.RevokeFamily(ctx, rt.FamilyID, clock.Now()); err != nil {
+			return err
+		}
+		ev := eventRecorder{clock: clock, ws: workspaceID}
+		ev.user(ports.EventSessionRevoked, rt.UserID, SessionRevokedEvent{UserID: rt.UserID, SessionID: rt.FamilyID})
+		return ev.save(ctx, outbox)
+	})
 }

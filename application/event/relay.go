@@ -1,0 +1,191 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fechatter/fechatter/ports"
+)
+
+// RelayOptions tune an OutboxRelay; zero values take the defaults.
+type RelayOptions struct {
+	BatchSize    int           // events read from the outbox at a time (default 100)
+	PollInterval time.Duration // how often the outbox is read without a signal (default 1s)
+	MinBackoff   time.Duration // first wait after a failure (default 100ms)
+	MaxBackoff   time.Duration // longest wait between retries (default 10s)
+}
+
+func (o RelayOptions) withDefaults() RelayOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	return o
+}
+
+// OutboxRelay moves committed events from the outbox to the event bus. It
+// publishes in outbox order, one event at a time, waiting for each ack, and
+// removes entries only after they were acknowledged: an event is never lost,
+// and is published again (then deduplicated by the bus) if the process dies
+// between the ack and the removal.
+//
+// Several relays (one per server instance) may run against the same outbox
+// and still keep every chat's events in order in the stream. Each relay
+// publishes in position order and publishes event n+1 only after event n was
+// acknowledged, that is, after n is in the stream. So whichever relay stores
+// n+1 first, n is already stored; the copies the other relays publish later
+// carry the same Nats-Msg-Id (the event id) and JetStream drops them within
+// its duplicate window (2 minutes). That holds as long as no relay sits on a
+// stale batch for longer than the window, which the publish timeout (seconds)
+// ensures; consumers still tolerate a late duplicate by event id or seq.
+type OutboxRelay struct {
+	store ports.OutboxStore
+	pub   ports.EventPublisher
+	log   *zap.Logger
+	opts  RelayOptions
+
+	drainMu sync.Mutex // one drain at a time in this process (Run and Flush)
+}
+
+// NewOutboxRelay returns a relay from store to pub. A nil log discards logs.
+func NewOutboxRelay(store ports.OutboxStore, pub ports.EventPublisher, log *zap.Logger, opts RelayOptions) (*OutboxRelay, error) {
+	if store == nil {
+		return nil, errors.New("outbox relay: nil OutboxStore")
+	}
+	if pub == nil {
+		return nil, errors.New("outbox relay: nil EventPublisher")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &OutboxRelay{store: store, pub: pub, log: log, opts: opts.withDefaults()}, nil
+}
+
+// Run relays until ctx is done, then returns nil. It drains the outbox when
+// the store signals a commit and on every poll tick; after a failure it
+// retries with exponential backoff, keeping the order.
+func (r *OutboxRelay) Run(ctx context.Context) error {
+	notify := r.store.Notify()
+	tick := time.NewTicker(r.opts.PollInterval)
+	defer tick.Stop()
+	backoff := r.opts.MinBackoff
+	failures := 0
+	for {
+		if err := r.drain(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			wait := jitter(backoff)
+			r.log.Warn("outbox relay: publish failed, retrying",
+				zap.Error(err), zap.Int("failures", failures), zap.Duration("retry_in", wait))
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			backoff = min(backoff*2, r.opts.MaxBackoff)
+			continue
+		}
+		if failures > 0 {
+			r.log.Info("outbox relay: publishing again", zap.Int("failures", failures))
+		}
+		backoff, failures = r.opts.MinBackoff, 0
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-notify:
+		case <-tick.C:
+		}
+	}
+}
+
+// Flush publishes everything pending now, once, and returns the first
+// failure; what it could not publish stays in the outbox. For shutdown.
+func (r *OutboxRelay) Flush(ctx context.Context) error {
+	return r.drain(ctx)
+}
+
+// drain publishes batches until the outbox is empty or a publish fails.
+func (r *OutboxRelay) drain(ctx context.Context) error {
+	r.drainMu.Lock()
+	defer r.drainMu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		entries, err := r.store.Pending(ctx, r.opts.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		n, pubErr := r.publish(ctx, entries)
+		if n > 0 {
+			positions := make([]int64, n)
+			for i, e := range entries[:n] {
+				positions[i] = e.Position
+			}
+			if err := r.store.Remove(ctx, positions); err != nil {
+				// Published but still in the outbox: they go out again and
+				// the bus drops the copies.
+				return errors.Join(pubErr, err)
+			}
+		}
+		if pubErr != nil {
+			return pubErr
+		}
+		if len(entries) < r.opts.BatchSize {
+			return nil
+		}
+	}
+}
+
+// publish sends entries in order and stops at the first failure, returning
+// how many were acknowledged.
+func (r *OutboxRelay) publish(ctx context.Context, entries []ports.OutboxEntry) (int, error) {
+	for i, e := range entries {
+		if err := r.pub.Publish(ctx, e.Event); err != nil {
+			r.log.Debug("outbox relay: publish failed",
+				zap.Int64("position", e.Position), zap.String("event_id", e.Event.ID), zap.Error(err))
+			return i, err
+		}
+	}
+	return len(entries), nil
+}
+
+// jitter spreads retries of several relays over [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// sleep waits for d or until ctx is done, reporting whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
