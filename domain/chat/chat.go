@@ -277,20 +277,22 @@ func (c *Chat) Update(by int64, name, description *string, now time.Time) error 
 	if !c.canManage(by) {
 		return errs.Forbiddenf("only the owner or an admin may change chat %d", c.id)
 	}
+	// Validate both fields before touching either, so a refused update
+	// leaves the chat as it was. Only channels must keep a name.
+	n, d := c.name, c.description
 	if name != nil {
-		n, err := validName(*name, true)
-		if err != nil {
+		var err error
+		if n, err = validName(*name, c.typ.IsChannel()); err != nil {
 			return err
 		}
-		c.name = n
 	}
 	if description != nil {
-		d, err := validDescription(*description)
-		if err != nil {
+		var err error
+		if d, err = validDescription(*description); err != nil {
 			return err
 		}
-		c.description = d
 	}
+	c.name, c.description = n, d
 	c.updatedAt = now
 	return nil
 }

@@ -104,7 +104,8 @@ const (
 	MaxInviteLifetime     = 720 * time.Hour
 )
 
-// NewInvite validates the options of a new invite. Zero values take defaults.
+// NewInvite validates the options of a new invite. Nil options take defaults;
+// given ones must be in range (0 is refused, not defaulted).
 func NewInvite(code string, by User, maxUses, expiresInHours *int, now time.Time) (Invite, error) {
 	if !by.CanInvite() {
 		return Invite{}, errs.Forbiddenf("only the workspace owner or an admin may create invites")
@@ -118,11 +119,12 @@ func NewInvite(code string, by User, maxUses, expiresInHours *int, now time.Time
 	}
 	life := DefaultInviteLifetime
 	if expiresInHours != nil {
-		h := time.Duration(*expiresInHours) * time.Hour
-		if h < time.Hour || h > MaxInviteLifetime {
+		// Compare in hours: multiplying first could overflow a Duration and
+		// wrap a huge value back into range.
+		if *expiresInHours < 1 || *expiresInHours > int(MaxInviteLifetime/time.Hour) {
 			return Invite{}, errs.Invalidf("expires_in_hours must be 1..720")
 		}
-		life = h
+		life = time.Duration(*expiresInHours) * time.Hour
 	}
 	return Invite{Code: code, WorkspaceID: by.WorkspaceID, CreatedBy: by.ID, MaxUses: uses,
 		ExpiresAt: now.Add(life), CreatedAt: now}, nil
