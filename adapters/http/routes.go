@@ -30,9 +30,9 @@ type param struct {
 const v1 = "/api/v1"
 
 var (
-	pChat   = param{"id", "path", "integer", "chat id"}
-	pUser   = param{"user_id", "path", "integer", "user id"}
-	pSeq    = param{"seq", "path", "integer", "message seq in the chat"}
+	pChat = param{"id", "path", "integer", "chat id"}
+	pUser = param{"user_id", "path", "integer", "user id"}
+	pSeq  = param{"seq", "path", "integer", "message seq in the chat"}
 )
 
 func (s *Server) routeTable() []route {
@@ -219,11 +219,11 @@ func (s *Server) me(c *fiber.Ctx) error {
 }
 
 func (s *Server) users(c *fiber.Ctx) error {
-	limit, _, err := queryInt(c, "limit")
+	limit, hasLimit, err := queryInt(c, "limit")
 	if err != nil {
 		return err
 	}
-	if limit < 0 || limit > query.MaxUserLimit {
+	if hasLimit && (limit < 1 || limit > query.MaxUserLimit) {
 		return errs.Invalidf("limit must be 1..%d", query.MaxUserLimit)
 	}
 	us, err := s.app.Queries.Directory.Handle(c.UserContext(), viewer(c), c.Query("q"), int(limit))
@@ -449,14 +449,14 @@ func (s *Server) listMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, _, err := queryInt(c, "limit")
+	limit, hasLimit, err := queryInt(c, "limit")
 	if err != nil {
 		return err
 	}
 	if hasBefore && hasAfter {
 		return errs.Invalidf("give before_seq or after_seq, not both")
 	}
-	if limit < 0 || limit > query.MaxMessageLimit {
+	if hasLimit && (limit < 1 || limit > query.MaxMessageLimit) {
 		return errs.Invalidf("limit must be 1..%d", query.MaxMessageLimit)
 	}
 	if hasBefore && before < 1 || hasAfter && after < 0 {

@@ -49,7 +49,6 @@ type fakeOutbox struct {
 	next        int64
 	pendingErrs int // the next n Pending calls fail
 	removeErrs  int // the next n Remove calls fail
-	removes     int
 }
 
 func newFakeOutbox(changed changes, withNotify bool) *fakeOutbox {
@@ -92,7 +91,6 @@ func (s *fakeOutbox) Remove(ctx context.Context, positions []int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.changed.signal()
-	s.removes++
 	if s.removeErrs > 0 {
 		s.removeErrs--
 		return errors.New("outbox unavailable")

@@ -145,7 +145,26 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 			checkSummary(t, list[i], s)
 		}
 
-		s, err := env.ChatReads.ChatSummary(ctx, ws.ID, empty.ID(), u[1].ID)
+		// A member's own messages never count, even above their pointer:
+		// u2 sends, leaves, and is added back with fresh pointers.
+		env.Send(t, c.ID(), u[2].ID, "s7", t0.Add(3*time.Minute))
+		if err := env.Chats.RemoveMember(ctx, c.ID(), u[2].ID); err != nil {
+			t.Fatalf("RemoveMember: %v", err)
+		}
+		env.Send(t, c.ID(), u[0].ID, "s8", t0.Add(4*time.Minute))
+		back := []chat.Membership{{UserID: u[2].ID, Role: chat.Member, JoinedAt: t0.Add(5 * time.Minute)}}
+		if err := env.Chats.AddMembers(ctx, c.ID(), back); err != nil {
+			t.Fatalf("AddMembers: %v", err)
+		}
+		s, err := env.ChatReads.ChatSummary(ctx, ws.ID, c.ID(), u[2].ID)
+		if err != nil {
+			t.Fatalf("ChatSummary: %v", err)
+		}
+		if s.UnreadCount != 6 || s.LastReadSeq != 0 {
+			t.Fatalf("re-added member: unread %d read %d; want 6 (s1..s8 less the tombstone and its own s7), 0", s.UnreadCount, s.LastReadSeq)
+		}
+
+		s, err = env.ChatReads.ChatSummary(ctx, ws.ID, empty.ID(), u[1].ID)
 		if err != nil {
 			t.Fatalf("ChatSummary: %v", err)
 		}

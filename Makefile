@@ -1,0 +1,60 @@
+# Fechatter. `make run` starts the server (local profile), `make test` runs
+# every check CI runs.
+
+GO      ?= go
+MODULE  := github.com/fechatter/fechatter
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X $(MODULE)/bootstrap.version=$(VERSION) -X $(MODULE)/bootstrap.commit=$(COMMIT)
+COMPOSE_FILE := docker/docker-compose.yml
+
+# The Compose CLI: the `docker compose` plugin, else docker-compose, else none.
+COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+
+.PHONY: help run test build lint migrate bench compose-config clean
+
+help:
+	@echo "make run             run the server (local profile: Postgres on 127.0.0.1:5432, NATS and search embedded)"
+	@echo "make test            go vet, the race-enabled test suite, and the compose file check"
+	@echo "make build           build bin/fechatter ($(VERSION), $(COMMIT))"
+	@echo "make lint            gofmt, go vet, and staticcheck when installed"
+	@echo "make migrate         apply database migrations (local profile)"
+	@echo "make bench           run every benchmark once"
+	@echo "make compose-config  validate $(COMPOSE_FILE)"
+
+run:
+	$(GO) run . serve
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -p 2 -timeout 10m ./...
+	@if command -v docker >/dev/null 2>&1; then $(MAKE) --no-print-directory compose-config; \
+	else echo "docker not installed: compose file check skipped"; fi
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/fechatter .
+
+lint:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
+		echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; \
+	else echo "staticcheck not installed: skipped"; fi
+
+migrate:
+	$(GO) run . migrate up
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+compose-config:
+ifeq ($(COMPOSE),)
+	@echo "no Compose CLI (docker compose or docker-compose): $(COMPOSE_FILE) check skipped"
+else
+	$(COMPOSE) -f $(COMPOSE_FILE) config -q
+	@echo "$(COMPOSE_FILE): valid ($(COMPOSE))"
+endif
+
+clean:
+	rm -rf bin/

@@ -1,0 +1,169 @@
+package memory
+
+import (
+	"context"
+	"time"
+
+	"github.com/fechatter/fechatter/domain/errs"
+	"github.com/fechatter/fechatter/domain/message"
+	"github.com/fechatter/fechatter/ports"
+)
+
+var _ ports.MessageRepository = (*MessageRepo)(nil)
+
+type messageRow struct {
+	id, chatID, seq, senderID      int64
+	content                        string
+	replyToID                      int64
+	idempotencyKey                 string
+	createdAt, editedAt, deletedAt time.Time
+}
+
+type senderKey struct {
+	senderID int64
+	key      string
+}
+
+func (m *messageRow) message() *message.Message {
+	return message.UnmarshalFromDatabase(m.id, m.chatID, m.seq, m.senderID, m.content, m.replyToID,
+		m.idempotencyKey, m.createdAt, m.editedAt, m.deletedAt)
+}
+
+// putMessage stores m in the message tables; the chat's seq index is the
+// caller's business.
+func (s *Store) putMessage(m *messageRow) {
+	s.messages[m.id] = m
+	if m.idempotencyKey != "" {
+		s.msgKeys[senderKey{m.senderID, m.idempotencyKey}] = m.id
+	}
+}
+
+func (s *Store) dropMessage(id int64) *messageRow {
+	m := s.messages[id]
+	delete(s.messages, id)
+	if m.idempotencyKey != "" {
+		delete(s.msgKeys, senderKey{m.senderID, m.idempotencyKey})
+	}
+	return m
+}
+
+// MessageRepo is the ports.MessageRepository of a Store.
+type MessageRepo struct{ s *Store }
+
+// Append stores m with the chat's next seq. Outside a transaction it fails,
+// as the port requires one.
+func (r *MessageRepo) Append(ctx context.Context, m *message.Message) error {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.leave(t)
+	if t == nil {
+		return errs.New(errs.Internal, "MessageRepository.Append must run inside a transaction")
+	}
+	c, ok := s.chats[m.ChatID()]
+	if !ok {
+		return errs.NotFoundf("chat %d not found", m.ChatID())
+	}
+	if _, ok := s.users[m.SenderID()]; !ok {
+		return errs.NotFoundf("user %d not found", m.SenderID())
+	}
+	if k := m.IdempotencyKey(); k != "" {
+		if _, taken := s.msgKeys[senderKey{m.SenderID(), k}]; taken {
+			return errs.Wrap(errs.Conflict, ports.ErrDuplicateIdempotencyKey,
+				"user %d already sent a message with idempotency key %q", m.SenderID(), k)
+		}
+	}
+	s.ids.message++
+	row := &messageRow{id: s.ids.message, chatID: c.id, seq: c.lastSeq + 1, senderID: m.SenderID(),
+		content: m.Content(), replyToID: m.ReplyToID(), idempotencyKey: m.IdempotencyKey(),
+		createdAt: m.CreatedAt(), editedAt: m.EditedAt(), deletedAt: m.DeletedAt()}
+	s.putMessage(row)
+	c.msgs = append(c.msgs, row.id)
+	c.lastSeq = row.seq
+	i := c.member(row.senderID)
+	var old struct{ read, delivered int64 }
+	if i >= 0 {
+		mb := &c.members[i]
+		old.read, old.delivered = mb.LastReadSeq, mb.LastDeliveredSeq
+		mb.LastReadSeq = max(mb.LastReadSeq, row.seq)
+		mb.LastDeliveredSeq = max(mb.LastDeliveredSeq, row.seq)
+	}
+	t.onRollback(func() {
+		if i >= 0 {
+			c.members[i].LastReadSeq, c.members[i].LastDeliveredSeq = old.read, old.delivered
+		}
+		c.lastSeq--
+		c.msgs = c.msgs[:len(c.msgs)-1]
+		s.dropMessage(row.id)
+	})
+	m.Assign(row.id, row.seq)
+	return nil
+}
+
+func (r *MessageRepo) ByIdempotencyKey(ctx context.Context, senderID int64, key string) (*message.Message, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	id, ok := s.msgKeys[senderKey{senderID, key}]
+	if !ok || key == "" {
+		return nil, errs.NotFoundf("no message with that idempotency key")
+	}
+	return s.messages[id].message(), nil
+}
+
+func (r *MessageRepo) BySeq(ctx context.Context, chatID, seq int64) (*message.Message, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	if m := s.bySeq(chatID, seq); m != nil {
+		return m.message(), nil
+	}
+	return nil, errs.NotFoundf("message %d of chat %d not found", seq, chatID)
+}
+
+func (s *Store) bySeq(chatID, seq int64) *messageRow {
+	c, ok := s.chats[chatID]
+	if !ok || seq < 1 || seq > int64(len(c.msgs)) {
+		return nil
+	}
+	return s.messages[c.msgs[seq-1]]
+}
+
+func (r *MessageRepo) ByID(ctx context.Context, id int64) (*message.Message, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	m, ok := s.messages[id]
+	if !ok {
+		return nil, errs.NotFoundf("message %d not found", id)
+	}
+	return m.message(), nil
+}
+
+func (r *MessageRepo) Save(ctx context.Context, m *message.Message) error {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.leave(t)
+	row, ok := s.messages[m.ID()]
+	if !ok {
+		return errs.NotFoundf("message %d not found", m.ID())
+	}
+	old := *row
+	row.content, row.editedAt, row.deletedAt = m.Content(), m.EditedAt(), m.DeletedAt()
+	t.onRollback(func() { *row = old })
+	return nil
+}

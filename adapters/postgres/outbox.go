@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/fechatter/fechatter/ports"
+)
+
+var (
+	_ ports.Outbox      = (*Outbox)(nil)
+	_ ports.OutboxStore = (*Outbox)(nil)
+)
+
+// Outbox keeps events in the outbox table until the relay has published
+// them. One Outbox serves both the commands (Add) and the relay (Pending,
+// Remove, Notify): the signal reaches only the Notify channel of the Outbox
+// whose Add ran.
+type Outbox struct {
+	db     *bun.DB
+	notify chan struct{}
+}
+
+// NewOutbox returns an Outbox on db.
+func NewOutbox(db *bun.DB) *Outbox {
+	mustDB(db, "NewOutbox")
+	return &Outbox{db: db, notify: make(chan struct{}, 1)}
+}
+
+// Add stores events, each whole envelope as the payload. The relay hears of
+// them after the transaction commits (at once when there is none).
+func (o *Outbox) Add(ctx context.Context, events ...ports.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]outboxRow, len(events))
+	for i, e := range events {
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("postgres: outbox: encode event %s: %w", e.ID, err)
+		}
+		rows[i] = outboxRow{ID: e.ID, Type: e.Type, Payload: payload}
+	}
+	if _, err := conn(ctx, o.db).NewInsert().Model(&rows).Exec(ctx); err != nil {
+		return dbError(err, "add events to the outbox")
+	}
+	afterCommit(ctx, o.db, o.signal)
+	return nil
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.notify <- struct{}{}:
+	default: // a signal is already pending; the relay reads everything then
+	}
+}
+
+// Pending returns the oldest events, in position order.
+func (o *Outbox) Pending(ctx context.Context, limit int) ([]ports.OutboxEntry, error) {
+	if limit <= 0 {
+		return []ports.OutboxEntry{}, nil
+	}
+	var rows []outboxRow
+	err := conn(ctx, o.db).NewSelect().Model(&rows).Column("position", "payload").
+		OrderExpr("position").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, dbError(err, "read the outbox")
+	}
+	out := make([]ports.OutboxEntry, len(rows))
+	for i, row := range rows {
+		var e ports.Event
+		if err := json.Unmarshal(row.Payload, &e); err != nil {
+			return nil, fmt.Errorf("postgres: outbox entry %d does not decode: %w", row.Position, err)
+		}
+		e.Data = compactJSON(e.Data) // jsonb re-spaces what it stores
+		out[i] = ports.OutboxEntry{Position: row.Position, Event: e}
+	}
+	return out, nil
+}
+
+// Remove deletes published entries; unknown positions are ignored.
+func (o *Outbox) Remove(ctx context.Context, positions []int64) error {
+	if len(positions) == 0 {
+		return nil
+	}
+	_, err := conn(ctx, o.db).NewDelete().Model((*outboxRow)(nil)).
+		Where("position IN (?)", bun.List(positions)).Exec(ctx)
+	return dbError(err, "remove events from the outbox")
+}
+
+// Notify receives a value after a commit that added events.
+func (o *Outbox) Notify() <-chan struct{} { return o.notify }
+
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return raw
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return raw
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,95 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/uptrace/bun"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	httpadapter "github.com/fechatter/fechatter/adapters/http"
+	"github.com/fechatter/fechatter/adapters/postgres"
+	"github.com/fechatter/fechatter/application"
+	"github.com/fechatter/fechatter/ports"
+)
+
+// Listener is the bound HTTP address, known once the server has started
+// (the test profile binds port 0).
+type Listener struct{ addr net.Addr }
+
+// Addr is the address the server listens on; nil before start.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// ReadyChecks are the named checks behind /health/ready; modules add theirs
+// through the "ready" value group.
+type ReadyCheck struct {
+	Name  string
+	Check httpadapter.ReadinessCheck
+}
+
+func httpModule() fx.Option {
+	return fx.Module("http",
+		fx.Provide(
+			fx.Annotate(databaseReadyCheck, fx.ResultTags(`group:"ready"`)),
+			fx.Annotate(newHTTPServer, fx.ParamTags(``, ``, ``, `group:"ready"`)),
+			func() *Listener { return &Listener{} },
+		),
+		fx.Invoke(startHTTP),
+	)
+}
+
+func databaseReadyCheck(db *bun.DB) ReadyCheck {
+	return ReadyCheck{Name: "database", Check: func(ctx context.Context) error {
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("database unreachable: %w", err)
+		}
+		status, err := postgres.Status(ctx, db)
+		if err != nil {
+			return fmt.Errorf("migration status: %w", err)
+		}
+		pending := 0
+		for _, m := range status {
+			if !m.Applied {
+				pending++
+			}
+		}
+		if pending > 0 {
+			return fmt.Errorf("%d migrations not applied", pending)
+		}
+		return nil
+	}}
+}
+
+func newHTTPServer(app application.App, tokens ports.TokenIssuer, log *zap.Logger, checks []ReadyCheck) *httpadapter.Server {
+	ready := make(map[string]httpadapter.ReadinessCheck, len(checks))
+	for _, c := range checks {
+		ready[c.Name] = c.Check
+	}
+	return httpadapter.NewServer(app, tokens, log.Named("http"), httpadapter.Options{Ready: ready})
+}
+
+func startHTTP(lc fx.Lifecycle, cfg Config, srv *httpadapter.Server, l *Listener, log *zap.Logger) {
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			srv.NotFound()
+			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+			}
+			l.addr = ln.Addr()
+			go func() {
+				if err := srv.Fiber().Listener(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+					log.Error("http server stopped", zap.Error(err))
+				}
+			}()
+			log.Info("listening", zap.String("addr", "http://"+ln.Addr().String()))
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			return srv.Shutdown(ctx)
+		},
+	})
+}

@@ -1,0 +1,35 @@
+package bootstrap
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/fechatter/fechatter/adapters/postgres"
+	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/domain/chat"
+	"github.com/fechatter/fechatter/ports"
+)
+
+// storeModule binds the Postgres repositories and read models to their
+// ports. (The *bun.DB and the Transactor come from postgresModule.)
+func storeModule() fx.Option {
+	return fx.Module("store",
+		fx.Provide(
+			fx.Annotate(postgres.NewWorkspaceRepository, fx.As(new(ports.WorkspaceRepository))),
+			fx.Annotate(postgres.NewUserRepository, fx.As(new(ports.UserRepository))),
+			fx.Annotate(postgres.NewInviteRepository, fx.As(new(ports.InviteRepository))),
+			fx.Annotate(postgres.NewRefreshTokenRepository, fx.As(new(ports.RefreshTokenRepository))),
+			fx.Annotate(postgres.NewChatRepository, fx.As(new(ports.ChatRepository))),
+			fx.Annotate(postgres.NewMessageRepository, fx.As(new(ports.MessageRepository))),
+			fx.Annotate(postgres.NewChatReadModel, fx.As(new(query.ChatReadModel))),
+			fx.Annotate(postgres.NewMessageReadModel, fx.As(new(query.MessageReadModel))),
+			// One outbox serves the commands and the relay: the in-process
+			// signal travels from its Add to its Notify.
+			postgres.NewOutbox,
+			func(o *postgres.Outbox) ports.Outbox { return o },
+			func(o *postgres.Outbox) ports.OutboxStore { return o },
+			func(cfg Config) chat.Limits {
+				return chat.Limits{Group: cfg.Limits.GroupMembers, Channel: cfg.Limits.ChannelMembers}
+			},
+		),
+	)
+}

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS chat_members;
+DROP TABLE IF EXISTS chats;

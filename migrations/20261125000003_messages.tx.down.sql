@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS receipt_moves;
+DROP TABLE IF EXISTS messages;
