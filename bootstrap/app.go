@@ -23,6 +23,10 @@ func modules(cfg Config, log *zap.Logger) []fx.Option {
 	return []fx.Option{
 		coreModule(cfg, log),
 		postgresModule(cfg),
+		storeModule(),
+		natsModule(cfg),
+		applicationModule(cfg),
+		httpModule(),
 	}
 }
 

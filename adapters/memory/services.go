@@ -17,10 +17,11 @@ var (
 	_ ports.SecretGenerator = SecretGenerator{}
 )
 
-// SystemClock is the real clock.
+// SystemClock is the real clock, in UTC and at the microsecond precision
+// Postgres keeps, so a time answered at once equals the one read back later.
 type SystemClock struct{}
 
-func (SystemClock) Now() time.Time { return time.Now() }
+func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // FakeClock stands still until a test moves it.
 type FakeClock struct {
