@@ -60,7 +60,11 @@ func newNATSConn(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*natsgo.Conn, er
 		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
 	}
 	lc.Append(fx.Hook{OnStop: func(context.Context) error {
-		err := nc.Drain()
+		if err := nc.Drain(); err != nil {
+			// Shutting down while NATS is away: nothing to drain.
+			log.Warn("nats drain failed; closing", zap.Error(err))
+			nc.Close()
+		}
 		if embedded != nil {
 			// Drain is asynchronous; give it a moment before the server goes.
 			deadline := time.Now().Add(2 * time.Second)
@@ -69,7 +73,7 @@ func newNATSConn(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*natsgo.Conn, er
 			}
 			embedded.Shutdown()
 		}
-		return err
+		return nil
 	}})
 	return nc, nil
 }

@@ -1,0 +1,445 @@
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fechatter/fechatter/ports"
+)
+
+// DeliveredEvent is an event handed out by an EventBatchSource. Settle it
+// once: Ack when it is done with, Nak to have it delivered again, Term when
+// it can never be handled.
+type DeliveredEvent interface {
+	Event() ports.Event
+	// Ack tells the source the event is handled; it is not delivered again.
+	Ack() error
+	// Nak asks for the event again after delay.
+	Nak(delay time.Duration) error
+	// Term drops an event that can never be handled (it does not decode).
+	Term() error
+}
+
+// EventBatchSource hands out events of a durable subscription (a JetStream
+// pull consumer) in order. An event that is not acked in time, or is
+// nak'd, is delivered again, so nothing is lost while a consumer fails.
+type EventBatchSource interface {
+	// Fetch returns as soon as max events are there, or when wait has
+	// passed with what there is (maybe nothing).
+	Fetch(ctx context.Context, max int, wait time.Duration) ([]DeliveredEvent, error)
+}
+
+// LagObserver receives the index lag of each message event when its batch
+// is accepted by the index: the time since the change (created_at, edited_at,
+// or the event's occurred_at for a delete). For metrics.
+type LagObserver func(lag time.Duration)
+
+// IndexerOptions tune an Indexer; zero values take the defaults.
+type IndexerOptions struct {
+	BatchSize    int           // events per batch at most (default 10)
+	BatchTimeout time.Duration // longest wait to fill a batch (default 1s)
+	MinBackoff   time.Duration // first wait after a failed batch (default 100ms)
+	MaxBackoff   time.Duration // longest wait between retries (default 10s)
+	// GuardSize is how many edits and deletes the indexer remembers to
+	// refuse stale redeliveries (default 100000; two generations of it).
+	GuardSize int
+	OnLag     LagObserver // may be nil
+	Clock     ports.Clock // for lag; nil means the system clock
+}
+
+func (o IndexerOptions) withDefaults() IndexerOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 10
+	}
+	if o.BatchTimeout <= 0 {
+		o.BatchTimeout = time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.GuardSize <= 0 {
+		o.GuardSize = 100_000
+	}
+	return o
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Indexer keeps the search index in step with messages: it consumes
+// message.created, message.updated and message.deleted events and writes
+// them to the index in batches of BatchSize events, or whatever arrived
+// within BatchTimeout, whichever comes first.
+//
+// A batch is acked only after the index accepted it. When the index fails,
+// the indexer keeps the batch unacked and retries it, in order, with
+// exponential backoff, fetching nothing new meanwhile; the backlog waits in
+// the stream and drains when the index is back. Writes are idempotent
+// (document id = message id), so redeliveries are harmless, and a stale
+// redelivery cannot undo a later change: an edit older than one already
+// applied, or any upsert of a message seen deleted, is skipped (see guard).
+// The index may still briefly hold a deleted message in rare cases (the
+// delete handled by another instance before a late create); search results
+// are therefore re-checked against Postgres by the query.
+type Indexer struct {
+	src   EventBatchSource
+	index ports.SearchIndex
+	log   *zap.Logger
+	opts  IndexerOptions
+	guard *guard
+
+	lastLag atomic.Int64 // largest lag of the last accepted batch, in ns
+}
+
+// NewIndexer returns an indexer from src to index. A nil log discards logs.
+func NewIndexer(src EventBatchSource, index ports.SearchIndex, log *zap.Logger, opts IndexerOptions) (*Indexer, error) {
+	if src == nil {
+		return nil, errors.New("search indexer: nil EventBatchSource")
+	}
+	if index == nil {
+		return nil, errors.New("search indexer: nil SearchIndex")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	opts = opts.withDefaults()
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	return &Indexer{src: src, index: index, log: log, opts: opts, guard: newGuard(opts.GuardSize)}, nil
+}
+
+// LastLag is the largest index lag of the last batch accepted (0 before
+// the first), for health reports.
+func (ix *Indexer) LastLag() time.Duration { return time.Duration(ix.lastLag.Load()) }
+
+// Run indexes until ctx is done, then returns nil. Events fetched but not
+// yet indexed are nak'd so that they are delivered again at once.
+func (ix *Indexer) Run(ctx context.Context) error {
+	backoff := ix.opts.MinBackoff
+	for {
+		batch, err := ix.collect(ctx)
+		if ctx.Err() != nil {
+			nakAll(batch)
+			return nil
+		}
+		if err != nil && len(batch) == 0 {
+			wait := spread(backoff)
+			ix.log.Warn("search indexer: fetch failed, retrying", zap.Error(err), zap.Duration("retry_in", wait))
+			if !sleepFor(ctx, wait) {
+				return nil
+			}
+			backoff = min(backoff*2, ix.opts.MaxBackoff)
+			continue
+		}
+		backoff = ix.opts.MinBackoff
+		if len(batch) == 0 {
+			continue
+		}
+		if !ix.handle(ctx, batch) {
+			return nil
+		}
+	}
+}
+
+// collect fetches until the batch is full or BatchTimeout has passed.
+func (ix *Indexer) collect(ctx context.Context) ([]DeliveredEvent, error) {
+	var batch []DeliveredEvent
+	deadline := time.Now().Add(ix.opts.BatchTimeout)
+	for len(batch) < ix.opts.BatchSize {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			break
+		}
+		got, err := ix.src.Fetch(ctx, ix.opts.BatchSize-len(batch), wait)
+		batch = append(batch, got...)
+		if err != nil {
+			return batch, err
+		}
+		if ctx.Err() != nil {
+			return batch, ctx.Err()
+		}
+	}
+	return batch, nil
+}
+
+// handle indexes one batch, retrying until the index accepts it, then acks
+// it. It returns false if ctx ended first (the batch is nak'd).
+func (ix *Indexer) handle(ctx context.Context, batch []DeliveredEvent) bool {
+	p := ix.plan(batch)
+	backoff := ix.opts.MinBackoff
+	for failures := 0; ; failures++ {
+		err := ix.write(ctx, p)
+		if err == nil {
+			if failures > 0 {
+				ix.log.Info("search indexer: indexing again", zap.Int("failures", failures))
+			}
+			ix.accepted(p)
+			return true
+		}
+		if ctx.Err() != nil {
+			nakAll(p.settle)
+			return false
+		}
+		wait := spread(backoff)
+		ix.log.Warn("search indexer: index write failed, retrying the batch",
+			zap.Error(err), zap.Int("events", len(p.settle)), zap.Int("failures", failures+1), zap.Duration("retry_in", wait))
+		if !sleepFor(ctx, wait) {
+			nakAll(p.settle)
+			return false
+		}
+		backoff = min(backoff*2, ix.opts.MaxBackoff)
+	}
+}
+
+// plan is what one batch asks of the index.
+type plan struct {
+	upserts []ports.SearchDocument
+	deletes []int64
+	settle  []DeliveredEvent // acked once the writes succeed
+	changed []time.Time      // when each message event's change happened, for lag
+}
+
+// messageData is the part of a Message (the data of message.created and
+// message.updated) the index needs.
+type messageData struct {
+	ID        int64      `json:"id"`
+	ChatID    int64      `json:"chat_id"`
+	Seq       int64      `json:"seq"`
+	SenderID  int64      `json:"sender_id"`
+	Content   string     `json:"content"`
+	CreatedAt time.Time  `json:"created_at"`
+	EditedAt  *time.Time `json:"edited_at"`
+	DeletedAt *time.Time `json:"deleted_at"`
+}
+
+// deletedData is the data of message.deleted.
+type deletedData struct {
+	ID     int64 `json:"id"`
+	ChatID int64 `json:"chat_id"`
+}
+
+// plan folds a batch, in stream order, into at most one write per message:
+// the last change wins, and changes the guard calls stale are dropped.
+// Events that do not decode are terminated and logged; other event types
+// (the source should not send them) are acked and ignored.
+func (ix *Indexer) plan(batch []DeliveredEvent) plan {
+	var p plan
+	type final struct {
+		del bool
+		doc ports.SearchDocument
+	}
+	last := make(map[int64]final)
+	var order []int64
+	set := func(id int64, f final) {
+		if _, ok := last[id]; !ok {
+			order = append(order, id)
+		}
+		last[id] = f
+	}
+	for _, d := range batch {
+		e := d.Event()
+		switch e.Type {
+		case ports.EventMessageCreated, ports.EventMessageUpdated:
+			var m messageData
+			if err := json.Unmarshal(e.Data, &m); err != nil || m.ID <= 0 {
+				ix.terminate(d, fmt.Errorf("message data: %w", orInvalid(err)))
+				continue
+			}
+			p.settle = append(p.settle, d)
+			if m.DeletedAt != nil {
+				p.changed = append(p.changed, *m.DeletedAt)
+				ix.guard.deleted(m.ID)
+				set(m.ID, final{del: true})
+				continue
+			}
+			version := m.CreatedAt
+			if m.EditedAt != nil {
+				version = *m.EditedAt
+			}
+			p.changed = append(p.changed, orTime(version, e.OccurredAt))
+			if !ix.guard.upsert(m.ID, version, e.Type == ports.EventMessageUpdated) {
+				ix.log.Debug("search indexer: skipping a stale change",
+					zap.Int64("message_id", m.ID), zap.String("event_id", e.ID), zap.String("type", e.Type))
+				continue
+			}
+			chatID := m.ChatID
+			if chatID == 0 {
+				chatID = e.ChatID
+			}
+			set(m.ID, final{doc: ports.SearchDocument{ID: m.ID, ChatID: chatID, WorkspaceID: e.WorkspaceID,
+				SenderID: m.SenderID, Seq: m.Seq, Content: m.Content, CreatedAt: m.CreatedAt}})
+		case ports.EventMessageDeleted:
+			var m deletedData
+			if err := json.Unmarshal(e.Data, &m); err != nil || m.ID <= 0 {
+				ix.terminate(d, fmt.Errorf("message.deleted data: %w", orInvalid(err)))
+				continue
+			}
+			p.settle = append(p.settle, d)
+			p.changed = append(p.changed, e.OccurredAt)
+			ix.guard.deleted(m.ID)
+			set(m.ID, final{del: true})
+		default:
+			p.settle = append(p.settle, d)
+		}
+	}
+	for _, id := range order {
+		if f := last[id]; f.del {
+			p.deletes = append(p.deletes, id)
+		} else {
+			p.upserts = append(p.upserts, f.doc)
+		}
+	}
+	return p
+}
+
+func (ix *Indexer) write(ctx context.Context, p plan) error {
+	if len(p.deletes) > 0 {
+		if err := ix.index.Delete(ctx, p.deletes); err != nil {
+			return err
+		}
+	}
+	if len(p.upserts) > 0 {
+		return ix.index.Upsert(ctx, p.upserts)
+	}
+	return nil
+}
+
+// accepted acks a written batch and reports its lag.
+func (ix *Indexer) accepted(p plan) {
+	for _, d := range p.settle {
+		if err := d.Ack(); err != nil {
+			// Delivered again later and indexed again: harmless.
+			ix.log.Debug("search indexer: ack failed", zap.String("event_id", d.Event().ID), zap.Error(err))
+		}
+	}
+	now := ix.opts.Clock.Now()
+	var worst time.Duration
+	for _, at := range p.changed {
+		if at.IsZero() {
+			continue
+		}
+		lag := max(now.Sub(at), 0)
+		worst = max(worst, lag)
+		if ix.opts.OnLag != nil {
+			ix.opts.OnLag(lag)
+		}
+	}
+	if len(p.changed) > 0 {
+		ix.lastLag.Store(int64(worst))
+	}
+}
+
+func (ix *Indexer) terminate(d DeliveredEvent, err error) {
+	e := d.Event()
+	ix.log.Error("search indexer: dropping an event that does not decode",
+		zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Error(err))
+	if terr := d.Term(); terr != nil {
+		ix.log.Warn("search indexer: terminate failed", zap.String("event_id", e.ID), zap.Error(terr))
+	}
+}
+
+func nakAll(events []DeliveredEvent) {
+	for _, d := range events {
+		_ = d.Nak(0)
+	}
+}
+
+func orInvalid(err error) error {
+	if err == nil {
+		return errors.New("no message id")
+	}
+	return err
+}
+
+func orTime(t, fallback time.Time) time.Time {
+	if t.IsZero() {
+		return fallback
+	}
+	return t
+}
+
+// guard remembers, per message, the newest edit applied and whether the
+// message was deleted, so that a redelivered older change does not undo a
+// newer one: events come in stream order, but a nak'd or timed-out event
+// comes back after later ones. Deletes are final, so a deleted message is
+// never upserted again; creates are not remembered (they are the oldest
+// version of a message). Memory is bounded by two generations of size
+// entries: an entry lives for at least size later edits and deletes, far
+// longer than any redelivery delay.
+type guard struct {
+	size      int
+	cur, prev map[int64]guardEntry
+}
+
+type guardEntry struct {
+	deleted bool
+	version time.Time
+}
+
+func newGuard(size int) *guard {
+	return &guard{size: size, cur: make(map[int64]guardEntry), prev: map[int64]guardEntry{}}
+}
+
+func (g *guard) get(id int64) (guardEntry, bool) {
+	if e, ok := g.cur[id]; ok {
+		return e, true
+	}
+	e, ok := g.prev[id]
+	return e, ok
+}
+
+func (g *guard) put(id int64, e guardEntry) {
+	if len(g.cur) >= g.size {
+		g.prev, g.cur = g.cur, make(map[int64]guardEntry)
+	}
+	g.cur[id] = e
+}
+
+// upsert tells whether a version of message id may be written, and
+// remembers it if it is an edit.
+func (g *guard) upsert(id int64, version time.Time, edit bool) bool {
+	e, ok := g.get(id)
+	if ok && (e.deleted || version.Before(e.version)) {
+		return false
+	}
+	if edit {
+		g.put(id, guardEntry{version: version})
+	}
+	return true
+}
+
+func (g *guard) deleted(id int64) { g.put(id, guardEntry{deleted: true}) }
+
+// spread returns a wait in [d/2, d], so instances retry apart.
+func spread(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// sleepFor waits for d or until ctx is done, reporting whether d elapsed.
+func sleepFor(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
