@@ -38,14 +38,15 @@ type Commands struct {
 
 // Queries are the read side.
 type Queries struct {
-	Me           query.Me
-	Directory    query.Directory
-	GetWorkspace query.GetWorkspace
-	ListChats    query.ListChats
-	GetChat      query.GetChat
-	ListMembers  query.ListMembers
-	ListMessages query.ListMessages
-	GetMessage   query.GetMessage
+	Me             query.Me
+	Directory      query.Directory
+	GetWorkspace   query.GetWorkspace
+	ListChats      query.ListChats
+	GetChat        query.GetChat
+	ListMembers    query.ListMembers
+	ListMessages   query.ListMessages
+	GetMessage     query.GetMessage
+	SearchMessages query.SearchMessages
 }
 
 // Ports are the implementations the application runs on.
@@ -60,6 +61,9 @@ type Ports struct {
 	Outbox        ports.Outbox
 	ChatReads     query.ChatReadModel
 	MessageReads  query.MessageReadModel
+	SearchIndex   ports.SearchIndex
+	MemberChats   query.MemberChats
+	MessageLookup query.MessageLookup
 
 	Clock   ports.Clock
 	Hasher  ports.PasswordHasher
@@ -105,14 +109,15 @@ func New(p Ports, o Options) App {
 			DeleteMessage:  command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
 		},
 		Queries: Queries{
-			Me:           query.NewMe(p.Users),
-			Directory:    query.NewDirectory(p.Users),
-			GetWorkspace: query.NewGetWorkspace(p.Workspaces),
-			ListChats:    query.NewListChats(p.ChatReads),
-			GetChat:      query.NewGetChat(p.ChatReads),
-			ListMembers:  query.NewListMembers(p.ChatReads),
-			ListMessages: query.NewListMessages(p.Chats, p.MessageReads),
-			GetMessage:   query.NewGetMessage(p.Chats, p.MessageReads),
+			Me:             query.NewMe(p.Users),
+			Directory:      query.NewDirectory(p.Users),
+			GetWorkspace:   query.NewGetWorkspace(p.Workspaces),
+			ListChats:      query.NewListChats(p.ChatReads),
+			GetChat:        query.NewGetChat(p.ChatReads),
+			ListMembers:    query.NewListMembers(p.ChatReads),
+			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads),
+			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads),
+			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup),
 		},
 	}
 }

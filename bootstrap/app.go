@@ -25,6 +25,7 @@ func modules(cfg Config, log *zap.Logger) []fx.Option {
 		postgresModule(cfg),
 		storeModule(),
 		natsModule(cfg),
+		searchModule(cfg),
 		applicationModule(cfg),
 		httpModule(),
 	}

@@ -47,6 +47,9 @@ type applicationIn struct {
 	Outbox        ports.Outbox
 	ChatReads     query.ChatReadModel
 	MessageReads  query.MessageReadModel
+	SearchIndex   ports.SearchIndex
+	MemberChats   query.MemberChats
+	MessageLookup query.MessageLookup
 	Clock         ports.Clock
 	Hasher        ports.PasswordHasher
 	Tokens        ports.TokenIssuer
@@ -76,6 +79,9 @@ func newApplication(in applicationIn) application.App {
 		Outbox:          in.Outbox,
 		ChatReads:       in.ChatReads,
 		MessageReads:    in.MessageReads,
+		SearchIndex:     in.SearchIndex,
+		MemberChats:     in.MemberChats,
+		MessageLookup:   in.MessageLookup,
 		Clock:           in.Clock,
 		Hasher:          in.Hasher,
 		Tokens:          in.Tokens,

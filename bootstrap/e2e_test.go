@@ -241,3 +241,85 @@ func TestSendsSurviveANATSOutage(t *testing.T) {
 		t.Fatalf("%d events, want exactly 20", len(seqs))
 	}
 }
+
+// TestSearchFollowsWritesAndMembership sends, edits, deletes and removes a
+// member on a real server (Postgres, embedded NATS, Bleve, the indexer) and
+// watches what search finds.
+func TestSearchFollowsWritesAndMembership(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "FECHATTER_SEARCH_BACKEND=bleve")
+	var alice, bob session
+	ws := porttest.Unique("search-")
+	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("a") + "@x.test",
+		"password": "correct-horse", "fullname": "Alice", "workspace": ws}, &alice)
+	var inv struct{ Code string }
+	s.call(t, 201, "POST", "/api/v1/workspace/invites", alice.AccessToken, map[string]any{}, &inv)
+	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("b") + "@x.test",
+		"password": "correct-horse", "fullname": "Bob", "workspace": ws, "invite_code": inv.Code}, &bob)
+	var chat struct{ ID int64 }
+	s.call(t, 201, "POST", "/api/v1/chats", alice.AccessToken, map[string]any{"type": "group", "name": "plans", "member_ids": []int64{bob.User.ID}}, &chat)
+	msgs := fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID)
+	s.call(t, 201, "POST", msgs, alice.AccessToken, map[string]any{"content": "hello, the quarterly numbers are in"}, nil)
+	s.call(t, 201, "POST", msgs, alice.AccessToken, map[string]any{"content": "a secret plan nobody should find"}, nil)
+	s.call(t, 204, "DELETE", msgs+"/2", alice.AccessToken, nil, nil)
+	s.call(t, 201, "POST", msgs, alice.AccessToken, map[string]any{"content": "marker three"}, nil)
+
+	type results struct {
+		Hits []struct {
+			Message struct {
+				Seq     int64  `json:"seq"`
+				Content string `json:"content"`
+			} `json:"message"`
+			Highlight string `json:"highlight"`
+		} `json:"hits"`
+		EstimatedTotal int `json:"estimated_total"`
+	}
+	search := func(token, q string) results {
+		var r results
+		s.call(t, 200, "GET", "/api/v1/search/messages?q="+q, token, nil, &r)
+		return r
+	}
+	// waitFor polls search (the index lags by design) until ok or a deadline.
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("search never showed %s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("the marker", func() bool { return len(search(bob.AccessToken, "marker").Hits) == 1 })
+	// The marker came after the others in the same chat, so they are indexed too.
+	if r := search(bob.AccessToken, "quarterly"); len(r.Hits) != 1 || r.Hits[0].Message.Seq != 1 || !strings.Contains(r.Hits[0].Highlight, "<mark>") {
+		t.Fatalf("quarterly: %+v", r)
+	}
+	for _, q := range []string{"hel", "helo", "QUARTERLY"} {
+		if r := search(bob.AccessToken, q); len(r.Hits) != 1 {
+			t.Errorf("%q finds %d hits, want the hello message", q, len(r.Hits))
+		}
+	}
+	if r := search(bob.AccessToken, "secret"); len(r.Hits) != 0 {
+		t.Errorf("a deleted message is found: %+v", r)
+	}
+
+	s.call(t, 200, "PATCH", msgs+"/1", alice.AccessToken, map[string]any{"content": "budget review moved to friday"}, nil)
+	waitFor("the edit", func() bool { return len(search(bob.AccessToken, "budget").Hits) == 1 })
+	if r := search(bob.AccessToken, "quarterly"); len(r.Hits) != 0 {
+		t.Errorf("an edited message is found by its old words: %+v", r)
+	}
+
+	// Removed from the chat: nothing of it is found any more, at once.
+	s.call(t, 204, "DELETE", fmt.Sprintf("/api/v1/chats/%d/members/%d", chat.ID, bob.User.ID), alice.AccessToken, nil, nil)
+	if r := search(bob.AccessToken, "budget"); len(r.Hits) != 0 {
+		t.Errorf("a removed member still finds the chat's messages: %+v", r)
+	}
+	if r := search(alice.AccessToken, "budget"); len(r.Hits) != 1 {
+		t.Errorf("alice lost her own search: %+v", r)
+	}
+	for _, q := range []string{"", "%20%20", strings.Repeat("x", 257), "ok&limit=101", "ok&offset=-1", "ok&chat_id=x"} {
+		s.call(t, 400, "GET", "/api/v1/search/messages?q="+q, alice.AccessToken, nil, nil)
+	}
+	s.call(t, 404, "GET", fmt.Sprintf("/api/v1/search/messages?q=budget&chat_id=%d", chat.ID), bob.AccessToken, nil, nil)
+}

@@ -21,7 +21,8 @@ func storeModule() fx.Option {
 			fx.Annotate(postgres.NewChatRepository, fx.As(new(ports.ChatRepository))),
 			fx.Annotate(postgres.NewMessageRepository, fx.As(new(ports.MessageRepository))),
 			fx.Annotate(postgres.NewChatReadModel, fx.As(new(query.ChatReadModel))),
-			fx.Annotate(postgres.NewMessageReadModel, fx.As(new(query.MessageReadModel))),
+			postgres.NewMessageReadModel,
+			func(r *postgres.MessageReadModel) query.MessageReadModel { return r },
 			// One outbox serves the commands and the relay: the in-process
 			// signal travels from its Add to its Notify.
 			postgres.NewOutbox,

@@ -68,6 +68,9 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: v1 + "/chats/:id/messages/:seq", summary: "One message", auth: true, status: 200, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.getMessage},
 		{method: "PATCH", path: v1 + "/chats/:id/messages/:seq", summary: "Edit one's own message", auth: true, status: 200, body: editBody{}, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.editMessage},
 		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq", summary: "Delete a message (sender, or chat owner or admin)", auth: true, status: 204, params: []param{pChat, pSeq}, handler: s.deleteMessage},
+
+		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats", auth: true, status: 200, answer: query.SearchResults{},
+			params: []param{{"q", "query", "string", "1..256 characters"}, {"chat_id", "query", "integer", "only this chat"}, {"limit", "query", "integer", "1..100, default 20"}, {"offset", "query", "integer", "0..1000"}}, handler: s.searchMessages},
 	}
 }
 
@@ -522,4 +525,31 @@ func (s *Server) deleteMessage(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) searchMessages(c *fiber.Ctx) error {
+	chatID, hasChat, err := queryInt(c, "chat_id")
+	if err != nil {
+		return err
+	}
+	if hasChat && chatID <= 0 {
+		return errs.Invalidf("chat_id must be positive")
+	}
+	limit, hasLimit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if hasLimit && (limit < 1 || limit > query.MaxSearchLimit) {
+		return errs.Invalidf("limit must be 1..%d", query.MaxSearchLimit)
+	}
+	offset, _, err := queryInt(c, "offset")
+	if err != nil {
+		return err
+	}
+	res, err := s.app.Queries.SearchMessages.Handle(c.UserContext(), viewer(c), query.SearchParams{
+		Q: c.Query("q"), ChatID: chatID, Limit: int(limit), Offset: int(offset)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
 }

@@ -30,6 +30,7 @@ type Env struct {
 	Store  *memory.Store
 	Tokens ports.TokenIssuer
 	Clock  ports.Clock
+	Search *memory.SearchIndex
 }
 
 // New assembles an App on a fresh memory store.
@@ -48,6 +49,7 @@ func New(o Options) Env {
 	if err != nil {
 		panic(err) // the secret above is long enough
 	}
+	search := memory.NewSearchIndex()
 	app := application.New(application.Ports{
 		Tx:              store,
 		Workspaces:      store.Workspaces(),
@@ -59,6 +61,9 @@ func New(o Options) Env {
 		Outbox:          store.Outbox(),
 		ChatReads:       store.ChatReadModel(),
 		MessageReads:    store.MessageReadModel(),
+		SearchIndex:     search,
+		MemberChats:     store.MessageReadModel(),
+		MessageLookup:   store.MessageReadModel(),
 		Clock:           o.Clock,
 		Hasher:          security.NewArgon2Hasher(security.FastArgon2),
 		Tokens:          tokens,
@@ -67,5 +72,5 @@ func New(o Options) Env {
 		SignInByAddress: memory.NewRateLimiter(o.SignInPerAddress, 15*time.Minute, o.Clock),
 		SendLimiter:     memory.NewRateLimiter(o.SendBurst, time.Second, o.Clock),
 	}, application.Options{Limits: o.Limits})
-	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock}
+	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock, Search: search}
 }

@@ -1,0 +1,138 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/fechatter/fechatter/adapters/bleve"
+	"github.com/fechatter/fechatter/adapters/meili"
+	"github.com/fechatter/fechatter/adapters/memory"
+	natsadapter "github.com/fechatter/fechatter/adapters/nats"
+	"github.com/fechatter/fechatter/adapters/postgres"
+	"github.com/fechatter/fechatter/application/event"
+	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/ports"
+)
+
+// searchModule provides the search index of the configured backend and runs
+// the indexer that feeds it from the stream.
+func searchModule(cfg Config) fx.Option {
+	return fx.Module("search",
+		fx.Provide(
+			newSearchIndex,
+			func(r *postgres.MessageReadModel) query.MemberChats { return r },
+			func(r *postgres.MessageReadModel) query.MessageLookup { return r },
+			func(r *postgres.MessageReadModel) event.SearchSource { return r },
+		),
+		fx.Invoke(runIndexer),
+	)
+}
+
+// searchIndex is what the module holds: the port, and how to prepare it.
+type searchIndex struct {
+	ports.SearchIndex
+	// prepare makes the index ready for writes (Meilisearch settings);
+	// retried until it succeeds.
+	prepare func(ctx context.Context) error
+}
+
+func newSearchIndex(lc fx.Lifecycle, cfg Config) (ports.SearchIndex, *searchIndex, error) {
+	var si *searchIndex
+	switch cfg.Search.Backend {
+	case SearchBleve:
+		idx, err := bleve.Open(cfg.Search.Dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open bleve index at %s: %w", cfg.Search.Dir, err)
+		}
+		lc.Append(fx.Hook{OnStop: func(context.Context) error { return idx.Close() }})
+		si = &searchIndex{SearchIndex: idx}
+	case SearchMeili:
+		idx, err := meili.New(cfg.Search.MeiliURL, cfg.Search.MeiliKey, "messages")
+		if err != nil {
+			return nil, nil, err
+		}
+		si = &searchIndex{SearchIndex: idx, prepare: idx.EnsureSettings}
+	case SearchMemory:
+		si = &searchIndex{SearchIndex: memory.NewSearchIndex()}
+	default:
+		return nil, nil, fmt.Errorf("unknown search backend %q", cfg.Search.Backend)
+	}
+	return si.SearchIndex, si, nil
+}
+
+type indexerIn struct {
+	fx.In
+	LC     fx.Lifecycle
+	Config Config
+	Log    *zap.Logger
+	JS     jetstream.JetStream
+	Stream natsadapter.StreamConfig
+	Index  *searchIndex
+}
+
+// runIndexer starts the durable pull consumer and the batching indexer. It
+// never blocks start-up on the search backend: while it is down, messages
+// wait in the stream and search answers 503.
+func runIndexer(in indexerIn) {
+	log := in.Log.Named("indexer")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	in.LC.Append(fx.Hook{
+		OnStart: func(startCtx context.Context) error {
+			src, err := natsadapter.NewPullSource(startCtx, in.JS, natsadapter.PullConsumerConfig{Stream: in.Stream}, log)
+			if err != nil {
+				return fmt.Errorf("indexer consumer: %w", err)
+			}
+			idx, err := event.NewIndexer(src, in.Index.SearchIndex, log, event.IndexerOptions{
+				BatchSize: in.Config.Search.BatchSize, BatchTimeout: in.Config.Search.BatchTimeout})
+			if err != nil {
+				return err
+			}
+			go func() {
+				defer close(done)
+				if !prepareIndex(ctx, in.Index, log) {
+					return
+				}
+				_ = idx.Run(ctx)
+			}()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+			case <-stopCtx.Done():
+			}
+			return nil
+		},
+	})
+}
+
+// prepareIndex retries the backend's preparation with backoff until it
+// succeeds or ctx ends; it reports whether the index is ready.
+func prepareIndex(ctx context.Context, si *searchIndex, log *zap.Logger) bool {
+	if si.prepare == nil {
+		return true
+	}
+	wait := 500 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := si.prepare(pctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		log.Warn("search index not ready; retrying", zap.Error(err), zap.Duration("retry_in", wait))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
