@@ -92,7 +92,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&c.profile, "profile", "",
 		fmt.Sprintf("configuration profile: one of %v (default $FECHATTER_PROFILE or local)", configs.Profiles()))
-	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.versionCommand())
+	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.searchCommand(), c.versionCommand())
 	return root
 }
 
@@ -226,6 +226,12 @@ func (c *cli) migrateCommand() *cobra.Command {
 // withDatabase loads the configuration, optionally creates the database
 // (when the profile has database.auto_create), opens it and runs fn.
 func (c *cli) withDatabase(ctx context.Context, create bool, fn func(context.Context, *bun.DB) error) error {
+	return c.withConfigAndDatabase(ctx, create, func(ctx context.Context, _ Config, db *bun.DB) error { return fn(ctx, db) })
+}
+
+// withConfigAndDatabase is withDatabase for commands that also need the
+// configuration it loaded.
+func (c *cli) withConfigAndDatabase(ctx context.Context, create bool, fn func(context.Context, Config, *bun.DB) error) error {
 	cfg, log, err := c.load("")
 	if err != nil {
 		return err
@@ -244,7 +250,7 @@ func (c *cli) withDatabase(ctx context.Context, create bool, fn func(context.Con
 		return err
 	}
 	defer db.Close()
-	return fn(ctx, db)
+	return fn(ctx, cfg, db)
 }
 
 func (c *cli) versionCommand() *cobra.Command {

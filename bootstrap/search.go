@@ -39,30 +39,52 @@ type searchIndex struct {
 	// prepare makes the index ready for writes (Meilisearch settings);
 	// retried until it succeeds.
 	prepare func(ctx context.Context) error
+	close   func() error
 }
 
 func newSearchIndex(lc fx.Lifecycle, cfg Config) (ports.SearchIndex, *searchIndex, error) {
-	var si *searchIndex
+	si, err := openSearchIndex(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { return si.close() }})
+	return si.SearchIndex, si, nil
+}
+
+// openSearchIndex opens the configured backend. A Bleve directory is
+// locked by the process that has it open: a second opener waits, so give up
+// after a while with a clear reason.
+func openSearchIndex(cfg Config) (*searchIndex, error) {
 	switch cfg.Search.Backend {
 	case SearchBleve:
-		idx, err := bleve.Open(cfg.Search.Dir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open bleve index at %s: %w", cfg.Search.Dir, err)
+		type opened struct {
+			idx *bleve.Index
+			err error
 		}
-		lc.Append(fx.Hook{OnStop: func(context.Context) error { return idx.Close() }})
-		si = &searchIndex{SearchIndex: idx}
+		ch := make(chan opened, 1)
+		go func() {
+			idx, err := bleve.Open(cfg.Search.Dir)
+			ch <- opened{idx, err}
+		}()
+		select {
+		case o := <-ch:
+			if o.err != nil {
+				return nil, fmt.Errorf("open bleve index at %s: %w", cfg.Search.Dir, o.err)
+			}
+			return &searchIndex{SearchIndex: o.idx, close: o.idx.Close}, nil
+		case <-time.After(15 * time.Second):
+			return nil, fmt.Errorf("bleve index at %s is locked by another process (is a server running on it?)", cfg.Search.Dir)
+		}
 	case SearchMeili:
 		idx, err := meili.New(cfg.Search.MeiliURL, cfg.Search.MeiliKey, "messages")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		si = &searchIndex{SearchIndex: idx, prepare: idx.EnsureSettings}
+		return &searchIndex{SearchIndex: idx, prepare: idx.EnsureSettings, close: func() error { return nil }}, nil
 	case SearchMemory:
-		si = &searchIndex{SearchIndex: memory.NewSearchIndex()}
-	default:
-		return nil, nil, fmt.Errorf("unknown search backend %q", cfg.Search.Backend)
+		return &searchIndex{SearchIndex: memory.NewSearchIndex(), close: func() error { return nil }}, nil
 	}
-	return si.SearchIndex, si, nil
+	return nil, fmt.Errorf("unknown search backend %q", cfg.Search.Backend)
 }
 
 type indexerIn struct {
