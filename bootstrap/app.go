@@ -28,6 +28,7 @@ func modules(cfg Config, log *zap.Logger) []fx.Option {
 		searchModule(cfg),
 		applicationModule(cfg),
 		httpModule(),
+		wsModule(cfg),
 	}
 }
 
