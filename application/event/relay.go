@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -160,7 +161,16 @@ func (r *OutboxRelay) drain(ctx context.Context) error {
 // how many were acknowledged.
 func (r *OutboxRelay) publish(ctx context.Context, entries []ports.OutboxEntry) (int, error) {
 	for i, e := range entries {
-		if err := r.pub.Publish(ctx, e.Event); err != nil {
+		err := r.pub.Publish(ctx, e.Event)
+		if errs.Is(err, errs.Invalid) {
+			// The bus can never take this event (malformed): retrying it
+			// would hold back every later one, so it is dropped, loudly.
+			r.log.Error("outbox relay: dropping an event the bus refuses",
+				zap.Int64("position", e.Position), zap.String("event_id", e.Event.ID),
+				zap.String("type", e.Event.Type), zap.Error(err))
+			continue
+		}
+		if err != nil {
 			r.log.Debug("outbox relay: publish failed",
 				zap.Int64("position", e.Position), zap.String("event_id", e.Event.ID), zap.Error(err))
 			return i, err

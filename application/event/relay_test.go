@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fechatter/fechatter/application/event"
+	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -494,4 +495,28 @@ func TestNewOutboxRelayRefusesNilDependencies(t *testing.T) {
 	if _, err := event.NewOutboxRelay(f.outbox, nil, nil, event.RelayOptions{}); err == nil {
 		t.Error("nil publisher accepted")
 	}
+}
+
+func TestRelayDropsAnEventTheBusCanNeverTake(t *testing.T) {
+	t.Parallel()
+	f := newFixture(true)
+	r := newRelay(t, f, fastRetry)
+	want := events(1, 3)
+	f.outbox.add(want...)
+	f.bus.setFail(func(e ports.Event) error {
+		if e.ID == want[1].ID {
+			return errs.Invalidf("malformed event type")
+		}
+		return nil
+	})
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if !f.outbox.empty() {
+		t.Fatalf("outbox still holds %v: a malformed event blocks the ones after it", f.outbox.pendingIDs())
+	}
+	if got := f.bus.storedIDs(); !slices.Equal(got, []string{want[0].ID, want[2].ID}) {
+		t.Fatalf("stored %v", got)
+	}
+	f.bus.check(t)
 }
