@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/fechatter/fechatter/application/query"
@@ -54,7 +55,7 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (msg qu
 		}
 		return query.Message{}, false, err
 	}
-	if ok, wait := h.limiter.Allow(ctx, "send:"+itoa(cmd.Actor.UserID)); !ok {
+	if ok, wait := h.limiter.Allow(ctx, "send:"+strconv.FormatInt(cmd.Actor.UserID, 10)); !ok {
 		return query.Message{}, false, errs.RateLimitedf(wait, "sending too fast; retry in %s", wait.Round(time.Millisecond))
 	}
 	if cmd.ReplyToID != 0 {
@@ -96,17 +97,4 @@ func (h SendMessageHandler) replay(ctx context.Context, cmd SendMessage) (query.
 		return query.Message{}, errs.Conflictf("idempotency_key %q was already used for another message", cmd.IdempotencyKey)
 	}
 	return query.MessageOf(orig), nil
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for n >= 10 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	i--
-	b[i] = byte('0' + n)
-	return string(b[i:])
 }

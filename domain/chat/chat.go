@@ -4,6 +4,7 @@ package chat
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -226,20 +227,7 @@ func DirectKeyOf(a, b int64) string {
 	if a > b {
 		a, b = b, a
 	}
-	return itoa(a) + ":" + itoa(b)
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for n >= 10 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	i--
-	b[i] = byte('0' + n)
-	return string(b[i:])
+	return strconv.FormatInt(a, 10) + ":" + strconv.FormatInt(b, 10)
 }
 
 // Member returns userID's membership.
