@@ -114,6 +114,20 @@ type session struct {
 	AccessToken string `json:"access_token"`
 }
 
+// pair signs up Alice, who creates a workspace, and Bob, who joins it with
+// her invite.
+func (s server) pair(t *testing.T) (alice, bob session) {
+	t.Helper()
+	ws := porttest.Unique("ws-")
+	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("a") + "@x.test",
+		"password": "correct-horse", "fullname": "Alice", "workspace": ws}, &alice)
+	var inv struct{ Code string }
+	s.call(t, 201, "POST", "/api/v1/workspace/invites", alice.AccessToken, map[string]any{}, &inv)
+	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("b") + "@x.test",
+		"password": "correct-horse", "fullname": "Bob", "workspace": ws, "invite_code": inv.Code}, &bob)
+	return alice, bob
+}
+
 // TestWalkthrough is the README's curl walk-through against a real server
 // on Postgres with embedded NATS.
 func TestWalkthrough(t *testing.T) {
@@ -248,14 +262,7 @@ func TestSendsSurviveANATSOutage(t *testing.T) {
 func TestSearchFollowsWritesAndMembership(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "FECHATTER_SEARCH_BACKEND=bleve")
-	var alice, bob session
-	ws := porttest.Unique("search-")
-	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("a") + "@x.test",
-		"password": "correct-horse", "fullname": "Alice", "workspace": ws}, &alice)
-	var inv struct{ Code string }
-	s.call(t, 201, "POST", "/api/v1/workspace/invites", alice.AccessToken, map[string]any{}, &inv)
-	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("b") + "@x.test",
-		"password": "correct-horse", "fullname": "Bob", "workspace": ws, "invite_code": inv.Code}, &bob)
+	alice, bob := s.pair(t)
 	var chat struct{ ID int64 }
 	s.call(t, 201, "POST", "/api/v1/chats", alice.AccessToken, map[string]any{"type": "group", "name": "plans", "member_ids": []int64{bob.User.ID}}, &chat)
 	msgs := fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID)

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-
-	"github.com/fechatter/fechatter/ports/porttest"
 )
 
 // TestWebSocketDeliversOnARealServer connects a WebSocket to a whole server
@@ -18,14 +16,7 @@ import (
 func TestWebSocketDeliversOnARealServer(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	var alice, bob session
-	ws := porttest.Unique("ws-")
-	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("a") + "@x.test",
-		"password": "correct-horse", "fullname": "Alice", "workspace": ws}, &alice)
-	var inv struct{ Code string }
-	s.call(t, 201, "POST", "/api/v1/workspace/invites", alice.AccessToken, map[string]any{}, &inv)
-	s.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": porttest.Unique("b") + "@x.test",
-		"password": "correct-horse", "fullname": "Bob", "workspace": ws, "invite_code": inv.Code}, &bob)
+	alice, bob := s.pair(t)
 	var chat struct{ ID int64 }
 	s.call(t, 201, "POST", "/api/v1/chats", alice.AccessToken, map[string]any{"type": "group", "name": "live", "member_ids": []int64{bob.User.ID}}, &chat)
 	s.call(t, 201, "POST", fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID), alice.AccessToken, map[string]any{"content": "before bob connects"}, nil)
