@@ -20,7 +20,7 @@ help:
 	@echo "make build           build bin/fechatter ($(VERSION), $(COMMIT))"
 	@echo "make lint            gofmt, go vet, and staticcheck when installed"
 	@echo "make migrate         apply database migrations (local profile)"
-	@echo "make bench           run every benchmark once"
+	@echo "make bench           hot-path go benchmarks, then fechatter bench seed and fanout (20 s each) on a spawned server"
 	@echo "make compose-config  validate $(COMPOSE_FILE)"
 
 run:
@@ -45,8 +45,18 @@ lint:
 migrate:
 	$(GO) run . migrate up
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+# bench: the hot paths under go test -bench, then the load generator
+# against a server it starts and stops itself (test profile, database
+# fechatter_bench dropped and recreated, send limit raised): seed and
+# fanout, 20 s each. Needs Postgres on 127.0.0.1:5432 (--spawn-database).
+BENCH_PKGS := ./application/command/ ./application/query/ ./ports/ ./adapters/ws/
+BENCH_URL  ?= http://127.0.0.1:18089
+BENCH_RATE ?= 200
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1s $(BENCH_PKGS)
+	bin/fechatter bench --spawn --url $(BENCH_URL) --workload seed --duration 20s
+	bin/fechatter bench --spawn --url $(BENCH_URL) --workload fanout --rate $(BENCH_RATE) --chat-size 10 --duration 20s
 
 compose-config:
 ifeq ($(COMPOSE),)

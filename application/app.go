@@ -31,9 +31,17 @@ type Commands struct {
 	RemoveMember   command.RemoveMemberHandler
 	ChangeRole     command.ChangeRoleHandler
 	JoinChannel    command.JoinChannelHandler
-	SendMessage    command.SendMessageHandler
+	SendMessage    SendMessageHandler
 	EditMessage    command.EditMessageHandler
 	DeleteMessage  command.DeleteMessageHandler
+	MarkDelivered  command.MarkDeliveredHandler
+	MarkRead       command.MarkReadHandler
+
+	// Presence and typing, on this instance's LocalPresence.
+	ConnectPresence    command.ConnectPresenceHandler
+	DisconnectPresence command.DisconnectPresenceHandler
+	TouchPresence      command.TouchPresenceHandler
+	SetTyping          command.SetTypingHandler
 }
 
 // Queries are the read side.
@@ -47,6 +55,9 @@ type Queries struct {
 	ListMessages   query.ListMessages
 	GetMessage     query.GetMessage
 	SearchMessages query.SearchMessages
+	GetReceipts    query.GetReceipts
+
+	GetPresence query.GetPresence
 }
 
 // Ports are the implementations the application runs on.
@@ -64,6 +75,8 @@ type Ports struct {
 	SearchIndex   ports.SearchIndex
 	MemberChats   query.MemberChats
 	MessageLookup query.MessageLookup
+	Receipts      ports.ReceiptRepository
+	ReceiptReads  query.ReceiptReadModel
 
 	Clock   ports.Clock
 	Hasher  ports.PasswordHasher
@@ -73,6 +86,12 @@ type Ports struct {
 	SignInByEmail   ports.RateLimiter
 	SignInByAddress ports.RateLimiter
 	SendLimiter     ports.RateLimiter
+
+	// Presence is this instance's presence and typing state, PresenceView
+	// the merged presence of every instance, LastSeen the stored activity.
+	Presence     *command.LocalPresence
+	PresenceView query.PresenceView
+	LastSeen     ports.LastSeenRepository
 }
 
 // Options are the application's tunables.
@@ -104,9 +123,16 @@ func New(p Ports, o Options) App {
 			RemoveMember:   command.NewRemoveMemberHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			ChangeRole:     command.NewChangeRoleHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
-			SendMessage:    command.NewSendMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock, p.SendLimiter),
+			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock, p.SendLimiter), p.Presence),
 			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
 			DeleteMessage:  command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
+			MarkDelivered:  command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
+			MarkRead:       command.NewMarkReadHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
+
+			ConnectPresence:    command.NewConnectPresenceHandler(p.Presence),
+			DisconnectPresence: command.NewDisconnectPresenceHandler(p.Presence),
+			TouchPresence:      command.NewTouchPresenceHandler(p.Presence),
+			SetTyping:          command.NewSetTypingHandler(p.Chats, p.Presence),
 		},
 		Queries: Queries{
 			Me:             query.NewMe(p.Users),
@@ -118,6 +144,9 @@ func New(p Ports, o Options) App {
 			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads),
 			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads),
 			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup),
+			GetReceipts:    query.NewGetReceipts(p.Chats, p.ReceiptReads),
+
+			GetPresence: query.NewGetPresence(p.Users, p.PresenceView, p.LastSeen),
 		},
 	}
 }

@@ -26,7 +26,9 @@ func modules(cfg Config, log *zap.Logger) []fx.Option {
 		storeModule(),
 		natsModule(cfg),
 		searchModule(cfg),
+		observabilityModule(),
 		applicationModule(cfg),
+		presenceModule(cfg),
 		httpModule(),
 		wsModule(cfg),
 	}

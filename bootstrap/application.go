@@ -9,6 +9,7 @@ import (
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/security"
 	"github.com/fechatter/fechatter/application"
+	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/chat"
 	"github.com/fechatter/fechatter/ports"
@@ -50,12 +51,22 @@ type applicationIn struct {
 	SearchIndex   ports.SearchIndex
 	MemberChats   query.MemberChats
 	MessageLookup query.MessageLookup
+	Receipts      ports.ReceiptRepository
+	ReceiptReads  query.ReceiptReadModel
 	Clock         ports.Clock
 	Hasher        ports.PasswordHasher
 	Tokens        ports.TokenIssuer
 	Secrets       ports.SecretGenerator
 	Limits        chat.Limits
 	Config        Config
+	// Sends, when present (the observability module), is told of every
+	// SendMessage through a decorator.
+	Sends application.SendObserver `optional:"true"`
+
+	// From the presence module.
+	Presence     *command.LocalPresence
+	PresenceView query.PresenceView
+	LastSeen     ports.LastSeenRepository
 }
 
 func newApplication(in applicationIn) application.App {
@@ -68,7 +79,7 @@ func newApplication(in applicationIn) application.App {
 		window = time.Duration(math.Ceil(float64(send.Burst) / send.PerSecond * float64(time.Second)))
 	}
 	signin := cfg.Auth.SigninLimit
-	return application.New(application.Ports{
+	app := application.New(application.Ports{
 		Tx:              in.Tx,
 		Workspaces:      in.Workspaces,
 		Users:           in.Users,
@@ -82,6 +93,8 @@ func newApplication(in applicationIn) application.App {
 		SearchIndex:     in.SearchIndex,
 		MemberChats:     in.MemberChats,
 		MessageLookup:   in.MessageLookup,
+		Receipts:        in.Receipts,
+		ReceiptReads:    in.ReceiptReads,
 		Clock:           in.Clock,
 		Hasher:          in.Hasher,
 		Tokens:          in.Tokens,
@@ -89,5 +102,12 @@ func newApplication(in applicationIn) application.App {
 		SignInByEmail:   memory.NewRateLimiter(signin.PerEmail.Max, signin.PerEmail.Window, in.Clock),
 		SignInByAddress: memory.NewRateLimiter(signin.PerAddress.Max, signin.PerAddress.Window, in.Clock),
 		SendLimiter:     memory.NewRateLimiter(send.Burst, window, in.Clock),
+		Presence:        in.Presence,
+		PresenceView:    in.PresenceView,
+		LastSeen:        in.LastSeen,
 	}, application.Options{Limits: in.Limits, RefreshTTL: cfg.Auth.RefreshTTL})
+	if in.Sends != nil {
+		app.Commands.SendMessage = application.MeasureSends(app.Commands.SendMessage, in.Sends)
+	}
+	return app
 }

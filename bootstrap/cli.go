@@ -92,7 +92,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&c.profile, "profile", "",
 		fmt.Sprintf("configuration profile: one of %v (default $FECHATTER_PROFILE or local)", configs.Profiles()))
-	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.searchCommand(), c.versionCommand())
+	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.searchCommand(), c.benchCommand(), c.versionCommand())
 	return root
 }
 
@@ -107,7 +107,7 @@ func (c *cli) serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = serve(cmd.Context(), cfg, log)
+			err = serve(cmd.Context(), cfg, log, pprofModule(c.environ))
 			_ = cfg.Cleanup() // in case the app never got to stop
 			_ = log.Sync()
 			return err

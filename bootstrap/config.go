@@ -295,7 +295,7 @@ func (c *Config) applyEnv(env map[string]string) error {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	known := map[string]bool{envPrefix + "_PROFILE": true}
+	known := map[string]bool{envPrefix + "_PROFILE": true, PprofAddrEnv: true}
 	for _, a := range envAliases {
 		known[a.name] = true
 	}

@@ -11,8 +11,11 @@ import (
 	"go.uber.org/zap"
 
 	httpadapter "github.com/fechatter/fechatter/adapters/http"
+	"github.com/fechatter/fechatter/adapters/http/web"
+	"github.com/fechatter/fechatter/adapters/observability"
 	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/application"
+	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -34,7 +37,7 @@ func httpModule() fx.Option {
 	return fx.Module("http",
 		fx.Provide(
 			fx.Annotate(databaseReadyCheck, fx.ResultTags(`group:"ready"`)),
-			fx.Annotate(newHTTPServer, fx.ParamTags(``, ``, ``, `group:"ready"`)),
+			newHTTPServer,
 			func() *Listener { return &Listener{} },
 		),
 		fx.Invoke(startHTTP),
@@ -63,17 +66,38 @@ func databaseReadyCheck(db *bun.DB) ReadyCheck {
 	}}
 }
 
-func newHTTPServer(app application.App, tokens ports.TokenIssuer, log *zap.Logger, checks []ReadyCheck) *httpadapter.Server {
-	ready := make(map[string]httpadapter.ReadinessCheck, len(checks))
-	for _, c := range checks {
+type httpServerIn struct {
+	fx.In
+	App    application.App
+	Tokens ports.TokenIssuer
+	Log    *zap.Logger
+	Ready  []ReadyCheck `group:"ready"`
+	// From the observability module: /health, /metrics and the request
+	// metrics; without it /health answers 503 and /metrics 404.
+	Health  *query.Health          `optional:"true"`
+	Metrics *observability.Metrics `optional:"true"`
+}
+
+func newHTTPServer(in httpServerIn) *httpadapter.Server {
+	ready := make(map[string]httpadapter.ReadinessCheck, len(in.Ready))
+	for _, c := range in.Ready {
 		ready[c.Name] = c.Check
 	}
-	return httpadapter.NewServer(app, tokens, log.Named("http"), httpadapter.Options{Ready: ready})
+	opts := httpadapter.Options{Ready: ready}
+	if in.Health != nil {
+		opts.Health = in.Health
+	}
+	if in.Metrics != nil {
+		opts.Metrics = in.Metrics.Handler()
+		opts.Requests = in.Metrics
+	}
+	return httpadapter.NewServer(in.App, in.Tokens, in.Log.Named("http"), opts)
 }
 
 func startHTTP(lc fx.Lifecycle, cfg Config, srv *httpadapter.Server, l *Listener, log *zap.Logger) {
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
+			web.Mount(srv.Fiber()) // the browser client at /, before the catch-all
 			srv.NotFound()
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {

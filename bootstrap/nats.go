@@ -13,6 +13,7 @@ import (
 
 	natsadapter "github.com/fechatter/fechatter/adapters/nats"
 	"github.com/fechatter/fechatter/application/event"
+	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -33,6 +34,7 @@ func natsModule(cfg Config) fx.Option {
 				return natsadapter.NewSubscriber(nc, cfg.NATS.SubjectPrefix, log.Named("nats"))
 			},
 			fx.Annotate(natsReadyCheck, fx.ResultTags(`group:"ready"`)),
+			fx.Annotate(natsHealthCheck, fx.ResultTags(`group:"health"`)),
 			newOutboxRelay,
 		),
 		fx.Invoke(ensureStream, runOutboxRelay),
@@ -95,6 +97,11 @@ func natsReadyCheck(nc *natsgo.Conn, js jetstream.JetStream) ReadyCheck {
 		}
 		return nil
 	}}
+}
+
+// natsHealthCheck is the readiness check: connected, and JetStream answers.
+func natsHealthCheck(nc *natsgo.Conn, js jetstream.JetStream) HealthCheck {
+	return HealthCheck{Name: healthNATS, Check: query.HealthCheck(natsReadyCheck(nc, js).Check)}
 }
 
 func newOutboxRelay(store ports.OutboxStore, pub ports.EventPublisher, log *zap.Logger) (*event.OutboxRelay, error) {

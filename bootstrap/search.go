@@ -13,6 +13,7 @@ import (
 	"github.com/fechatter/fechatter/adapters/meili"
 	"github.com/fechatter/fechatter/adapters/memory"
 	natsadapter "github.com/fechatter/fechatter/adapters/nats"
+	"github.com/fechatter/fechatter/adapters/observability"
 	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/application/event"
 	"github.com/fechatter/fechatter/application/query"
@@ -28,6 +29,7 @@ func searchModule(cfg Config) fx.Option {
 			func(r *postgres.MessageReadModel) query.MemberChats { return r },
 			func(r *postgres.MessageReadModel) query.MessageLookup { return r },
 			func(r *postgres.MessageReadModel) event.SearchSource { return r },
+			fx.Annotate(searchHealthCheck, fx.ResultTags(`group:"health"`)),
 		),
 		fx.Invoke(runIndexer),
 	)
@@ -87,6 +89,12 @@ func openSearchIndex(cfg Config) (*searchIndex, error) {
 	return nil, fmt.Errorf("unknown search backend %q", cfg.Search.Backend)
 }
 
+// searchHealthCheck pings the backend. It does not wait for the indexer's
+// preparation: a backend that answers serves the searches it can.
+func searchHealthCheck(idx ports.SearchIndex) HealthCheck {
+	return HealthCheck{Name: healthSearch, Check: idx.Ping}
+}
+
 type indexerIn struct {
 	fx.In
 	LC     fx.Lifecycle
@@ -95,6 +103,8 @@ type indexerIn struct {
 	JS     jetstream.JetStream
 	Stream natsadapter.StreamConfig
 	Index  *searchIndex
+	// Metrics, when present, count the index writes and record the lag.
+	Metrics *observability.Metrics `optional:"true"`
 }
 
 // runIndexer starts the durable pull consumer and the batching indexer. It
@@ -110,10 +120,18 @@ func runIndexer(in indexerIn) {
 			if err != nil {
 				return fmt.Errorf("indexer consumer: %w", err)
 			}
-			idx, err := event.NewIndexer(src, in.Index.SearchIndex, log, event.IndexerOptions{
-				BatchSize: in.Config.Search.BatchSize, BatchTimeout: in.Config.Search.BatchTimeout})
+			index := in.Index.SearchIndex
+			opts := event.IndexerOptions{BatchSize: in.Config.Search.BatchSize, BatchTimeout: in.Config.Search.BatchTimeout}
+			if in.Metrics != nil {
+				index = in.Metrics.InstrumentSearchIndex(index)
+				opts.OnLag = in.Metrics.ObserveIndexLag
+			}
+			idx, err := event.NewIndexer(src, index, log, opts)
 			if err != nil {
 				return err
+			}
+			if in.Metrics != nil {
+				in.Metrics.WatchIndexLag(idx.LastLag)
 			}
 			go func() {
 				defer close(done)

@@ -20,6 +20,8 @@ func storeModule() fx.Option {
 			fx.Annotate(postgres.NewRefreshTokenRepository, fx.As(new(ports.RefreshTokenRepository))),
 			fx.Annotate(postgres.NewChatRepository, fx.As(new(ports.ChatRepository))),
 			fx.Annotate(postgres.NewMessageRepository, fx.As(new(ports.MessageRepository))),
+			fx.Annotate(postgres.NewReceiptRepository, fx.As(new(ports.ReceiptRepository))),
+			fx.Annotate(postgres.NewReceiptReadModel, fx.As(new(query.ReceiptReadModel))),
 			fx.Annotate(postgres.NewChatReadModel, fx.As(new(query.ChatReadModel))),
 			postgres.NewMessageReadModel,
 			func(r *postgres.MessageReadModel) query.MessageReadModel { return r },

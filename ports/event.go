@@ -22,6 +22,7 @@ const (
 	EventChatMemberAdded   = "chat.member_added"
 	EventChatMemberRemoved = "chat.member_removed"
 	EventSessionRevoked    = "session.revoked" // user-scoped
+	EventReceiptUpdated    = "receipt.updated" // a member's pointer moved by delivered/read
 )
 
 // Chat events go to <prefix>.chat.<chat_id>.<type>. A few also go, as a

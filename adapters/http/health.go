@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/fechatter/fechatter/domain/errs"
 )
 
 type healthAnswer struct {
@@ -40,4 +42,27 @@ func (s *Server) ready(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(ans)
 	}
 	return c.JSON(ans)
+}
+
+// health answers GET /health: 200 while the service serves (healthy, or
+// degraded with search down), 503 when the database or NATS is down. The
+// report's checks are bounded by their own timeouts.
+func (s *Server) health(c *fiber.Ctx) error {
+	if s.opts.Health == nil {
+		return errs.New(errs.Unavailable, "health reporting is not configured")
+	}
+	r := s.opts.Health.Handle(c.UserContext())
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if !r.Serving() {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+	}
+	return c.JSON(r)
+}
+
+// metrics answers GET /metrics in the Prometheus text format.
+func (s *Server) metrics(c *fiber.Ctx) error {
+	if s.metricsHandler == nil {
+		return errs.NotFoundf("metrics are not enabled")
+	}
+	return s.metricsHandler(c)
 }

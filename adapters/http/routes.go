@@ -36,9 +36,13 @@ var (
 )
 
 func (s *Server) routeTable() []route {
-	return []route{
+	return s.touchingWrites([]route{ // presence.go
+		{method: "GET", path: "/health", summary: "Service health: 200 healthy or degraded (search down), 503 unhealthy (database or NATS down); " +
+			"dependency statuses are up or down; metrics.active_users counts WebSocket users, or users with an authenticated request in the last 5 minutes where no gateway reports connections",
+			status: 200, answer: query.HealthReport{}, handler: s.health},
 		{method: "GET", path: "/health/live", summary: "The process is up", status: 200, answer: healthAnswer{}, handler: s.live},
 		{method: "GET", path: "/health/ready", summary: "Database and NATS reachable, migrations applied", status: 200, answer: healthAnswer{}, handler: s.ready},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format)", status: 200, handler: s.metrics},
 		{method: "GET", path: "/openapi.json", summary: "This document", status: 200, handler: s.openAPI},
 
 		{method: "POST", path: v1 + "/auth/signup", summary: "Create an account (and a workspace, or join one with an invite code)", status: 201, body: signupBody{}, answer: command.AuthResult{}, handler: s.signup},
@@ -69,9 +73,17 @@ func (s *Server) routeTable() []route {
 		{method: "PATCH", path: v1 + "/chats/:id/messages/:seq", summary: "Edit one's own message", auth: true, status: 200, body: editBody{}, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.editMessage},
 		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq", summary: "Delete a message (sender, or chat owner or admin)", auth: true, status: 204, params: []param{pChat, pSeq}, handler: s.deleteMessage},
 
+		{method: "POST", path: v1 + "/chats/:id/delivered", summary: "Move the caller's delivered pointer forward to seq (lower values are ignored; seq beyond last_seq is 400)", auth: true, status: 200, body: pointerBody{}, answer: query.Member{}, params: []param{pChat}, handler: s.markDelivered},
+		{method: "POST", path: v1 + "/chats/:id/read", summary: "Move the caller's read pointer forward to seq, and delivered with it (lower values are ignored; seq beyond last_seq is 400)", auth: true, status: 200, body: pointerBody{}, answer: query.Member{}, params: []param{pChat}, handler: s.markRead},
+		{method: "GET", path: v1 + "/chats/:id/messages/:seq/receipts", summary: "When each member other than the sender first had the message delivered and read (null while not)", auth: true, status: 200, answer: receiptsAnswer{}, params: []param{pChat, pSeq}, handler: s.getReceipts},
+
+		{method: "POST", path: v1 + "/chats/:id/typing", summary: "Start or stop the caller's typing indicator in a chat (as the WebSocket typing frame): starts are broadcast with expires_at = now + 6 s, repeats within 2 s are not", auth: true, status: 204, body: typingBody{}, params: []param{pChat}, handler: s.typing},
+		{method: "GET", path: v1 + "/presence", summary: "Presence of users of the caller's workspace (others are left out); offline users carry their stored last_seen, null if never seen", auth: true, status: 200, answer: presenceAnswer{},
+			params: []param{{"user_ids", "query", "string", "comma-separated user ids, 1..200"}}, handler: s.presence},
+
 		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats", auth: true, status: 200, answer: query.SearchResults{},
 			params: []param{{"q", "query", "string", "1..256 characters"}, {"chat_id", "query", "integer", "only this chat"}, {"limit", "query", "integer", "1..100, default 20"}, {"offset", "query", "integer", "0..1000"}}, handler: s.searchMessages},
-	}
+	})
 }
 
 // Request and answer bodies. Pointers tell a missing field from a zero one.

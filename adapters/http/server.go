@@ -2,12 +2,15 @@ package http
 
 import (
 	"context"
+	"errors"
+	nethttp "net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/fiber/v2/utils"
 	"go.uber.org/zap"
 
 	"github.com/fechatter/fechatter/application"
@@ -30,7 +33,33 @@ type Options struct {
 	// ProxyHeader names the header with the client address when behind a
 	// trusted proxy (e.g. X-Forwarded-For); empty uses the peer address.
 	ProxyHeader string
+	// Health produces the report of GET /health; nil answers 503.
+	Health HealthReporter
+	// Metrics serves GET /metrics (the Prometheus text format); nil
+	// answers 404.
+	Metrics nethttp.Handler
+	// Requests is told of every answered request; may be nil.
+	Requests RequestObserver
 }
+
+// HealthReporter produces the health report (query.Health).
+type HealthReporter interface {
+	Handle(ctx context.Context) query.HealthReport
+}
+
+// RequestObserver is told of every answered request, for metrics. route is
+// the pattern of the route that answered (/api/v1/chats/:id), or
+// UnmatchedRoute, never the raw path, so that labels stay few; userID is 0
+// for an anonymous request.
+type RequestObserver interface {
+	RequestServed(method, route string, status int, took time.Duration, userID int64)
+}
+
+// UnmatchedRoute is the route reported for a request no route answered.
+const UnmatchedRoute = "unmatched"
+
+// HeaderRequestID carries the request id, both ways.
+const HeaderRequestID = "X-Request-Id"
 
 // Server is the REST adapter.
 type Server struct {
@@ -40,11 +69,16 @@ type Server struct {
 	opts   Options
 	routes []route
 	fiber  *fiber.App
+
+	metricsHandler fiber.Handler // opts.Metrics adapted to Fiber; nil without
 }
 
 // NewServer builds the Fiber app with every route of API.md.
 func NewServer(app application.App, tokens ports.TokenIssuer, log *zap.Logger, opts Options) *Server {
 	s := &Server{app: app, tokens: tokens, log: log, opts: opts}
+	if opts.Metrics != nil {
+		s.metricsHandler = adaptor.HTTPHandler(opts.Metrics)
+	}
 	s.fiber = fiber.New(fiber.Config{
 		AppName:               "fechatter",
 		BodyLimit:             BodyLimit,
@@ -55,11 +89,17 @@ func NewServer(app application.App, tokens ports.TokenIssuer, log *zap.Logger, o
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s.fiber.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		log.Error("panic in handler", zap.Any("panic", e), zap.String("path", c.Path()), zap.Stack("stack"))
-	}}))
-	s.fiber.Use(requestid.New(requestid.Config{Header: "X-Request-Id", ContextKey: "requestid"}))
+	recovery := recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		log.Error("panic in handler", zap.Any("panic", e), zap.String("request_id", RequestID(c)),
+			zap.String("path", c.Path()), zap.Stack("stack"))
+	}})
+	// The outer recovery guards the middleware itself; the inner one turns a
+	// handler's panic into an error that requestLog logs and counts (500)
+	// with the request id, like any other.
+	s.fiber.Use(recovery)
+	s.fiber.Use(requestID)
 	s.fiber.Use(s.requestLog)
+	s.fiber.Use(recovery)
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		h := r.handler
@@ -89,6 +129,43 @@ func (s *Server) NotFound() {
 	})
 }
 
+// requestID gives every request an id, logged with it and returned in
+// X-Request-Id. A client's own id is kept when it is sane (1..64 of
+// [A-Za-z0-9_-]), so a trace can span services; anything else is replaced.
+func requestID(c *fiber.Ctx) error {
+	id := c.Get(HeaderRequestID)
+	if saneRequestID(id) {
+		id = strings.Clone(id) // the header's bytes are reused after the request
+	} else {
+		id = utils.UUIDv4()
+	}
+	c.Locals(requestIDKey, id)
+	c.Set(HeaderRequestID, id)
+	return c.Next()
+}
+
+const requestIDKey = "fechatter.request_id"
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch b := id[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// RequestID returns the id of the request c is handling.
+func RequestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestIDKey).(string)
+	return id
+}
+
 func (s *Server) requestLog(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
@@ -97,15 +174,23 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
+	took := time.Since(start)
 	status := c.Response().StatusCode()
+	a, authenticated := c.Locals(actorKey).(command.Actor)
+	if s.opts.Requests != nil {
+		s.opts.Requests.RequestServed(stableMethod(c), routePattern(c, err), status, took, a.UserID)
+	}
+	if status < 500 && !s.log.Core().Enabled(zap.DebugLevel) {
+		return nil
+	}
 	fields := []zap.Field{
-		zap.String("request_id", c.GetRespHeader("X-Request-Id")),
+		zap.String("request_id", RequestID(c)),
 		zap.String("method", c.Method()),
 		zap.String("path", c.Path()),
 		zap.Int("status", status),
-		zap.Duration("took", time.Since(start)),
+		zap.Duration("took", took),
 	}
-	if a, ok := c.Locals(actorKey).(command.Actor); ok {
+	if authenticated {
 		fields = append(fields, zap.Int64("user_id", a.UserID))
 	}
 	if status >= 500 {
@@ -114,6 +199,31 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		s.log.Debug("request", fields...)
 	}
 	return nil
+}
+
+// stableMethod is the request's method as a string that outlives the
+// request (c.Method() aliases a buffer fasthttp reuses), for metric labels.
+func stableMethod(c *fiber.Ctx) string {
+	m := c.Method()
+	for _, known := range c.App().Config().RequestMethods {
+		if known == m {
+			return known
+		}
+	}
+	return "OTHER"
+}
+
+// routePattern is the pattern of the route that answered c, given the
+// error the handlers returned. Routes answer "not found" with domain errors
+// (errs.NotFound), so a Fiber 404 or 405 comes from the router or from the
+// catch-all of NotFound: no route took the request, and its raw path must
+// not become a label.
+func routePattern(c *fiber.Ctx, err error) string {
+	var fe *fiber.Error
+	if errors.As(err, &fe) && (fe.Code == fiber.StatusNotFound || fe.Code == fiber.StatusMethodNotAllowed) {
+		return UnmatchedRoute
+	}
+	return c.Route().Path
 }
 
 const actorKey = "fechatter.actor"

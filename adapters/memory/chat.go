@@ -12,8 +12,9 @@ import (
 
 var _ ports.ChatRepository = (*ChatRepo)(nil)
 
-// chatRow is a stored chat with its members in join order and the ids of
-// its messages by seq (msgs[seq-1]).
+// chatRow is a stored chat with its members in join order, the ids of
+// its messages by seq (msgs[seq-1]) and its receipt moves, oldest first
+// (they go with the chat, as ON DELETE CASCADE does in Postgres).
 type chatRow struct {
 	id, workspaceID      int64
 	typ                  chat.Type
@@ -24,6 +25,7 @@ type chatRow struct {
 	createdAt, updatedAt time.Time
 	members              []chat.Membership
 	msgs                 []int64
+	moves                []receiptMoveRow
 }
 
 type directKey struct {

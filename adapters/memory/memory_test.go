@@ -22,12 +22,13 @@ func newEnv(*testing.T) porttest.Env {
 func envOf(s *memory.Store) porttest.Env {
 	return porttest.Env{Tx: s, Workspaces: s.Workspaces(), Users: s.Users(), Invites: s.Invites(),
 		Tokens: s.RefreshTokens(), Chats: s.Chats(), Messages: s.Messages(), Outbox: s.Outbox(),
-		OutboxStore: s.Outbox()}
+		OutboxStore: s.Outbox(), Receipts: s.Receipts()}
 }
 
 func newQueryEnv(*testing.T) querytest.Env {
 	s := memory.NewStore()
-	return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel()}
+	return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
+		ReceiptReads: s.ReceiptReadModel()}
 }
 
 func TestIdentityRepositories(t *testing.T) {
@@ -40,6 +41,8 @@ func TestOutbox(t *testing.T)            { t.Parallel(); porttest.RunOutbox(t, n
 func TestTransactor(t *testing.T)        { t.Parallel(); porttest.RunTransactor(t, newEnv) }
 func TestChatReadModel(t *testing.T)     { t.Parallel(); querytest.RunChatReadModel(t, newQueryEnv) }
 func TestMessageReadModel(t *testing.T)  { t.Parallel(); querytest.RunMessageReadModel(t, newQueryEnv) }
+func TestReceiptRepository(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, newEnv) }
+func TestReceiptReadModel(t *testing.T)  { t.Parallel(); querytest.RunReceiptReadModel(t, newQueryEnv) }
 
 // The suites also pass when every case shares one store, as they do one
 // database with the Postgres adapter.
@@ -48,7 +51,8 @@ func TestSuitesOnOneStore(t *testing.T) {
 	s := memory.NewStore()
 	env := func(*testing.T) porttest.Env { return envOf(s) }
 	qenv := func(*testing.T) querytest.Env {
-		return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel()}
+		return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
+			ReceiptReads: s.ReceiptReadModel()}
 	}
 	t.Run("identity", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, env) })
 	t.Run("chat", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, env) })
@@ -57,6 +61,8 @@ func TestSuitesOnOneStore(t *testing.T) {
 	t.Run("transactor", func(t *testing.T) { t.Parallel(); porttest.RunTransactor(t, env) })
 	t.Run("chat read model", func(t *testing.T) { t.Parallel(); querytest.RunChatReadModel(t, qenv) })
 	t.Run("message read model", func(t *testing.T) { t.Parallel(); querytest.RunMessageReadModel(t, qenv) })
+	t.Run("receipt", func(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, env) })
+	t.Run("receipt read model", func(t *testing.T) { t.Parallel(); querytest.RunReceiptReadModel(t, qenv) })
 }
 
 // Append and Add refuse to run outside a transaction, so application code

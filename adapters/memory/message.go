@@ -98,6 +98,9 @@ func (r *MessageRepo) Append(ctx context.Context, m *message.Message) error {
 		c.msgs = c.msgs[:len(c.msgs)-1]
 		s.dropMessage(row.id)
 	})
+	if i >= 0 {
+		s.addSenderMoves(t, c, row.senderID, old.delivered, old.read, row.seq, row.createdAt)
+	}
 	m.Assign(row.id, row.seq)
 	return nil
 }

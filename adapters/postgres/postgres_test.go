@@ -24,7 +24,8 @@ func TestContracts(t *testing.T) {
 	newEnv := func(*testing.T) porttest.Env { return envOn(db) }
 	newQueryEnv := func(*testing.T) querytest.Env {
 		return querytest.Env{Env: envOn(db),
-			ChatReads: postgres.NewChatReadModel(db), MessageReads: postgres.NewMessageReadModel(db)}
+			ChatReads: postgres.NewChatReadModel(db), MessageReads: postgres.NewMessageReadModel(db),
+			ReceiptReads: postgres.NewReceiptReadModel(db)}
 	}
 	t.Run("IdentityRepositories", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, newEnv) })
 	t.Run("ChatRepository", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, newEnv) })
@@ -33,6 +34,8 @@ func TestContracts(t *testing.T) {
 	t.Run("Transactor", func(t *testing.T) { t.Parallel(); porttest.RunTransactor(t, newEnv) })
 	t.Run("ChatReadModel", func(t *testing.T) { t.Parallel(); querytest.RunChatReadModel(t, newQueryEnv) })
 	t.Run("MessageReadModel", func(t *testing.T) { t.Parallel(); querytest.RunMessageReadModel(t, newQueryEnv) })
+	t.Run("ReceiptRepository", func(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, newEnv) })
+	t.Run("ReceiptReadModel", func(t *testing.T) { t.Parallel(); querytest.RunReceiptReadModel(t, newQueryEnv) })
 }
 
 // envOn builds fresh adapters over db; a fresh Outbox per case keeps the
@@ -49,6 +52,7 @@ func envOn(db *bun.DB) porttest.Env {
 		Messages:    postgres.NewMessageRepository(db),
 		Outbox:      outbox,
 		OutboxStore: outbox,
+		Receipts:    postgres.NewReceiptRepository(db),
 	}
 }
 

@@ -28,6 +28,10 @@ type conn struct {
 	actor    command.Actor
 	platform string
 
+	// presence is the connection's id in the instance's presence state,
+	// set once the connection is set up (presence.go).
+	presence string
+
 	// Guarded by the hub's mutex.
 	user  *room
 	chats map[int64]*room

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -104,6 +105,8 @@ type Gateway struct {
 	conns   map[*conn]struct{}
 	closing bool
 	wg      sync.WaitGroup // one per registered connection
+
+	connIDs atomic.Uint64 // numbers connections for presence
 }
 
 // NewGateway builds the gateway. sub delivers the events of the chats and
@@ -310,6 +313,7 @@ func (g *Gateway) serve(fc *fiberws.Conn) {
 		c.kill(code, "could not set up the connection", false)
 	} else {
 		c.sendFirst(hello)
+		c.presenceConnected() // presence.go
 	}
 	go c.writeLoop()
 	defer func() {
@@ -317,6 +321,7 @@ func (g *Gateway) serve(fc *fiberws.Conn) {
 		// before serve returns it, and the hub must forget c.
 		c.kill(CloseInternalError, "internal error", false) // no-op once closing
 		g.hub.detach(c)
+		c.presenceDisconnected() // presence.go
 		<-c.writerDone
 		c.mu.Lock()
 		code, reason := c.code, c.reason

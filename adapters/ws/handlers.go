@@ -36,23 +36,18 @@ func (c *conn) handle(typ int, data []byte) {
 	}
 	ctx, cancel := context.WithTimeout(c.g.ctx, c.g.opts.CommandTimeout)
 	defer cancel()
+	c.touchActivity(ctx, f) // presence.go
 	switch f.Type {
 	case framePing:
 		c.send(pongFrame)
 	case frameSend:
 		c.onSend(ctx, f)
-	case frameTyping, frameDelivered, frameRead:
-		// Validated and checked for membership only, so clients can send
-		// them already. Broadcasting typing and moving the receipt
-		// pointers (receipt.updated) come with the receipts/presence
-		// issue, which replaces this case with the MarkDelivered,
-		// MarkRead and SetTyping commands.
-		if err := c.checkMember(ctx, f.ChatID); err != nil {
-			c.sendError(f.Ref, err)
-		}
+	case frameDelivered, frameRead:
+		c.onReceipt(ctx, f) // receipts.go
+	case frameTyping:
+		c.onTyping(ctx, f) // presence.go
 	case framePresence:
-		// Accepted and ignored until presence lands (receipts/presence
-		// issue: Touch with the status, activity for away/online).
+		c.onPresence(ctx, f) // presence.go
 	default:
 		// frameDecoders knows a type this switch does not: a bug.
 		c.sendError(f.Ref, fmt.Errorf("frame type %q has no handler", f.Type))
@@ -67,19 +62,6 @@ func (c *conn) onSend(ctx context.Context, f clientFrame) {
 		return
 	}
 	c.sendFrame(frameAck, ackData{Ref: f.Ref, Message: m, Replay: replay})
-}
-
-// checkMember fails with NotFound unless the caller is a member of the
-// chat, as REST does for a chat the caller may not use.
-func (c *conn) checkMember(ctx context.Context, chatID int64) error {
-	s, err := c.g.app.Queries.GetChat.Handle(ctx, c.viewer(), chatID)
-	if err != nil {
-		return err
-	}
-	if s.Role == nil { // a public channel seen from outside
-		return errs.NotFoundf("chat %d not found", chatID)
-	}
-	return nil
 }
 
 func (c *conn) viewer() query.Viewer {

@@ -15,9 +15,9 @@ import (
 
 // chatFrames are the chat-scoped event types sent to the chat's local
 // connections with the event's data as it is (it already is the API.md
-// object). receipt.updated and typing.updated join this list with the
-// receipts/presence issue; typing.updated will also need a filter that
-// skips the typist's connections.
+// object). receipt.updated goes to every member, the mover's own devices
+// included (they keep their unread state in sync). Typing (ports.EventTyping,
+// sent as typing.updated) skips the typist's connections: see presence.go.
 var chatFrames = map[string]bool{
 	ports.EventMessageCreated:    true,
 	ports.EventMessageUpdated:    true,
@@ -27,6 +27,7 @@ var chatFrames = map[string]bool{
 	ports.EventChatDeleted:       true,
 	ports.EventChatMemberAdded:   true,
 	ports.EventChatMemberRemoved: true,
+	ports.EventReceiptUpdated:    true,
 }
 
 // room is the local connections of one chat, or of one user, and the bus
@@ -267,6 +268,10 @@ func (h *hub) eventFrame(e ports.Event) []byte {
 // goroutine per subscription, in publish order, so each connection of the
 // room gets the chat's events in seq order.
 func (h *hub) onChatEvent(r *room, e ports.Event) {
+	if e.Type == ports.EventTyping {
+		h.onTyping(r, e) // presence.go
+		return
+	}
 	if !chatFrames[e.Type] {
 		return
 	}

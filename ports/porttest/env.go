@@ -27,6 +27,7 @@ type Env struct {
 	Messages    ports.MessageRepository
 	Outbox      ports.Outbox
 	OutboxStore ports.OutboxStore
+	Receipts    ports.ReceiptRepository
 }
 
 // Unique returns prefix followed by 12 random hex digits, for names, emails

@@ -9,6 +9,8 @@ import (
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/security"
 	"github.com/fechatter/fechatter/application"
+	"github.com/fechatter/fechatter/application/command"
+	"github.com/fechatter/fechatter/application/event"
 	"github.com/fechatter/fechatter/domain/chat"
 	"github.com/fechatter/fechatter/ports"
 )
@@ -22,6 +24,21 @@ type Options struct {
 	SignInPerAddress int
 	SendBurst        int // sends per user per second; 0 is unlimited
 	AccessTTL        time.Duration
+
+	// Presence tunes this App's LocalPresence; Instance defaults to
+	// "memapp". To play several server instances, give each App its own
+	// Instance and share Store, PresenceStore and LastSeen.
+	Presence command.PresenceOptions
+	// Store is the storage (default: a fresh one).
+	Store *memory.Store
+	// PresenceStore is shared by the instances (default: a fresh memory
+	// store on Clock whose entries live 75 s).
+	PresenceStore ports.PresenceStore
+	// LastSeen plays the database's user_presence (default: a fresh one).
+	LastSeen *memory.LastSeenRepository
+	// Signals carries typing to the instances (default: dropped); tests
+	// that watch typing pass their bus.
+	Signals ports.SignalPublisher
 }
 
 // Env is the assembled app with the parts tests reach into.
@@ -31,6 +48,15 @@ type Env struct {
 	Tokens ports.TokenIssuer
 	Clock  ports.Clock
 	Search *memory.SearchIndex
+
+	// Presence is the App's LocalPresence; PresenceWatcher its view of
+	// every instance, which Start starts (with a notifier, the gateway,
+	// to fan changes out). Nothing runs until a test starts it: Sweep,
+	// Expire or Run/Start.
+	Presence        *command.LocalPresence
+	PresenceWatcher *event.PresenceWatcher
+	PresenceStore   ports.PresenceStore
+	LastSeen        *memory.LastSeenRepository
 }
 
 // New assembles an App on a fresh memory store.
@@ -44,7 +70,24 @@ func New(o Options) Env {
 	if o.AccessTTL == 0 {
 		o.AccessTTL = 15 * time.Minute
 	}
-	store := memory.NewStore(memory.WithChatLimits(o.Limits))
+	store := o.Store
+	if store == nil {
+		store = memory.NewStore(memory.WithChatLimits(o.Limits))
+	}
+	if o.Presence.Instance == "" {
+		o.Presence.Instance = "memapp"
+	}
+	if o.PresenceStore == nil {
+		o.PresenceStore = memory.NewPresenceStore(o.Clock, 75*time.Second)
+	}
+	if o.LastSeen == nil {
+		o.LastSeen = memory.NewLastSeenRepository()
+	}
+	if o.Signals == nil {
+		o.Signals = memory.DiscardSignals{}
+	}
+	local := command.NewLocalPresence(o.PresenceStore, o.LastSeen, o.Signals, o.Clock, nil, o.Presence)
+	watcher := event.NewPresenceWatcher(o.PresenceStore, store.MessageReadModel(), o.Clock, nil, event.PresenceWatcherOptions{})
 	tokens, err := security.NewJWTIssuer([]byte(strings.Repeat("test-secret-", 4)), o.AccessTTL, o.Clock)
 	if err != nil {
 		panic(err) // the secret above is long enough
@@ -64,6 +107,8 @@ func New(o Options) Env {
 		SearchIndex:     search,
 		MemberChats:     store.MessageReadModel(),
 		MessageLookup:   store.MessageReadModel(),
+		Receipts:        store.Receipts(),
+		ReceiptReads:    store.ReceiptReadModel(),
 		Clock:           o.Clock,
 		Hasher:          security.NewArgon2Hasher(security.FastArgon2),
 		Tokens:          tokens,
@@ -71,6 +116,10 @@ func New(o Options) Env {
 		SignInByEmail:   memory.NewRateLimiter(o.SignInPerEmail, 15*time.Minute, o.Clock),
 		SignInByAddress: memory.NewRateLimiter(o.SignInPerAddress, 15*time.Minute, o.Clock),
 		SendLimiter:     memory.NewRateLimiter(o.SendBurst, time.Second, o.Clock),
+		Presence:        local,
+		PresenceView:    watcher,
+		LastSeen:        o.LastSeen,
 	}, application.Options{Limits: o.Limits})
-	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock, Search: search}
+	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock, Search: search,
+		Presence: local, PresenceWatcher: watcher, PresenceStore: o.PresenceStore, LastSeen: o.LastSeen}
 }

@@ -15,6 +15,7 @@ type Env struct {
 	porttest.Env
 	ChatReads    query.ChatReadModel
 	MessageReads query.MessageReadModel
+	ReceiptReads query.ReceiptReadModel
 }
 
 func sameTimePtr(a, b *time.Time) bool {

@@ -1,0 +1,169 @@
+// api.js: the REST client of /api/v1 and the session behind it.
+//
+// The session (tokens, user, workspace) lives in sessionStorage: it is per
+// tab, so two windows can be two users, and it is gone when the tab is.
+// The access token is refreshed before it expires (expires_in); one refresh
+// at a time, since a refresh token is single-use and reusing a rotated one
+// revokes the whole session.
+
+const storageKey = "fechatter.session";
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message);
+    this.status = status; // 0 when the server could not be reached
+    this.code = code;
+    this.retryAfter = retryAfter; // seconds, with rate_limited
+  }
+}
+
+export class Api {
+  // onSessionEnd(reason) is called when the session is lost (refresh
+  // refused, sign-out elsewhere); the page goes back to sign-in.
+  constructor({ onSessionEnd }) {
+    this.onSessionEnd = onSessionEnd;
+    this.refreshing = null;
+    this.timer = 0;
+    this.session = null;
+    try {
+      this.session = JSON.parse(sessionStorage.getItem(storageKey) ?? "null");
+    } catch {
+      sessionStorage.removeItem(storageKey);
+    }
+    if (this.session) this.scheduleRefresh();
+  }
+
+  get signedIn() {
+    return this.session !== null;
+  }
+
+  async signUp(body) {
+    return this.begin(await this.request("POST", "/auth/signup", body, { auth: false }));
+  }
+
+  async signIn(email, password) {
+    return this.begin(await this.request("POST", "/auth/signin", { email, password }, { auth: false }));
+  }
+
+  // begin keeps the answer of signup, signin or refresh as the session.
+  begin(r) {
+    const prev = this.session ?? {};
+    this.session = {
+      access_token: r.access_token,
+      refresh_token: r.refresh_token,
+      expires_at: Date.now() + r.expires_in * 1000,
+      ttl_ms: r.expires_in * 1000,
+      user: r.user ?? prev.user,
+      workspace: r.workspace ?? prev.workspace,
+    };
+    sessionStorage.setItem(storageKey, JSON.stringify(this.session));
+    this.scheduleRefresh();
+    return r;
+  }
+
+  // scheduleRefresh refreshes a minute before expiry (or at 80% of a short
+  // lifetime), so a request rarely meets an expired token.
+  scheduleRefresh() {
+    clearTimeout(this.timer);
+    if (!this.session) return;
+    const lead = Math.min(60_000, (this.session.ttl_ms ?? 60_000) * 0.2);
+    const delay = Math.max(1000, this.session.expires_at - Date.now() - lead);
+    this.timer = setTimeout(() => this.refresh().catch(() => {}), delay);
+  }
+
+  // refresh rotates the token pair; concurrent callers share one request.
+  refresh() {
+    if (this.refreshing) return this.refreshing;
+    const s = this.session;
+    if (!s) return Promise.reject(new ApiError(401, "unauthenticated", "signed out"));
+    this.refreshing = (async () => {
+      try {
+        const r = await this.request("POST", "/auth/refresh", { refresh_token: s.refresh_token }, { auth: false });
+        if (this.session !== s) return; // signed out meanwhile
+        this.begin(r);
+      } catch (e) {
+        if (this.session !== s) return;
+        if (e.status === 401) {
+          this.end("Your session has ended. Please sign in again.");
+        } else {
+          // Server unreachable: try again soon, the token may still be good.
+          clearTimeout(this.timer);
+          this.timer = setTimeout(() => this.refresh().catch(() => {}), 5000);
+        }
+        throw e;
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  // accessToken returns a token good for at least 30 more seconds.
+  async accessToken() {
+    if (!this.session) throw new ApiError(401, "unauthenticated", "signed out");
+    if (this.session.expires_at - Date.now() < 30_000) await this.refresh();
+    if (!this.session) throw new ApiError(401, "unauthenticated", "signed out");
+    return this.session.access_token;
+  }
+
+  // logout revokes the session on the server (best effort) and forgets it.
+  async logout() {
+    const s = this.session;
+    if (!s) return;
+    try {
+      await this.request("POST", "/auth/logout", { refresh_token: s.refresh_token }, { retry: false });
+    } catch {
+      // Signed out locally all the same.
+    }
+    this.forget();
+  }
+
+  forget() {
+    clearTimeout(this.timer);
+    this.session = null;
+    sessionStorage.removeItem(storageKey);
+  }
+
+  end(reason) {
+    if (!this.session) return;
+    this.forget();
+    this.onSessionEnd(reason);
+  }
+
+  // request calls the API; a 401 on an authenticated call refreshes the
+  // token once and tries again. Errors are ApiError.
+  async request(method, path, body, { auth = true, retry = true } = {}) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth) headers.Authorization = "Bearer " + (await this.accessToken());
+    let res;
+    try {
+      res = await fetch("/api/v1" + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, "unavailable", "The server cannot be reached.");
+    }
+    if (res.status === 401 && auth && retry && this.session) {
+      await this.refresh();
+      return this.request(method, path, body, { auth, retry: false });
+    }
+    const text = await res.text();
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!res.ok) {
+      const e = data?.error ?? {};
+      throw new ApiError(res.status, e.code ?? "internal", e.message ?? `HTTP ${res.status}`, Number(res.headers.get("Retry-After")) || undefined);
+    }
+    return data;
+  }
+}

@@ -1,0 +1,1453 @@
+// app.js: the Fechatter web client.
+//
+// State lives in plain maps below; each change calls a render function for
+// the part it touches (chat list, open chat, typing line, ...). Messages are
+// kept per chat by seq, so every copy of a message (REST page, live event,
+// ack, catch-up) lands in one place: deduplication by (chat_id, seq).
+// User content reaches the page only as text.
+
+import { Api, ApiError } from "./api.js";
+import { Socket } from "./socket.js";
+import { h, highlightNodes, shortTime, fullTime, ago, uuid } from "./dom.js";
+
+const $ = (id) => document.getElementById(id);
+
+const pageSize = 50;
+const typingEvery = 3000; // re-send typing while typing (API.md: about every 3 s)
+const ackTimeout = 10_000; // then the send is repeated over REST, same key
+
+const api = new Api({ onSessionEnd: (reason) => signedOut(reason) });
+let socket = null;
+let state = blankState();
+
+function blankState() {
+  return {
+    me: null,
+    workspace: null,
+    users: new Map(), // id -> User
+    chats: new Map(), // id -> ChatSummary
+    open: 0, // the chat on screen
+    stores: new Map(), // chat id -> message store (see store())
+    members: new Map(), // chat id -> Map(user id -> Member)
+    presence: new Map(), // user id -> Presence
+    typing: new Map(), // chat id -> Map(user id -> expires at, ms)
+    pending: new Map(), // idempotency key -> outgoing message
+    readSent: new Map(), // chat id -> last seq sent as read
+    deliveredTimers: new Map(),
+    myTyping: null, // {chatId, at}: the typing start last sent
+    editing: 0, // seq of the message being edited in the open chat
+    presenceRoute: true, // false once GET /presence answered 404
+    timers: [],
+  };
+}
+
+// ---------------------------------------------------------------- start
+
+document.addEventListener("DOMContentLoaded", () => {
+  wireAuth();
+  wireChat();
+  if (api.signedIn) startSession();
+  else showAuth("");
+});
+
+function showAuth(notice) {
+  $("chat-view").hidden = true;
+  $("auth-view").hidden = false;
+  $("auth-notice").textContent = notice ?? "";
+  document.title = "Fechatter";
+  $("si-email").focus();
+}
+
+function signedOut(reason) {
+  stopSession();
+  showAuth(reason);
+}
+
+function stopSession() {
+  socket?.stop();
+  socket = null;
+  for (const t of state.timers) clearInterval(t);
+  for (const p of state.pending.values()) clearTimeout(p.timer);
+  for (const t of state.deliveredTimers.values()) clearTimeout(t);
+  state = blankState();
+  $("chat-list").replaceChildren();
+  $("messages").replaceChildren();
+  $("pending-list").replaceChildren();
+  $("search-results").replaceChildren();
+  $("search-panel").hidden = true;
+  $("chats-panel").hidden = false;
+  showChatPane(false);
+}
+
+async function startSession() {
+  $("auth-view").hidden = true;
+  $("chat-view").hidden = false;
+  const s = api.session;
+  state.me = s.user;
+  state.workspace = s.workspace;
+  renderIdentity();
+  try {
+    const [me, ws] = await Promise.all([api.request("GET", "/users/me"), api.request("GET", "/workspace")]);
+    state.me = me;
+    state.workspace = ws;
+    renderIdentity();
+    await Promise.all([loadUsers(), loadChats()]);
+  } catch (e) {
+    if (api.signedIn) toast(errorText(e));
+  }
+  if (!api.signedIn || socket) return; // signed out meanwhile, or started twice
+  socket = new Socket({
+    token: async (attempt) => {
+      // After a failed attempt, make sure the token is still accepted: a
+      // 401 here refreshes it (or ends the session).
+      if (attempt > 0) await api.request("GET", "/users/me");
+      return api.accessToken();
+    },
+    onFrame,
+    onState: renderConnection,
+    onRevoked: () => api.end("You were signed out."),
+  });
+  socket.start();
+  state.timers.push(setInterval(tick, 1000));
+  state.timers.push(setInterval(() => renderPresenceTexts(), 30_000));
+  renderChatList();
+}
+
+function renderIdentity() {
+  $("me-name").textContent = state.me?.fullname ?? "";
+  $("workspace-name").textContent = state.workspace?.name ?? "";
+  $("invite-workspace").textContent = state.workspace?.name ?? "";
+}
+
+// ---------------------------------------------------------------- auth
+
+function wireAuth() {
+  $("signin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submitting(form, async () => {
+      await api.signIn($("si-email").value.trim(), $("si-password").value);
+      form.reset();
+      await startSession();
+    });
+  });
+  $("signup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submitting(form, async () => {
+      const body = {
+        fullname: $("su-name").value.trim(),
+        email: $("su-email").value.trim(),
+        password: $("su-password").value,
+        workspace: $("su-workspace").value.trim(),
+      };
+      const code = $("su-invite").value.trim();
+      if (code) body.invite_code = code;
+      await api.signUp(body);
+      form.reset();
+      await startSession();
+    });
+  });
+  $("signout-btn").addEventListener("click", async () => {
+    stopTyping();
+    const out = api.logout();
+    stopSession();
+    await out;
+    showAuth("You are signed out.");
+  });
+}
+
+// submitting runs an action for a form: its submit button disabled
+// meanwhile, its error line showing what went wrong.
+async function submitting(form, action) {
+  const err = form.querySelector(".error");
+  const btn = form.querySelector("button[type=submit]");
+  if (err) err.textContent = "";
+  if (btn) btn.disabled = true;
+  try {
+    await action();
+  } catch (e) {
+    if (err) err.textContent = errorText(e);
+    else toast(errorText(e));
+  } finally {
+    if (btn) btn.disabled = false;
+  }
+}
+
+function errorText(e) {
+  if (e instanceof ApiError) {
+    if (e.code === "rate_limited" && e.retryAfter) return `${e.message} (try again in ${e.retryAfter} s)`;
+    return e.message;
+  }
+  return String(e?.message ?? e);
+}
+
+let toastTimer = 0;
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 5000);
+}
+
+// ---------------------------------------------------------------- data
+
+async function loadUsers() {
+  const r = await api.request("GET", "/users?limit=200");
+  for (const u of r.users ?? []) state.users.set(u.id, u);
+}
+
+let usersReload = 0;
+function reloadUsersSoon() {
+  clearTimeout(usersReload);
+  usersReload = setTimeout(() => loadUsers().then(() => { renderChatList(); renderOpenChat(); }).catch(() => {}), 300);
+}
+
+function userName(id) {
+  if (id === state.me?.id) return "You";
+  return state.users.get(id)?.fullname ?? `User ${id}`;
+}
+
+async function loadChats() {
+  const r = await api.request("GET", "/chats");
+  const seen = new Set();
+  for (const c of r.chats ?? []) {
+    seen.add(c.id);
+    state.chats.set(c.id, c);
+  }
+  for (const id of [...state.chats.keys()]) if (!seen.has(id)) forgetChat(id);
+  // Direct chats are named after the other person: their members are needed.
+  await Promise.all([...state.chats.values()].filter((c) => c.type === "direct" && !state.members.has(c.id)).map((c) => loadMembers(c.id).catch(() => {})));
+  await loadPresence(partnerIds());
+  renderChatList();
+}
+
+async function refreshChat(id) {
+  try {
+    const c = await api.request("GET", `/chats/${id}`);
+    if (!c.role) return forgetChat(id); // a public channel seen from outside
+    state.chats.set(id, c);
+    if (c.type === "direct" && !state.members.has(id)) {
+      await loadMembers(id);
+      await loadPresence(partnerIds());
+    }
+  } catch (e) {
+    if (e.status === 404) forgetChat(id);
+  }
+  renderChatList();
+  if (id === state.open) renderChatHeader();
+}
+
+function forgetChat(id) {
+  state.chats.delete(id);
+  state.stores.delete(id);
+  state.members.delete(id);
+  state.typing.delete(id);
+  if (state.open === id) {
+    state.open = 0;
+    showChatPane(false);
+  }
+  renderChatList();
+}
+
+async function loadMembers(id) {
+  const r = await api.request("GET", `/chats/${id}/members`);
+  const m = new Map();
+  for (const x of r.members ?? []) m.set(x.user_id, x);
+  state.members.set(id, m);
+  if ([...m.keys()].some((uid) => !state.users.has(uid))) reloadUsersSoon();
+  return m;
+}
+
+// partnerIds are the other people of direct chats, whose presence the
+// chat list shows.
+function partnerIds() {
+  const ids = new Set();
+  for (const c of state.chats.values()) {
+    const p = partnerOf(c);
+    if (p) ids.add(p);
+  }
+  return [...ids];
+}
+
+function partnerOf(chat) {
+  if (chat?.type !== "direct") return 0;
+  const m = state.members.get(chat.id);
+  if (!m) return 0;
+  for (const uid of m.keys()) if (uid !== state.me?.id) return uid;
+  return 0;
+}
+
+async function loadPresence(ids) {
+  ids = ids.filter((id) => id !== state.me?.id);
+  if (!ids.length || !state.presenceRoute) return;
+  try {
+    for (let i = 0; i < ids.length; i += 100) {
+      const r = await api.request("GET", `/presence?user_ids=${ids.slice(i, i + 100).join(",")}`);
+      for (const p of r.presence ?? []) state.presence.set(p.user_id, p);
+    }
+  } catch (e) {
+    if (e.status === 404) state.presenceRoute = false; // not served by this server yet
+  }
+  renderPresenceTexts();
+}
+
+function chatName(c) {
+  if (!c) return "";
+  if (c.name) return c.name;
+  if (c.type === "direct") {
+    const p = partnerOf(c);
+    return p ? userName(p) : "Direct message";
+  }
+  return `Chat ${c.id}`;
+}
+
+function activity(c) {
+  return Date.parse(c.last_message?.created_at ?? c.updated_at ?? c.created_at) || 0;
+}
+
+// ---------------------------------------------------------------- message stores
+
+// store is a chat's messages by seq. tail is the highest seq up to which
+// the newest loaded block has no gap: catch-up asks for after_seq=tail.
+// hasNewer is true while the loaded window stops short of the newest
+// message (after opening a search result); messages past tail are then
+// kept but not shown until the gap is filled.
+function store(chatId) {
+  let s = state.stores.get(chatId);
+  if (!s) {
+    s = { bySeq: new Map(), tail: 0, hasOlder: true, hasNewer: false, loaded: false, loading: null };
+    state.stores.set(chatId, s);
+  }
+  return s;
+}
+
+function advanceTail(s) {
+  while (s.bySeq.has(s.tail + 1)) s.tail++;
+}
+
+// putMessage records one copy of a message; an older copy (no edit, no
+// delete) never replaces a newer one.
+function putMessage(m) {
+  const s = store(m.chat_id);
+  const old = s.bySeq.get(m.seq);
+  if (old && version(old) > version(m)) return s;
+  s.bySeq.set(m.seq, m);
+  return s;
+}
+
+function version(m) {
+  return m.deleted_at ? 3 : m.edited_at ? 2 + (Date.parse(m.edited_at) || 0) / 1e15 : 1;
+}
+
+async function loadLatest(chatId) {
+  const s = store(chatId);
+  const r = await api.request("GET", `/chats/${chatId}/messages?limit=${pageSize}`);
+  s.bySeq.clear();
+  for (const m of r.messages) putMessage(m);
+  const seqs = r.messages.map((m) => m.seq);
+  s.tail = seqs.length ? Math.max(...seqs) : 0;
+  s.hasOlder = r.has_more;
+  s.hasNewer = false;
+  s.loaded = true;
+  await catchUp(chatId); // anything sent while the page was on its way
+}
+
+async function loadOlder(chatId) {
+  const s = store(chatId);
+  if (!s.hasOlder || s.loading) return;
+  const oldest = Math.min(...s.bySeq.keys());
+  if (!Number.isFinite(oldest) || oldest <= 1) {
+    s.hasOlder = false;
+    return;
+  }
+  s.loading = "older";
+  try {
+    const r = await api.request("GET", `/chats/${chatId}/messages?before_seq=${oldest}&limit=${pageSize}`);
+    for (const m of r.messages) putMessage(m);
+    s.hasOlder = r.has_more;
+  } finally {
+    s.loading = null;
+  }
+}
+
+async function loadNewer(chatId) {
+  const s = store(chatId);
+  if (!s.hasNewer || s.loading) return;
+  s.loading = "newer";
+  try {
+    const r = await api.request("GET", `/chats/${chatId}/messages?after_seq=${s.tail}&limit=${pageSize}`);
+    for (const m of r.messages) putMessage(m);
+    advanceTail(s);
+    s.hasNewer = r.has_more;
+    if (!s.hasNewer) advanceTail(s);
+  } finally {
+    s.loading = null;
+  }
+}
+
+// loadAround opens a chat at one message (a search result): a page on each
+// side of it.
+async function loadAround(chatId, seq) {
+  const [older, newer] = await Promise.all([
+    api.request("GET", `/chats/${chatId}/messages?before_seq=${seq + 1}&limit=25`),
+    api.request("GET", `/chats/${chatId}/messages?after_seq=${seq}&limit=25`),
+  ]);
+  const s = store(chatId);
+  s.bySeq.clear();
+  for (const m of [...older.messages, ...newer.messages]) putMessage(m);
+  const seqs = [...s.bySeq.keys()];
+  s.tail = seqs.length ? Math.max(...seqs) : seq;
+  s.hasOlder = older.has_more;
+  s.hasNewer = newer.has_more;
+  s.loaded = true;
+}
+
+// catchUp fetches what came after the tail (a gap, or a reconnect).
+const catchingUp = new Map();
+function catchUp(chatId) {
+  if (catchingUp.has(chatId)) return catchingUp.get(chatId);
+  const p = (async () => {
+    const s = store(chatId);
+    for (let i = 0; i < 20 && s.loaded && !s.hasNewer; i++) {
+      const r = await api.request("GET", `/chats/${chatId}/messages?after_seq=${s.tail}&limit=200`);
+      for (const m of r.messages) putMessage(m);
+      advanceTail(s);
+      scheduleDelivered(chatId, s.tail);
+      if (!r.has_more || !r.messages.length) break;
+    }
+  })().finally(() => catchingUp.delete(chatId));
+  catchingUp.set(chatId, p);
+  return p.then(() => {
+    if (chatId === state.open) {
+      renderMessages({ stick: true });
+      markReadIfSeen();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- WebSocket frames
+
+function onFrame(f) {
+  const d = f.data ?? {};
+  switch (f.type) {
+    case "hello":
+      return onHello(d);
+    case "message.created":
+    case "message.updated":
+      return onMessage(d, f.type === "message.created");
+    case "message.deleted":
+      return onMessageDeleted(d);
+    case "ack":
+      return resolvePending(String(d.ref), d.message);
+    case "error":
+      return onErrorFrame(d);
+    case "receipt.updated":
+      return onReceipt(d);
+    case "presence.updated":
+      state.presence.set(d.user_id, d);
+      return renderPresenceTexts();
+    case "typing.updated":
+      return onTyping(d);
+    case "chat.created":
+      return refreshChat(d.id ?? d.chat_id);
+    case "chat.updated": {
+      const c = state.chats.get(d.id);
+      if (c) Object.assign(c, d);
+      renderChatList();
+      if (d.id === state.open) renderChatHeader();
+      return;
+    }
+    case "chat.deleted":
+      return forgetChat(d.chat_id);
+    case "chat.member_added":
+    case "chat.member_removed":
+      return onMemberChange(d, f.type === "chat.member_added");
+  }
+}
+
+function onHello(d) {
+  // The server says where each chat is; what is behind it is fetched.
+  let stale = false;
+  const known = new Set();
+  for (const { chat_id: id, last_seq: last } of d.chats ?? []) {
+    known.add(id);
+    const c = state.chats.get(id);
+    if (!c || last > (c.last_seq ?? 0)) stale = true;
+    const s = state.stores.get(id);
+    if (s?.loaded && !s.hasNewer && last > s.tail) catchUp(id).catch(() => {});
+  }
+  for (const id of state.chats.keys()) if (!known.has(id)) stale = true;
+  if (stale) loadChats().catch(() => {});
+  if (!state.users.size) reloadUsersSoon(); // the first load failed
+  // Sends that were waiting for the socket go now, with their keys.
+  for (const p of state.pending.values()) if (p.status === "sending" && !p.via) dispatch(p);
+  markReadIfSeen();
+  sendPresence();
+}
+
+function onMessage(m, created) {
+  const c = state.chats.get(m.chat_id);
+  if (!c) {
+    refreshChat(m.chat_id);
+    return;
+  }
+  // Our own message coming back: the pending copy is done.
+  if (m.sender_id === state.me?.id && m.idempotency_key && state.pending.has(m.idempotency_key)) {
+    resolvePending(m.idempotency_key, m);
+    return;
+  }
+  const s = state.stores.get(m.chat_id);
+  if (s?.loaded) {
+    const gap = !s.hasNewer && m.seq > s.tail + 1;
+    putMessage(m);
+    advanceTail(s);
+    if (gap) catchUp(m.chat_id).catch(() => {});
+  }
+  if (created) {
+    const isNew = m.seq > (c.last_seq ?? 0); // copies (ack, catch-up) count once
+    c.last_seq = Math.max(c.last_seq ?? 0, m.seq);
+    if (!c.last_message || c.last_message.seq <= m.seq) c.last_message = m;
+    if (m.sender_id === state.me?.id) {
+      c.unread_count = 0;
+      c.last_read_seq = Math.max(c.last_read_seq ?? 0, m.seq);
+    } else {
+      if (isNew && m.seq > (c.last_read_seq ?? 0) && !chatSeen(m.chat_id)) c.unread_count = (c.unread_count ?? 0) + 1;
+      scheduleDelivered(m.chat_id, m.seq);
+      state.typing.get(m.chat_id)?.delete(m.sender_id);
+    }
+  } else if (c.last_message?.seq === m.seq) {
+    c.last_message = m;
+  }
+  renderChatList();
+  if (m.chat_id === state.open) {
+    renderMessages({ stick: true });
+    renderTyping();
+    markReadIfSeen();
+  }
+}
+
+function onMessageDeleted(d) {
+  const s = state.stores.get(d.chat_id);
+  const m = s?.bySeq.get(d.seq);
+  if (m) s.bySeq.set(d.seq, { ...m, content: "", deleted_at: m.deleted_at ?? new Date().toISOString() });
+  // The unread count and last message may change: ask the server.
+  refreshChat(d.chat_id);
+  if (d.chat_id === state.open) renderMessages({});
+}
+
+function onErrorFrame(d) {
+  const ref = d.ref == null ? "" : String(d.ref);
+  if (ref && state.pending.has(ref)) {
+    failPending(ref, d);
+    return;
+  }
+  if (d.code === "rate_limited") toast("Slow down: " + (d.message ?? "too many requests"));
+  else console.warn("fechatter: server error frame", d);
+}
+
+function onReceipt(d) {
+  const m = state.members.get(d.chat_id)?.get(d.user_id);
+  if (m) {
+    m.last_read_seq = Math.max(m.last_read_seq ?? 0, d.last_read_seq ?? 0);
+    m.last_delivered_seq = Math.max(m.last_delivered_seq ?? 0, d.last_delivered_seq ?? 0);
+  }
+  if (d.user_id === state.me?.id) {
+    // Read on another device.
+    const c = state.chats.get(d.chat_id);
+    if (c && d.last_read_seq > (c.last_read_seq ?? 0)) {
+      c.last_read_seq = d.last_read_seq;
+      if (d.last_read_seq >= (c.last_seq ?? 0)) c.unread_count = 0;
+      else refreshChat(d.chat_id);
+      renderChatList();
+    }
+  }
+  if (d.chat_id === state.open) renderSeen();
+}
+
+function onTyping(d) {
+  if (d.user_id === state.me?.id) return;
+  let m = state.typing.get(d.chat_id);
+  if (!m) state.typing.set(d.chat_id, (m = new Map()));
+  if (d.is_typing) m.set(d.user_id, Date.parse(d.expires_at) || Date.now() + 6000);
+  else m.delete(d.user_id);
+  if (d.chat_id === state.open) renderTyping();
+  renderChatList();
+}
+
+function onMemberChange(d, added) {
+  if (d.user_id === state.me?.id) {
+    if (added) refreshChat(d.chat_id);
+    else forgetChat(d.chat_id);
+    return;
+  }
+  if (added && !state.users.has(d.user_id)) reloadUsersSoon();
+  if (state.members.has(d.chat_id)) {
+    loadMembers(d.chat_id).then(() => {
+      if (d.chat_id === state.open) {
+        renderSeen();
+        if ($("members-dialog").open) renderMembersDialog();
+      }
+    }).catch(() => {});
+  }
+  refreshChat(d.chat_id);
+}
+
+// tick expires typing indicators whose time is up.
+function tick() {
+  const now = Date.now();
+  let changed = false;
+  for (const m of state.typing.values()) {
+    for (const [uid, until] of m) if (until <= now) { m.delete(uid); changed = true; }
+  }
+  if (changed) {
+    renderTyping();
+    renderChatList();
+  }
+}
+
+// ---------------------------------------------------------------- receipts, typing, presence out
+
+// chatSeen: the chat is on screen in a visible tab.
+function chatSeen(chatId) {
+  return chatId === state.open && document.visibilityState === "visible";
+}
+
+// markReadIfSeen tells the server the open chat is read up to its newest
+// message, once per seq.
+function markReadIfSeen() {
+  const id = state.open;
+  if (!id || !chatSeen(id)) return;
+  const c = state.chats.get(id);
+  const s = state.stores.get(id);
+  if (!c || !s?.loaded || s.hasNewer) return;
+  const seq = s.tail;
+  if (seq < 1) return;
+  const sent = Math.max(state.readSent.get(id) ?? 0, c.last_read_seq ?? 0);
+  if (c.unread_count) {
+    c.unread_count = 0;
+    renderChatList();
+  }
+  if (seq <= sent) return;
+  state.readSent.set(id, seq);
+  c.last_read_seq = seq;
+  if (!socket?.send({ type: "read", chat_id: id, seq })) {
+    api.request("POST", `/chats/${id}/read`, { seq }).catch(() => state.readSent.delete(id));
+  }
+}
+
+function scheduleDelivered(chatId, seq) {
+  if (state.deliveredTimers.has(chatId)) return;
+  state.deliveredTimers.set(chatId, setTimeout(() => {
+    state.deliveredTimers.delete(chatId);
+    const c = state.chats.get(chatId);
+    const s = state.stores.get(chatId);
+    const upTo = Math.max(seq, s?.tail ?? 0);
+    if (!c || upTo <= (c.last_delivered_seq ?? 0)) return;
+    c.last_delivered_seq = upTo;
+    socket?.send({ type: "delivered", chat_id: chatId, seq: upTo });
+  }, 400));
+}
+
+function sendTyping(chatId, isTyping) {
+  if (socket?.send({ type: "typing", chat_id: chatId, is_typing: isTyping })) return;
+  api.request("POST", `/chats/${chatId}/typing`, { is_typing: isTyping }).catch(() => {});
+}
+
+function typingInput() {
+  const id = state.open;
+  if (!id) return;
+  if (!$("composer-input").value.trim()) {
+    stopTyping();
+    return;
+  }
+  const now = Date.now();
+  const t = state.myTyping;
+  if (t && t.chatId === id && now - t.at < typingEvery) return;
+  if (t && t.chatId !== id) stopTyping();
+  state.myTyping = { chatId: id, at: now };
+  sendTyping(id, true);
+}
+
+function stopTyping() {
+  const t = state.myTyping;
+  if (!t) return;
+  state.myTyping = null;
+  sendTyping(t.chatId, false);
+}
+
+function sendPresence() {
+  socket?.send({ type: "presence", status: document.visibilityState === "visible" ? "online" : "away" });
+}
+
+// ---------------------------------------------------------------- sending
+
+function sendMessage(chatId, content) {
+  const key = uuid();
+  const p = { key, chatId, content, status: "sending", via: "", timer: 0, tries: 0, el: null };
+  state.pending.set(key, p);
+  stopTyping();
+  renderPending();
+  scrollToBottom();
+  dispatch(p);
+}
+
+// dispatch sends over the socket when it is up, else over REST; both with
+// the same idempotency key, so repeats never make a second message.
+function dispatch(p) {
+  clearTimeout(p.timer);
+  p.status = "sending";
+  p.tries++;
+  if (socket?.send({ type: "message.send", ref: p.key, chat_id: p.chatId, content: p.content, idempotency_key: p.key })) {
+    p.via = "ws";
+    p.timer = setTimeout(() => state.pending.has(p.key) && sendREST(p), ackTimeout);
+  } else {
+    sendREST(p);
+  }
+  renderPending();
+}
+
+async function sendREST(p) {
+  p.via = "rest";
+  clearTimeout(p.timer);
+  try {
+    const m = await api.request("POST", `/chats/${p.chatId}/messages`, { content: p.content, idempotency_key: p.key });
+    resolvePending(p.key, m);
+  } catch (e) {
+    if (!state.pending.has(p.key)) return;
+    if ((e.status === 0 || e.status === 503 || e.status === 429) && p.tries < 6) {
+      // Transient: try again (the socket may be back by then).
+      p.via = "";
+      const wait = e.retryAfter ? e.retryAfter * 1000 : Math.min(15_000, 1000 * 2 ** p.tries);
+      p.timer = setTimeout(() => state.pending.has(p.key) && dispatch(p), wait);
+      return;
+    }
+    failPending(p.key, e);
+  }
+}
+
+function resolvePending(key, m) {
+  const p = state.pending.get(key);
+  if (p) {
+    clearTimeout(p.timer);
+    state.pending.delete(key);
+    renderPending();
+  }
+  if (m) onMessage(m, true);
+}
+
+function failPending(key, e) {
+  const p = state.pending.get(key);
+  if (!p) return;
+  clearTimeout(p.timer);
+  p.status = "failed";
+  p.error = e?.message ?? "not sent";
+  renderPending();
+}
+
+// When the socket drops, sends waiting for an ack go over REST.
+function renderConnection(st) {
+  const el = $("conn-status");
+  el.textContent = st === "open" ? "" : st === "connecting" ? "Connecting…" : "Offline, reconnecting…";
+  el.dataset.state = st;
+  if (st === "closed") {
+    for (const p of state.pending.values()) if (p.status === "sending" && p.via === "ws") sendREST(p);
+  }
+}
+
+// ---------------------------------------------------------------- opening a chat
+
+let openSeq = 0;
+async function openChat(id, { aroundSeq = 0 } = {}) {
+  const c = state.chats.get(id);
+  if (!c) return;
+  if (state.open !== id) {
+    stopTyping();
+    $("composer-input").value = "";
+  }
+  const ticket = ++openSeq;
+  state.open = id;
+  state.editing = 0;
+  msgEls.clear();
+  $("messages").replaceChildren();
+  showChatPane(true);
+  renderChatHeader();
+  renderPending();
+  renderTyping();
+  renderChatList();
+  const s = store(id);
+  try {
+    if (aroundSeq) await loadAround(id, aroundSeq);
+    else if (!s.loaded || s.hasNewer) await loadLatest(id);
+    else await catchUp(id);
+  } catch (e) {
+    toast(errorText(e));
+  }
+  if (ticket !== openSeq) return;
+  renderMessages({});
+  if (aroundSeq) {
+    const el = msgEls.get(aroundSeq)?.el;
+    if (el) {
+      el.classList.add("found");
+      el.scrollIntoView({ block: "center" });
+      el.focus();
+    }
+  } else {
+    scrollToBottom();
+    if (matchMedia("(min-width: 700px)").matches) $("composer-input").focus();
+  }
+  markReadIfSeen();
+  try {
+    await loadMembers(id);
+    if (ticket !== openSeq) return;
+    await loadPresence([...state.members.get(id).keys()]);
+  } catch {
+    // Seen-by and presence wait for the next event.
+  }
+  if (ticket !== openSeq) return;
+  renderChatHeader();
+  renderSeen();
+}
+
+function showChatPane(on) {
+  $("chat-pane").hidden = !on;
+  $("empty-pane").hidden = on;
+  if (!on) document.title = "Fechatter";
+}
+
+// ---------------------------------------------------------------- rendering: chat list
+
+function renderChatList() {
+  if (!state.me) return;
+  const list = $("chat-list");
+  const focused = document.activeElement?.closest?.("#chat-list [data-chat-id]")?.dataset.chatId;
+  const chats = [...state.chats.values()].sort((a, b) => activity(b) - activity(a));
+  let unread = 0;
+  list.replaceChildren(...chats.map((c) => {
+    unread += c.unread_count ?? 0;
+    const partner = partnerOf(c);
+    const last = c.last_message;
+    const typers = [...(state.typing.get(c.id)?.keys() ?? [])];
+    let preview = "";
+    if (typers.length) preview = typers.length === 1 ? `${userName(typers[0])} is typing…` : "Several people are typing…";
+    else if (last) preview = last.deleted_at ? "Message deleted" : (last.sender_id === state.me.id ? "You: " : c.type === "direct" ? "" : userName(last.sender_id) + ": ") + last.content;
+    const badge = c.unread_count ? h("span", { class: "badge", "aria-label": `${c.unread_count} unread` }, String(c.unread_count > 99 ? "99+" : c.unread_count)) : null;
+    return h("li", {},
+      h("button", {
+        type: "button", class: "chat-item" + (c.id === state.open ? " active" : "") + (c.unread_count ? " unread" : ""),
+        dataset: { chatId: String(c.id) }, "aria-current": c.id === state.open ? "true" : null,
+        onclick: () => openChat(c.id),
+      },
+      h("span", { class: "avatar-wrap" },
+        h("span", { class: `avatar ${c.type}`, "aria-hidden": "true" }, c.type.endsWith("channel") ? "#" : initial(chatName(c))),
+        partner ? presenceDot(partner) : null),
+      h("span", { class: "chat-item-text" },
+        h("span", { class: "chat-item-name" }, chatName(c), c.type === "private_channel" ? h("span", { class: "tag" }, "private") : null),
+        h("span", { class: "chat-item-preview" + (typers.length ? " typing-preview" : "") }, preview)),
+      badge));
+  }));
+  $("no-chats").hidden = chats.length > 0;
+  document.title = unread ? `(${unread}) Fechatter` : "Fechatter";
+  if (focused) list.querySelector(`[data-chat-id="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function initial(name) {
+  return ([...name.trim()][0] ?? "?").toUpperCase();
+}
+
+function presenceDot(userId) {
+  const p = state.presence.get(userId);
+  const st = p?.status ?? "unknown";
+  const label = p ? presenceText(p) : "presence unknown";
+  return h("span", { class: `dot ${st}`, role: "img", "aria-label": label, title: label, dataset: { presenceUser: String(userId) } });
+}
+
+function presenceText(p) {
+  if (!p) return "";
+  if (p.status === "online") return "online";
+  if (p.status === "away") return "away";
+  return p.last_seen ? `last seen ${ago(p.last_seen)}` : "offline";
+}
+
+function renderPresenceTexts() {
+  renderChatList();
+  if (state.open) renderChatHeader();
+}
+
+// ---------------------------------------------------------------- rendering: open chat
+
+function renderChatHeader() {
+  const c = state.chats.get(state.open);
+  if (!c) return;
+  $("chat-title").textContent = chatName(c);
+  const sub = $("chat-subtitle");
+  const partner = partnerOf(c);
+  if (partner) {
+    const p = state.presence.get(partner);
+    sub.textContent = p ? presenceText(p) : "Direct message";
+  } else {
+    const kinds = { group: "Group", public_channel: "Public channel", private_channel: "Private channel" };
+    const members = state.members.get(c.id);
+    let online = 0;
+    if (members) for (const uid of members.keys()) if (state.presence.get(uid)?.status === "online") online++;
+    sub.textContent = [kinds[c.type] ?? c.type, `${c.member_count} members`, online ? `${online} online` : "", c.description]
+      .filter(Boolean).join(" · ");
+  }
+  $("members-btn").textContent = isAdmin(c) ? "Manage" : "Members";
+}
+
+function isAdmin(c) {
+  return c?.role === "owner" || c?.role === "admin";
+}
+
+// msgEls caches the open chat's message elements by seq, with the version
+// they show.
+const msgEls = new Map();
+
+// renderMessages syncs the list with the store: in seq order, one element
+// per message, rebuilt only when the message changed. stick keeps the view
+// at the bottom when it was there; loading older messages keeps the view
+// where it was.
+function renderMessages({ stick = false, keepTop = false }) {
+  const id = state.open;
+  const s = state.stores.get(id);
+  const list = $("messages");
+  if (!s) return;
+  const scroller = $("message-scroll");
+  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
+  const prevHeight = scroller.scrollHeight;
+  const seqs = [...s.bySeq.keys()].filter((q) => !s.hasNewer || q <= s.tail).sort((a, b) => a - b);
+  const want = new Set(seqs);
+  for (const [seq, e] of msgEls) if (!want.has(seq)) { e.el.remove(); msgEls.delete(seq); }
+  let prev = null;
+  let cursor = list.firstElementChild;
+  for (const seq of seqs) {
+    const m = s.bySeq.get(seq);
+    const v = `${m.content.length}|${m.content.slice(0, 64)}|${m.edited_at}|${m.deleted_at}|${state.users.get(m.sender_id)?.fullname}`;
+    let e = msgEls.get(seq);
+    if (!e || (e.v !== v && state.editing !== seq)) {
+      const el = messageElement(m);
+      if (e) {
+        if (cursor === e.el) cursor = el;
+        e.el.replaceWith(el);
+      }
+      e = { el, v };
+      msgEls.set(seq, e);
+    }
+    const cont = prev && !prev.deleted_at && !m.deleted_at && prev.sender_id === m.sender_id &&
+      Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000;
+    e.el.classList.toggle("cont", !!cont);
+    if (e.el !== cursor) list.insertBefore(e.el, cursor);
+    else cursor = cursor.nextElementSibling;
+    prev = m;
+  }
+  $("older-btn").hidden = !s.hasOlder;
+  $("newer-btn").hidden = !s.hasNewer;
+  renderSeen();
+  if (keepTop) scroller.scrollTop += scroller.scrollHeight - prevHeight;
+  else if (stick && atBottom) scrollToBottom();
+}
+
+function messageElement(m) {
+  const mine = m.sender_id === state.me?.id;
+  const li = h("li", { class: "msg" + (mine ? " mine" : "") + (m.deleted_at ? " deleted" : ""), tabindex: "-1", dataset: { seq: String(m.seq), sender: String(m.sender_id) } });
+  const head = h("div", { class: "msg-head" },
+    h("span", { class: "sender" }, userName(m.sender_id)),
+    h("time", { datetime: m.created_at, title: fullTime(m.created_at) }, shortTime(m.created_at)),
+    m.edited_at && !m.deleted_at ? h("span", { class: "edited", title: fullTime(m.edited_at) }, "(edited)") : null);
+  const body = m.deleted_at ? h("p", { class: "body" }, "This message was deleted.") : h("p", { class: "body" }, m.content);
+  li.append(head, body);
+  if (mine && !m.deleted_at) {
+    li.append(h("div", { class: "msg-actions" },
+      h("button", { type: "button", class: "link", "aria-label": "Edit message", onclick: () => startEdit(m.seq) }, "Edit"),
+      h("button", { type: "button", class: "link danger", "aria-label": "Delete message", onclick: () => deleteMessage(m) }, "Delete")));
+  } else if (!m.deleted_at && isAdmin(state.chats.get(m.chat_id))) {
+    li.append(h("div", { class: "msg-actions" },
+      h("button", { type: "button", class: "link danger", "aria-label": "Delete message", onclick: () => deleteMessage(m) }, "Delete")));
+  }
+  return li;
+}
+
+function renderPending() {
+  const list = $("pending-list");
+  const mine = [...state.pending.values()].filter((p) => p.chatId === state.open);
+  list.replaceChildren(...mine.map((p) => {
+    const status = p.status === "failed"
+      ? h("span", { class: "status failed" }, `Not sent: ${p.error}. `,
+        h("button", { type: "button", class: "link", onclick: () => { p.tries = 0; dispatch(p); } }, "Retry"), " ",
+        h("button", { type: "button", class: "link", onclick: () => { state.pending.delete(p.key); renderPending(); } }, "Discard"))
+      : h("span", { class: "status" }, "Sending…");
+    return h("li", { class: "msg mine pending" + (p.status === "failed" ? " failed" : ""), dataset: { key: p.key } },
+      h("div", { class: "msg-head" }, h("span", { class: "sender" }, "You"), status),
+      h("p", { class: "body" }, p.content));
+  }));
+}
+
+// renderSeen shows who has read the user's own last message.
+function renderSeen() {
+  for (const el of document.querySelectorAll("#messages .seen")) el.remove();
+  const id = state.open;
+  const s = state.stores.get(id);
+  const members = state.members.get(id);
+  if (!s || !members || !state.me) return;
+  let own = 0;
+  for (const [seq, m] of s.bySeq) {
+    if (m.sender_id === state.me.id && !m.deleted_at && seq > own && (!s.hasNewer || seq <= s.tail)) own = seq;
+  }
+  if (!own) return;
+  const readers = [...members.values()].filter((x) => x.user_id !== state.me.id && (x.last_read_seq ?? 0) >= own);
+  if (!readers.length) return;
+  const el = msgEls.get(own)?.el;
+  if (!el) return;
+  const c = state.chats.get(id);
+  const text = c?.type === "direct" ? "Seen" : "Seen by " + readers.map((x) => userName(x.user_id)).join(", ");
+  el.append(h("p", { class: "seen" }, text));
+}
+
+function renderTyping() {
+  const el = $("typing");
+  const m = state.typing.get(state.open);
+  const names = [...(m?.keys() ?? [])].map(userName);
+  el.textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…`
+    : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : "Several people are typing…";
+}
+
+function scrollToBottom() {
+  const sc = $("message-scroll");
+  sc.scrollTop = sc.scrollHeight;
+}
+
+// ---------------------------------------------------------------- editing and deleting
+
+function startEdit(seq) {
+  const m = state.stores.get(state.open)?.bySeq.get(seq);
+  const e = msgEls.get(seq);
+  if (!m || !e) return;
+  state.editing = seq;
+  const body = e.el.querySelector(".body");
+  const area = h("textarea", { class: "edit-input", rows: 2, maxlength: 4000, "aria-label": "Edit message" });
+  area.value = m.content;
+  const done = (focusComposer) => {
+    state.editing = 0;
+    const fresh = messageElement(state.stores.get(m.chat_id)?.bySeq.get(seq) ?? m);
+    e.el.replaceWith(fresh);
+    e.el = fresh;
+    renderMessages({});
+    if (focusComposer) $("composer-input").focus();
+    else fresh.querySelector("button")?.focus();
+  };
+  const save = async () => {
+    const text = area.value;
+    if (!text.trim()) return;
+    if (text === m.content) return done(true);
+    area.disabled = true;
+    try {
+      const updated = await api.request("PATCH", `/chats/${m.chat_id}/messages/${seq}`, { content: text });
+      putMessage(updated);
+      done(true);
+    } catch (err) {
+      area.disabled = false;
+      toast(errorText(err));
+      area.focus();
+    }
+  };
+  area.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      save();
+    } else if (ev.key === "Escape") {
+      ev.preventDefault();
+      ev.stopPropagation();
+      done(false);
+    }
+  });
+  const form = h("div", { class: "edit" }, area,
+    h("div", { class: "edit-actions" },
+      h("span", { class: "hint" }, "Enter saves · Esc cancels"),
+      h("button", { type: "button", onclick: () => done(false) }, "Cancel"),
+      h("button", { type: "button", class: "primary", onclick: save }, "Save")));
+  body.replaceWith(form);
+  e.el.querySelector(".msg-actions")?.remove();
+  e.el.scrollIntoView({ block: "nearest" });
+  area.focus();
+  area.setSelectionRange(area.value.length, area.value.length);
+}
+
+async function deleteMessage(m) {
+  if (!confirm("Delete this message?")) return;
+  try {
+    await api.request("DELETE", `/chats/${m.chat_id}/messages/${m.seq}`);
+    onMessageDeleted({ chat_id: m.chat_id, id: m.id, seq: m.seq });
+  } catch (e) {
+    toast(errorText(e));
+  }
+}
+
+// ---------------------------------------------------------------- chat controls
+
+function wireChat() {
+  const input = $("composer-input");
+  $("composer").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitComposer();
+  });
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      submitComposer();
+    } else if (ev.key === "ArrowUp" && !input.value) {
+      // Up in an empty composer edits one's last message.
+      const s = state.stores.get(state.open);
+      let last = 0;
+      for (const [seq, m] of s?.bySeq ?? []) if (m.sender_id === state.me?.id && !m.deleted_at && seq > last) last = seq;
+      if (last) {
+        ev.preventDefault();
+        startEdit(last);
+      }
+    }
+  });
+  input.addEventListener("input", () => {
+    autosize(input);
+    typingInput();
+  });
+  input.addEventListener("blur", stopTyping);
+
+  $("message-scroll").addEventListener("scroll", () => {
+    const sc = $("message-scroll");
+    const s = state.stores.get(state.open);
+    if (!s) return;
+    if (sc.scrollTop < 80 && s.hasOlder && !s.loading) olderPage();
+    if (s.hasNewer && !s.loading && sc.scrollHeight - sc.scrollTop - sc.clientHeight < 80) newerPage();
+  });
+  $("older-btn").addEventListener("click", olderPage);
+  $("newer-btn").addEventListener("click", newerPage);
+
+  document.addEventListener("visibilitychange", () => {
+    sendPresence();
+    if (document.visibilityState === "visible") markReadIfSeen();
+    else stopTyping();
+  });
+
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    search($("search-input").value.trim());
+  });
+  $("search-input").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") closeSearch();
+  });
+  $("search-close").addEventListener("click", closeSearch);
+
+  $("join-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submitting(form, async () => {
+      const id = Number($("join-id").value);
+      if (!Number.isInteger(id) || id < 1) throw new Error("Give the channel's number.");
+      const c = await api.request("POST", `/chats/${id}/join`);
+      state.chats.set(c.id, c);
+      form.reset();
+      renderChatList();
+      openChat(c.id);
+    });
+  });
+
+  for (const d of document.querySelectorAll("dialog")) {
+    d.addEventListener("click", (ev) => {
+      if (ev.target.closest("[data-close]")) d.close();
+    });
+  }
+  wireNewChat();
+  wireMembers();
+  wireInvite();
+}
+
+function submitComposer() {
+  const input = $("composer-input");
+  const text = input.value;
+  if (!state.open || !text.trim()) return;
+  if ([...text].length > 4000) {
+    toast("A message has at most 4000 characters.");
+    return;
+  }
+  input.value = "";
+  autosize(input);
+  sendMessage(state.open, text);
+  input.focus();
+}
+
+function autosize(el) {
+  el.style.height = "auto";
+  el.style.height = Math.min(el.scrollHeight, 200) + "px";
+}
+
+async function olderPage() {
+  const id = state.open;
+  try {
+    await loadOlder(id);
+  } catch (e) {
+    toast(errorText(e));
+  }
+  if (id === state.open) renderMessages({ keepTop: true });
+}
+
+async function newerPage() {
+  const id = state.open;
+  try {
+    await loadNewer(id);
+  } catch (e) {
+    toast(errorText(e));
+  }
+  if (id === state.open) {
+    renderMessages({});
+    markReadIfSeen();
+  }
+}
+
+// ---------------------------------------------------------------- search
+
+let searchTicket = 0;
+async function search(q) {
+  if (!q) return;
+  const ticket = ++searchTicket;
+  $("search-panel").hidden = false;
+  $("chats-panel").hidden = true;
+  $("search-status").textContent = "Searching…";
+  $("search-results").replaceChildren();
+  let r;
+  try {
+    r = await api.request("GET", `/search/messages?q=${encodeURIComponent(q)}&limit=50`);
+  } catch (e) {
+    if (ticket === searchTicket) $("search-status").textContent = errorText(e);
+    return;
+  }
+  if (ticket !== searchTicket) return;
+  const hits = r.hits ?? [];
+  const n = Math.max(hits.length, r.estimated_total ?? 0);
+  $("search-status").textContent = n === 0
+    ? `Nothing found for “${q}”. New messages take a moment to become searchable.`
+    : n === 1 ? "1 result" : `${n} results`;
+  $("search-results").replaceChildren(...hits.map((hit) => {
+    const m = hit.message;
+    const text = highlightNodes(hit.highlight) ?? [m.content];
+    return h("li", {},
+      h("button", { type: "button", class: "hit", onclick: () => openHit(m) },
+        h("span", { class: "hit-head" },
+          h("span", { class: "hit-chat" }, chatName(state.chats.get(m.chat_id)) || `Chat ${m.chat_id}`),
+          h("span", { class: "muted" }, `${userName(m.sender_id)} · ${shortTime(m.created_at)}`)),
+        h("span", { class: "hit-text" }, text)));
+  }));
+}
+
+function openHit(m) {
+  if (!state.chats.has(m.chat_id)) {
+    toast("That chat is no longer in your list.");
+    return;
+  }
+  if (!matchMedia("(min-width: 700px)").matches) closeSearch();
+  openChat(m.chat_id, { aroundSeq: m.seq });
+}
+
+function closeSearch() {
+  searchTicket++;
+  $("search-panel").hidden = true;
+  $("chats-panel").hidden = false;
+  $("search-input").focus();
+}
+
+// ---------------------------------------------------------------- new chat dialog
+
+function wireNewChat() {
+  const dlg = $("new-chat-dialog");
+  $("new-chat-btn").addEventListener("click", async () => {
+    $("new-chat-form").reset();
+    dlg.querySelector(".error").textContent = "";
+    try {
+      await loadUsers();
+    } catch {
+      // The list as known.
+    }
+    renderPeople();
+    updateNewChatKind();
+    dlg.showModal();
+    $("nc-type").focus();
+  });
+  $("nc-type").addEventListener("change", () => {
+    updateNewChatKind();
+    renderPeople();
+  });
+  $("nc-filter").addEventListener("input", () => filterPeople());
+  $("new-chat-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submitting(form, async () => {
+      const type = $("nc-type").value;
+      const ids = [...form.querySelectorAll("#nc-people input:checked")].map((x) => Number(x.value));
+      const body = { type, member_ids: ids };
+      if (type === "direct") {
+        if (ids.length !== 1) throw new Error("Choose one person for a direct message.");
+      } else {
+        body.name = $("nc-name").value.trim();
+        if (!body.name) throw new Error("Give the chat a name.");
+        const d = $("nc-description").value.trim();
+        if (d) body.description = d;
+      }
+      const chat = await api.request("POST", "/chats", body);
+      dlg.close();
+      await refreshChat(chat.id);
+      openChat(chat.id);
+    });
+  });
+}
+
+function updateNewChatKind() {
+  const direct = $("nc-type").value === "direct";
+  $("nc-name-row").hidden = direct;
+  $("nc-members-legend").textContent = direct ? "Person" : "Members";
+}
+
+function renderPeople() {
+  const direct = $("nc-type").value === "direct";
+  const people = [...state.users.values()].filter((u) => u.id !== state.me?.id).sort((a, b) => a.fullname.localeCompare(b.fullname));
+  $("nc-people").replaceChildren(...people.map((u) => {
+    const id = `nc-u-${u.id}`;
+    return h("li", { dataset: { search: `${u.fullname} ${u.email}`.toLowerCase() } },
+      h("input", { type: direct ? "radio" : "checkbox", name: "nc-member", id, value: String(u.id) }),
+      h("label", { for: id }, u.fullname, h("span", { class: "muted" }, ` ${u.email}`)));
+  }));
+  if (!people.length) $("nc-people").append(h("li", { class: "muted" }, "Nobody else is in this workspace yet. Invite someone first."));
+  filterPeople();
+}
+
+function filterPeople() {
+  const q = $("nc-filter").value.trim().toLowerCase();
+  for (const li of $("nc-people").children) {
+    if (li.dataset.search) li.hidden = q !== "" && !li.dataset.search.includes(q);
+  }
+}
+
+// ---------------------------------------------------------------- members dialog
+
+function wireMembers() {
+  const dlg = $("members-dialog");
+  $("members-btn").addEventListener("click", async () => {
+    const id = state.open;
+    dlg.querySelector(".error").textContent = "";
+    try {
+      await Promise.all([loadMembers(id), loadUsers()]);
+      await loadPresence([...state.members.get(id).keys()]);
+    } catch (e) {
+      toast(errorText(e));
+      return;
+    }
+    renderMembersDialog();
+    dlg.showModal();
+  });
+  $("rename-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitting(dlg, async () => {
+      const name = $("rename-name").value.trim();
+      if (!name) throw new Error("A chat needs a name.");
+      const c = await api.request("PATCH", `/chats/${state.open}`, { name, description: $("rename-description").value.trim() });
+      Object.assign(state.chats.get(c.id) ?? {}, c);
+      renderChatList();
+      renderChatHeader();
+      toast("Saved.");
+    });
+  });
+  $("add-members-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitting(dlg, async () => {
+      const ids = [...$("add-people").querySelectorAll("input:checked")].map((x) => Number(x.value));
+      if (!ids.length) throw new Error("Choose someone to add.");
+      await api.request("POST", `/chats/${state.open}/members`, { user_ids: ids });
+      await loadMembers(state.open);
+      await refreshChat(state.open);
+      renderMembersDialog();
+    });
+  });
+  $("leave-btn").addEventListener("click", () => {
+    submitting(dlg, async () => {
+      if (!confirm("Leave this chat?")) return;
+      const id = state.open;
+      await api.request("DELETE", `/chats/${id}/members/${state.me.id}`);
+      dlg.close();
+      forgetChat(id);
+    });
+  });
+}
+
+function renderMembersDialog() {
+  const c = state.chats.get(state.open);
+  const members = state.members.get(state.open);
+  if (!c || !members) return;
+  const admin = isAdmin(c) && c.type !== "direct";
+  $("members-title").textContent = `${chatName(c)}: members`;
+  $("rename-form").hidden = !admin;
+  if (admin) {
+    $("rename-name").value = c.name ?? "";
+    $("rename-description").value = c.description ?? "";
+  }
+  const me = state.me.id;
+  const sorted = [...members.values()].sort((a, b) => (b.user_id === me) - (a.user_id === me) || userName(a.user_id).localeCompare(userName(b.user_id)));
+  $("member-list").replaceChildren(...sorted.map((m) => {
+    const p = state.presence.get(m.user_id);
+    const canRemove = admin && m.user_id !== state.me.id && m.role !== "owner";
+    return h("li", { class: "member" },
+      m.user_id !== state.me.id ? presenceDot(m.user_id) : h("span", { class: "dot online", "aria-hidden": "true" }),
+      h("span", { class: "member-name" }, m.user_id === state.me.id ? `${state.me.fullname} (you)` : userName(m.user_id)),
+      h("span", { class: "muted" }, [m.role !== "member" ? m.role : "", m.user_id !== state.me.id && p ? presenceText(p) : ""].filter(Boolean).join(" · ")),
+      canRemove ? h("button", { type: "button", class: "link danger", "aria-label": `Remove ${userName(m.user_id)}`, onclick: () => removeMember(m.user_id) }, "Remove") : null);
+  }));
+  const others = [...state.users.values()].filter((u) => !members.has(u.id)).sort((a, b) => a.fullname.localeCompare(b.fullname));
+  $("add-members-form").hidden = !admin || others.length === 0;
+  $("add-people").replaceChildren(...others.map((u) => {
+    const id = `add-u-${u.id}`;
+    return h("li", {}, h("input", { type: "checkbox", id, value: String(u.id) }), h("label", { for: id }, u.fullname));
+  }));
+  $("leave-btn").hidden = c.type === "direct";
+}
+
+function removeMember(userId) {
+  submitting($("members-dialog"), async () => {
+    await api.request("DELETE", `/chats/${state.open}/members/${userId}`);
+    await loadMembers(state.open);
+    await refreshChat(state.open);
+    renderMembersDialog();
+  });
+}
+
+// ---------------------------------------------------------------- invite dialog
+
+function wireInvite() {
+  const dlg = $("invite-dialog");
+  $("invite-btn").addEventListener("click", () => {
+    $("invite-result").hidden = true;
+    dlg.querySelector(".error").textContent = "";
+    dlg.showModal();
+  });
+  $("invite-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitting(ev.currentTarget, async () => {
+      const r = await api.request("POST", "/workspace/invites", {
+        max_uses: Number($("invite-uses").value) || 1,
+        expires_in_hours: Number($("invite-hours").value) || 168,
+      });
+      $("invite-code").value = r.code;
+      $("invite-expires").textContent = `Good for ${r.max_uses} use${r.max_uses === 1 ? "" : "s"}, until ${fullTime(r.expires_at)}.`;
+      $("invite-result").hidden = false;
+      $("invite-code").select();
+      $("invite-code").focus();
+    });
+  });
+  $("invite-copy").addEventListener("click", async () => {
+    const code = $("invite-code").value;
+    try {
+      await navigator.clipboard.writeText(code);
+    } catch {
+      $("invite-code").select();
+      document.execCommand?.("copy");
+    }
+    toast("Invite code copied.");
+  });
+}

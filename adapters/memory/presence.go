@@ -1,0 +1,273 @@
+package memory
+
+import (
+	"context"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fechatter/fechatter/domain/errs"
+	"github.com/fechatter/fechatter/domain/presence"
+	"github.com/fechatter/fechatter/ports"
+)
+
+var (
+	_ ports.PresenceStore      = (*PresenceStore)(nil)
+	_ ports.LastSeenRepository = (*LastSeenRepository)(nil)
+	_ ports.SignalPublisher    = (*EventBus)(nil)
+	_ ports.SignalPublisher    = DiscardSignals{}
+)
+
+var instanceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+type presenceKey struct {
+	instance string
+	userID   int64
+}
+
+type presenceRow struct {
+	entry presence.Entry
+	putAt time.Time
+}
+
+// PresenceStore is an in-process presence store, shared by the App
+// instances of one test as the NATS bucket is by servers. Entries expire
+// TTL after their last put on the store's clock, silently, as in NATS.
+type PresenceStore struct {
+	clock ports.Clock
+	ttl   time.Duration
+
+	mu       sync.Mutex
+	rows     map[presenceKey]presenceRow
+	watchers map[*presenceWatch]struct{}
+}
+
+// NewPresenceStore returns an empty store whose entries live ttl.
+func NewPresenceStore(clock ports.Clock, ttl time.Duration) *PresenceStore {
+	if clock == nil || ttl <= 0 {
+		panic("memory: NewPresenceStore needs a clock and a positive TTL")
+	}
+	return &PresenceStore{clock: clock, ttl: ttl,
+		rows: make(map[presenceKey]presenceRow), watchers: make(map[*presenceWatch]struct{})}
+}
+
+// TTL is how long an entry lives after its last put.
+func (s *PresenceStore) TTL() time.Duration { return s.ttl }
+
+// Put writes instance's entry of userID.
+func (s *PresenceStore) Put(ctx context.Context, instance string, userID int64, e presence.Entry) error {
+	if err := checkPresenceKey(ctx, instance, userID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := presenceKey{instance, userID}
+	s.rows[k] = presenceRow{entry: e, putAt: s.clock.Now()}
+	s.announceLocked(ports.PresenceChange{Instance: instance, UserID: userID, Entry: e})
+	return nil
+}
+
+// Delete removes instance's entry of userID.
+func (s *PresenceStore) Delete(ctx context.Context, instance string, userID int64) error {
+	if err := checkPresenceKey(ctx, instance, userID); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := presenceKey{instance, userID}
+	if _, ok := s.rows[k]; !ok {
+		return nil
+	}
+	delete(s.rows, k)
+	s.announceLocked(ports.PresenceChange{Instance: instance, UserID: userID, Deleted: true})
+	return nil
+}
+
+func checkPresenceKey(ctx context.Context, instance string, userID int64) error {
+	if err := ctx.Err(); err != nil {
+		return canceled(err)
+	}
+	if !instanceName.MatchString(instance) {
+		return errs.Invalidf("presence instance must be 1..64 of [A-Za-z0-9_-]")
+	}
+	if userID <= 0 {
+		return errs.Invalidf("presence user id must be positive")
+	}
+	return nil
+}
+
+func (s *PresenceStore) announceLocked(c ports.PresenceChange) {
+	for w := range s.watchers {
+		w.enqueue(c)
+	}
+}
+
+// Watch calls handler with the live entries, then with every change.
+func (s *PresenceStore) Watch(ctx context.Context, handler func(ports.PresenceChange)) (ports.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, canceled(err)
+	}
+	if handler == nil {
+		return nil, errs.Invalidf("watch presence: nil handler")
+	}
+	w := &presenceWatch{store: s, handler: handler, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s.mu.Lock()
+	now := s.clock.Now()
+	var live []ports.PresenceChange
+	for k, r := range s.rows {
+		if now.Sub(r.putAt) >= s.ttl {
+			delete(s.rows, k)
+			continue
+		}
+		live = append(live, ports.PresenceChange{Instance: k.instance, UserID: k.userID, Entry: r.entry})
+	}
+	s.watchers[w] = struct{}{}
+	s.mu.Unlock()
+	sort.Slice(live, func(i, j int) bool {
+		if live[i].UserID != live[j].UserID {
+			return live[i].UserID < live[j].UserID
+		}
+		return live[i].Instance < live[j].Instance
+	})
+	for _, c := range live {
+		handler(c)
+	}
+	go w.deliver()
+	return w, nil
+}
+
+// presenceWatch queues changes without bound so that Put never waits for
+// a slow watcher.
+type presenceWatch struct {
+	store   *PresenceStore
+	handler func(ports.PresenceChange)
+
+	mu     sync.Mutex
+	queue  []ports.PresenceChange
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (w *presenceWatch) enqueue(c ports.PresenceChange) {
+	w.mu.Lock()
+	w.queue = append(w.queue, c)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *presenceWatch) deliver() {
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-w.wake:
+		}
+		for {
+			w.mu.Lock()
+			if w.closed || len(w.queue) == 0 {
+				w.mu.Unlock()
+				break
+			}
+			c := w.queue[0]
+			w.queue = w.queue[1:]
+			w.mu.Unlock()
+			w.handler(c)
+		}
+	}
+}
+
+// Unsubscribe stops delivery; queued changes are dropped.
+func (w *presenceWatch) Unsubscribe() error {
+	w.once.Do(func() {
+		w.store.mu.Lock()
+		delete(w.store.watchers, w)
+		w.store.mu.Unlock()
+		w.mu.Lock()
+		w.closed, w.queue = true, nil
+		w.mu.Unlock()
+		close(w.done)
+	})
+	return nil
+}
+
+// LastSeenRepository keeps last seen times in memory. Share one between
+// the App instances of a test to play the database that survives them.
+type LastSeenRepository struct {
+	mu   sync.Mutex
+	rows map[int64]ports.LastSeen
+}
+
+// NewLastSeenRepository returns an empty repository.
+func NewLastSeenRepository() *LastSeenRepository {
+	return &LastSeenRepository{rows: make(map[int64]ports.LastSeen)}
+}
+
+// SaveLastSeen records each user's last activity, never moving it back;
+// an empty platform keeps the stored one.
+func (r *LastSeenRepository) SaveLastSeen(ctx context.Context, seen []ports.LastSeen) error {
+	if err := ctx.Err(); err != nil {
+		return canceled(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range seen {
+		if s.UserID <= 0 {
+			return errs.Invalidf("last seen: user id must be positive")
+		}
+		old, ok := r.rows[s.UserID]
+		if ok && !s.At.After(old.At) {
+			continue
+		}
+		if s.Platform == "" {
+			s.Platform = old.Platform // a REST write names no platform
+		}
+		s.At = s.At.UTC()
+		r.rows[s.UserID] = s
+	}
+	return nil
+}
+
+// LastSeen returns the stored last activity of those of userIDs that have
+// one.
+func (r *LastSeenRepository) LastSeen(ctx context.Context, userIDs []int64) ([]ports.LastSeen, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, canceled(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ports.LastSeen
+	for _, id := range userIDs {
+		if s, ok := r.rows[id]; ok {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// PublishSignal delivers an ephemeral event to the current subscribers of
+// its chat or user, like Publish but without keeping it: Published lists
+// only the events of the outbox.
+func (b *EventBus) PublishSignal(ctx context.Context, e ports.Event) error {
+	if err := ctx.Err(); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "publish signal %s", e.ID)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		if s.matches(e) {
+			s.enqueue(e)
+		}
+	}
+	return nil
+}
+
+// DiscardSignals drops every signal: for an App whose tests do not listen.
+type DiscardSignals struct{}
+
+func (DiscardSignals) PublishSignal(context.Context, ports.Event) error { return nil }

@@ -1,0 +1,290 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/domain/presence"
+	"github.com/fechatter/fechatter/ports"
+)
+
+// PresenceNotifier delivers presence changes to this instance's clients:
+// the WebSocket gateway.
+type PresenceNotifier interface {
+	// PresenceChanged delivers p, once per connection, to the local
+	// connections of the members of chatIDs, except those of p's own user.
+	// It must not block.
+	PresenceChanged(p query.Presence, chatIDs []int64)
+}
+
+// PresenceWatcherOptions tune a PresenceWatcher.
+type PresenceWatcherOptions struct {
+	// Tick is how often entries not rewritten within the store's TTL are
+	// dropped. Default 1 s.
+	Tick time.Duration
+	// LookupTimeout bounds the lookup of a changed user's chats. Default 5 s.
+	LookupTimeout time.Duration
+}
+
+// PresenceWatcher runs on every instance. It watches every entry of the
+// presence store (each instance's view of each of its users), merges them
+// per user into one presence (presence.Merge) and, when a user's status or
+// platform changes, looks up the user's chats and hands the change to the
+// notifier, which delivers it to the local connections in those chats.
+// It is also the query side's PresenceView.
+//
+// Fan-out choice: every instance already receives every change through
+// its watch, so nothing more travels over NATS; each instance asks the
+// database for the changed user's chat ids (one indexed query, about as
+// many rows as the user has chats) and delivers to the connections of the
+// chats it follows, deduplicated per connection. Publishing per co-member
+// instead would cost one message per co-member (a thousand for a member of
+// a big channel) on every change, and a co-member query returns as many
+// rows. Changes queue per user, coalesced, so a burst (an instance dying
+// with thousands of users) costs one lookup per user, not per change.
+type PresenceWatcher struct {
+	store ports.PresenceStore
+	chats query.MemberChats
+	clock ports.Clock
+	log   *zap.Logger
+	opts  PresenceWatcherOptions
+
+	mu      sync.Mutex
+	entries map[int64]map[string]watched // user -> instance -> entry
+	known   map[int64]presence.Entry     // merged; kept when a user goes offline for last seen
+	pending map[int64]struct{}           // changes waiting for fan-out
+	loading bool
+
+	wake     chan struct{}
+	notifier PresenceNotifier
+	sub      ports.Subscription
+	stop     context.CancelFunc
+	done     sync.WaitGroup
+}
+
+type watched struct {
+	entry presence.Entry
+	at    time.Time // when this watcher last heard of it
+}
+
+var _ query.PresenceView = (*PresenceWatcher)(nil)
+
+// NewPresenceWatcher builds a watcher; Start starts it.
+func NewPresenceWatcher(store ports.PresenceStore, chats query.MemberChats, clock ports.Clock, log *zap.Logger, o PresenceWatcherOptions) *PresenceWatcher {
+	if store == nil || chats == nil || clock == nil {
+		panic("event: NewPresenceWatcher needs a store, member chats and a clock")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if o.Tick <= 0 {
+		o.Tick = time.Second
+	}
+	if o.LookupTimeout <= 0 {
+		o.LookupTimeout = 5 * time.Second
+	}
+	return &PresenceWatcher{store: store, chats: chats, clock: clock, log: log, opts: o,
+		entries: make(map[int64]map[string]watched), known: make(map[int64]presence.Entry),
+		pending: make(map[int64]struct{}), wake: make(chan struct{}, 1)}
+}
+
+// Start loads every live entry (before it returns, so the view answers at
+// once), then follows the changes, expires silent entries every Tick and
+// fans changes out to notifier (nil: keep the view only).
+func (w *PresenceWatcher) Start(ctx context.Context, notifier PresenceNotifier) error {
+	w.mu.Lock()
+	if w.sub != nil {
+		w.mu.Unlock()
+		return errors.New("presence watcher started twice")
+	}
+	w.notifier = notifier
+	w.loading = true // the initial entries are no news to anyone
+	w.mu.Unlock()
+	sub, err := w.store.Watch(ctx, w.onChange)
+	w.mu.Lock()
+	w.loading = false
+	w.sub = sub
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	w.done.Add(2)
+	go w.expireLoop(runCtx)
+	go w.fanOutLoop(runCtx)
+	return nil
+}
+
+// Stop ends the watch and waits for the loops.
+func (w *PresenceWatcher) Stop() {
+	w.mu.Lock()
+	sub, stop := w.sub, w.stop
+	w.mu.Unlock()
+	if sub == nil {
+		return
+	}
+	_ = sub.Unsubscribe()
+	if stop != nil {
+		stop()
+	}
+	w.done.Wait()
+}
+
+func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
+	now := w.clock.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	byInstance := w.entries[c.UserID]
+	if c.Deleted {
+		if _, ok := byInstance[c.Instance]; !ok {
+			return
+		}
+		delete(byInstance, c.Instance)
+	} else {
+		if byInstance == nil {
+			byInstance = make(map[string]watched)
+			w.entries[c.UserID] = byInstance
+		}
+		byInstance[c.Instance] = watched{entry: c.Entry, at: now}
+	}
+	w.remergeLocked(c.UserID)
+}
+
+// remergeLocked merges userID's entries and queues a fan-out if the
+// status or platform changed.
+func (w *PresenceWatcher) remergeLocked(userID int64) {
+	byInstance := w.entries[userID]
+	list := make([]presence.Entry, 0, len(byInstance))
+	for _, e := range byInstance {
+		list = append(list, e.entry)
+	}
+	if len(byInstance) == 0 {
+		delete(w.entries, userID)
+	}
+	merged := presence.Merge(list...)
+	old, had := w.known[userID]
+	if merged.Status == presence.Offline {
+		if !had {
+			return
+		}
+		// Offline keeps what was last known.
+		merged.Platform = old.Platform
+	}
+	if old.LastSeen.After(merged.LastSeen) {
+		merged.LastSeen = old.LastSeen
+	}
+	w.known[userID] = merged
+	if had && old.Status == merged.Status && old.Platform == merged.Platform {
+		return
+	}
+	if w.loading {
+		return
+	}
+	w.pending[userID] = struct{}{}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Expire drops entries not rewritten within the store's TTL: the store
+// does not announce expiry, so a dead instance's users go offline here.
+// Start runs it every Tick; tests with a fake clock call it directly.
+func (w *PresenceWatcher) Expire() {
+	now := w.clock.Now()
+	ttl := w.store.TTL()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for userID, byInstance := range w.entries {
+		changed := false
+		for instance, e := range byInstance {
+			if now.Sub(e.at) >= ttl {
+				delete(byInstance, instance)
+				changed = true
+			}
+		}
+		if changed {
+			w.remergeLocked(userID)
+		}
+	}
+}
+
+func (w *PresenceWatcher) expireLoop(ctx context.Context) {
+	defer w.done.Done()
+	t := time.NewTicker(w.opts.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.Expire()
+		}
+	}
+}
+
+func (w *PresenceWatcher) fanOutLoop(ctx context.Context) {
+	defer w.done.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		}
+		w.mu.Lock()
+		users := make([]int64, 0, len(w.pending))
+		for id := range w.pending {
+			users = append(users, id)
+		}
+		clear(w.pending)
+		w.mu.Unlock()
+		for _, id := range users {
+			if ctx.Err() != nil {
+				return
+			}
+			w.fanOut(ctx, id)
+		}
+	}
+}
+
+// fanOut delivers userID's current presence (the latest, however many
+// changes were coalesced) to the connections of their chats.
+func (w *PresenceWatcher) fanOut(ctx context.Context, userID int64) {
+	if w.notifier == nil {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, w.opts.LookupTimeout)
+	chatIDs, err := w.chats.MemberChatIDs(lctx, userID)
+	cancel()
+	if err != nil {
+		w.log.Warn("presence: cannot look up the chats of a user; change not delivered",
+			zap.Int64("user_id", userID), zap.Error(err))
+		return
+	}
+	if len(chatIDs) == 0 {
+		return
+	}
+	w.mu.Lock()
+	p := query.PresenceOf(userID, w.known[userID])
+	w.mu.Unlock()
+	w.notifier.PresenceChanged(p, chatIDs)
+}
+
+// Presence returns what the watcher knows of userIDs.
+func (w *PresenceWatcher) Presence(userIDs []int64) map[int64]query.Presence {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[int64]query.Presence, len(userIDs))
+	for _, id := range userIDs {
+		if e, ok := w.known[id]; ok {
+			out[id] = query.PresenceOf(id, e)
+		}
+	}
+	return out
+}

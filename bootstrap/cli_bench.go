@@ -1,0 +1,435 @@
+package bootstrap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/uptrace/bun"
+
+	"github.com/fechatter/fechatter/adapters/postgres"
+	"github.com/fechatter/fechatter/client/bench"
+)
+
+// Defaults of `bench --spawn`: the server it starts runs the test profile
+// on a database of its own, with the send limit raised so that the
+// workload, not the per-user limit, sets the rate.
+const (
+	benchDatabase   = "postgres://postgres@127.0.0.1:5432/fechatter_bench?sslmode=disable"
+	benchSendRate   = "1000"
+	benchSendBurst  = "2000"
+	spawnReadyLimit = 90 * time.Second
+	spawnStopLimit  = 20 * time.Second
+)
+
+func (c *cli) benchCommand() *cobra.Command {
+	var (
+		cfg        bench.Config
+		jsonOut    bool
+		spawn      bool
+		spawnDB    string
+		cpuprofile string
+		pprofURL   string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test a server as real clients and report throughput, loss and latency",
+		Long: `bench signs up a fresh workspace of users on the server at --url, creates
+chats, opens a WebSocket per user and runs a workload:
+
+  seed         the owner's 200-user day (50 messages each) compressed into
+               --duration, with typing, read and presence frames
+  fanout       --rate messages/s into chats of --chat-size members
+  connections  --users idle WebSockets: server memory per connection (--pid)
+  search       --messages seeded, then search queries: index lag and latency
+
+Sends are paced by an open-loop scheduler: latency counts from the
+scheduled time. The server's default send limit is 20 messages/s per user
+(burst 40): spread the rate over enough --users, or start the server with
+FECHATTER_LIMITS_SEND_RATE_PER_SECOND and FECHATTER_LIMITS_SEND_RATE_BURST
+raised. 429s are counted as errors.
+
+--spawn starts the server itself (this binary, test profile, database
+fechatter_bench dropped and recreated, send limit raised, listening on
+--url's address), measures it and stops it.`,
+		Example: `  fechatter bench --spawn --url http://127.0.0.1:18089 --workload fanout --rate 200 --duration 20s
+  fechatter bench --url http://127.0.0.1:8080 --workload connections --users 5000 --pid $(pgrep -n fechatter)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if cpuprofile != "" && !spawn && pprofURL == "" {
+				return usageError{errors.New("--cpuprofile needs --spawn or --pprof-url")}
+			}
+			if err := cfg.WithDefaults().Validate(); err != nil {
+				return usageError{err}
+			}
+			if spawn {
+				srv, err := c.spawnServer(ctx, cfg.URL, spawnDB, cpuprofile != "")
+				if err != nil {
+					return err
+				}
+				defer srv.stop(c.stderr)
+				cfg.PID = srv.pid
+				if srv.pprof != "" {
+					pprofURL = srv.pprof
+				}
+			}
+			progress := newBenchProgress(c.stderr)
+			var profile *cpuProfile
+			if cpuprofile != "" {
+				profile = &cpuProfile{base: pprofURL, file: cpuprofile, seconds: profileSeconds(cfg.WithDefaults())}
+			}
+			cfg.Progress = func(p bench.Progress) {
+				progress.draw(p)
+				if profile != nil && p.Phase == "run" {
+					profile.start(ctx)
+				}
+			}
+			rep, err := bench.Run(ctx, cfg)
+			progress.finish()
+			if profile != nil {
+				if perr := profile.wait(); perr != nil {
+					fmt.Fprintf(c.stderr, "fechatter bench: cpu profile: %v\n", perr)
+				} else if profile.started() {
+					fmt.Fprintf(c.stderr, "cpu profile of the server written to %s (go tool pprof -top %s)\n", cpuprofile, cpuprofile)
+				}
+			}
+			if rep != nil {
+				if werr := writeReport(c.stdout, rep, jsonOut); werr != nil {
+					return errors.Join(err, werr)
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the server's base URL")
+	f.StringVar(&cfg.Workload, "workload", bench.Fanout, fmt.Sprintf("one of %v", bench.Workloads()))
+	f.IntVar(&cfg.Users, "users", 0, "users to sign up, one WebSocket each (default: seed 200, fanout max(100, rate/2), connections 1000, search max(20, rate/5))")
+	f.IntVar(&cfg.ChatSize, "chat-size", 0, "members per chat (seed: per team) (default 10)")
+	f.Float64Var(&cfg.Rate, "rate", 0, "messages per second (default: seed users*50/duration, fanout 100, search 500 while seeding)")
+	f.DurationVar(&cfg.Duration, "duration", 0, "length of the timed phase (default 30s; connections 10s; search 20s of queries)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 0, "requests in flight at most (default 256)")
+	f.IntVar(&cfg.Messages, "messages", 0, "search: messages to seed (default 10000)")
+	f.Float64Var(&cfg.QueryRate, "qps", 0, "search: queries per second (default 20)")
+	f.StringVar(&cfg.Transport, "transport", bench.TransportWS, "how messages are sent: ws (message.send) or rest (POST)")
+	f.DurationVar(&cfg.Drain, "drain", 0, "how long to wait for missing deliveries after the last send (default 10s)")
+	f.IntVar(&cfg.PID, "pid", 0, "the server's process id, for its memory (VmRSS) and CPU from /proc")
+	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
+	f.BoolVar(&spawn, "spawn", false, "start the server (this binary, test profile) on --url's address, measure it, stop it")
+	f.StringVar(&spawnDB, "spawn-database", benchDatabase, "with --spawn: the server's database, dropped and recreated first (its name must contain \"bench\")")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the server during the timed phase to this file (needs --spawn or --pprof-url)")
+	f.StringVar(&pprofURL, "pprof-url", "", "the server's profiling listener, e.g. http://127.0.0.1:6060 (see "+PprofAddrEnv+")")
+	return cmd
+}
+
+func writeReport(w io.Writer, rep *bench.Report, asJSON bool) error {
+	if !asJSON {
+		return rep.WriteText(w)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// benchProgress draws one status line on stderr, rewritten with \r.
+type benchProgress struct {
+	w        io.Writer
+	width    int
+	lastSent int64
+	lastAt   time.Time
+}
+
+func newBenchProgress(w io.Writer) *benchProgress { return &benchProgress{w: w} }
+
+func (p *benchProgress) draw(s bench.Progress) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", s.Workload, s.Phase)
+	switch s.Phase {
+	case "run", "drain", "hold", "index":
+		fmt.Fprintf(&b, " %s/%s", s.Elapsed.Round(time.Second), s.Duration)
+		if s.Sent+s.Failed > 0 {
+			now := time.Now()
+			rate := 0.0
+			if !p.lastAt.IsZero() {
+				rate = float64(s.Sent-p.lastSent) / now.Sub(p.lastAt).Seconds()
+			}
+			p.lastSent, p.lastAt = s.Sent, now
+			fmt.Fprintf(&b, "  sent %d (%.0f/s)  failed %d", s.Sent, rate, s.Failed)
+		}
+		if s.Expected > 0 {
+			fmt.Fprintf(&b, "  delivered %d/%d", s.Received, s.Expected)
+		}
+		if s.Queries > 0 {
+			fmt.Fprintf(&b, "  queries %d", s.Queries)
+		}
+	default:
+		if s.Total > 0 {
+			fmt.Fprintf(&b, " %d/%d", s.Done, s.Total)
+		}
+	}
+	if s.Conns > 0 {
+		fmt.Fprintf(&b, "  conns %d", s.Conns)
+	}
+	if s.RSS > 0 {
+		fmt.Fprintf(&b, "  server %.0f MiB", float64(s.RSS)/(1<<20))
+	}
+	line := b.String()
+	pad := max(p.width-len(line), 0)
+	p.width = len(line)
+	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
+}
+
+func (p *benchProgress) finish() {
+	if p.width > 0 {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// spawnedServer is a server started by bench --spawn.
+type spawnedServer struct {
+	cmd   *exec.Cmd
+	pid   int
+	log   string // its output
+	pprof string // its profiling listener, if asked for
+	done  chan error
+}
+
+// spawnServer starts this binary's serve on rawURL's address and waits
+// until it is ready.
+func (c *cli) spawnServer(ctx context.Context, rawURL, database string, withPprof bool) (*spawnedServer, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Port() == "" {
+		return nil, usageError{fmt.Errorf("--spawn needs --url with host:port, got %q", rawURL)}
+	}
+	name, err := postgres.DatabaseName(database)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if !strings.Contains(name, "bench") {
+		return nil, usageError{fmt.Errorf("--spawn-database %q: its name must contain \"bench\" (it is dropped first)", name)}
+	}
+	if err := dropDatabase(ctx, database); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("spawn: find this binary: %w", err)
+	}
+	env := parseEnviron(c.environ)
+	profile := c.profile
+	if profile == "" {
+		profile = ProfileTest
+	}
+	set := map[string]string{"FECHATTER_PROFILE": profile, "DATABASE_URL": database}
+	for k, v := range map[string]string{
+		"FECHATTER_LIMITS_SEND_RATE_PER_SECOND": benchSendRate,
+		"FECHATTER_LIMITS_SEND_RATE_BURST":      benchSendBurst,
+	} {
+		if env[k] == "" {
+			set[k] = v
+		}
+	}
+	s := &spawnedServer{done: make(chan error, 1)}
+	if withPprof {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		set[PprofAddrEnv] = addr
+		s.pprof = "http://" + addr
+	}
+	environ := make([]string, 0, len(c.environ)+len(set))
+	for _, kv := range c.environ {
+		if k, _, _ := strings.Cut(kv, "="); set[k] == "" {
+			environ = append(environ, kv)
+		}
+	}
+	for k, v := range set {
+		environ = append(environ, k+"="+v)
+	}
+	logf, err := os.CreateTemp("", "fechatter-bench-server-*.log")
+	if err != nil {
+		return nil, fmt.Errorf("spawn: server log: %w", err)
+	}
+	s.log = logf.Name()
+	s.cmd = exec.Command(exe, "serve", "--addr", u.Host)
+	s.cmd.Env = environ
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("spawn: start %s serve: %w", exe, err)
+	}
+	logf.Close()
+	s.pid = s.cmd.Process.Pid
+	go func() { s.done <- s.cmd.Wait() }()
+	fmt.Fprintf(c.stderr, "spawned server pid %d on %s (profile %s, database %s, log %s)\n", s.pid, u.Host, profile, name, s.log)
+	ready := strings.TrimRight(rawURL, "/") + "/health/ready"
+	deadline := time.Now().Add(spawnReadyLimit)
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for {
+		resp, err := hc.Get(ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return nil, fmt.Errorf("spawned server exited before it was ready (%v); its log:\n%s", err, tail(s.log, 4000))
+		case <-ctx.Done():
+			s.stop(c.stderr)
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop(c.stderr)
+			return nil, fmt.Errorf("spawned server not ready within %s; its log:\n%s", spawnReadyLimit, tail(s.log, 4000))
+		}
+	}
+}
+
+// stop sends SIGTERM, waits for a graceful stop (then kills) and removes
+// the log unless the server failed.
+func (s *spawnedServer) stop(w io.Writer) {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-s.done:
+	case <-time.After(spawnStopLimit):
+		_ = s.cmd.Process.Kill()
+		err = fmt.Errorf("killed: no graceful stop within %s", spawnStopLimit)
+		<-s.done
+	}
+	if err != nil {
+		fmt.Fprintf(w, "spawned server pid %d stopped with %v; its log is %s\n", s.pid, err, s.log)
+		return
+	}
+	_ = os.Remove(s.log)
+}
+
+// dropDatabase drops the benchmark database so that the server starts on
+// a fresh one (it creates and migrates it).
+func dropDatabase(ctx context.Context, dsn string) error {
+	name, err := postgres.DatabaseName(dsn)
+	if err != nil {
+		return err
+	}
+	admin, err := postgres.WithDatabase(dsn, "postgres")
+	if err != nil {
+		return err
+	}
+	octx, cancel := context.WithTimeout(ctx, dbOpenTimeout)
+	defer cancel()
+	db, err := postgres.Open(octx, admin, postgres.WithMaxOpenConns(1))
+	if err != nil {
+		return fmt.Errorf("spawn: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.NewRaw("DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name)).Exec(ctx); err != nil {
+		return fmt.Errorf("spawn: drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// tail is the end of a file, for error messages.
+func tail(path string, n int64) string {
+	f, err := os.Open(filepath.Clean(path))
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(-n, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+// profileSeconds is the length of the CPU profile: the timed phase less a
+// second at each end.
+func profileSeconds(cfg bench.Config) int {
+	return max(int(cfg.Duration.Seconds())-2, 1)
+}
+
+// cpuProfile fetches /debug/pprof/profile once, when the timed phase
+// starts.
+type cpuProfile struct {
+	base    string
+	file    string
+	seconds int
+
+	once sync.Once
+	wg   sync.WaitGroup
+	err  error
+	ran  bool
+}
+
+func (p *cpuProfile) start(ctx context.Context) {
+	p.once.Do(func() {
+		p.ran = true
+		p.wg.Go(func() { p.err = p.fetch(ctx) })
+	})
+}
+
+func (p *cpuProfile) started() bool { return p.ran }
+
+func (p *cpuProfile) wait() error {
+	p.wg.Wait()
+	if !p.ran {
+		return errors.New("the run ended before its timed phase: no profile")
+	}
+	return p.err
+}
+
+func (p *cpuProfile) fetch(ctx context.Context) error {
+	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(p.base, "/"), p.seconds)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(p.seconds+30)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s %s", u, resp.Status, b)
+	}
+	out, err := os.Create(p.file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

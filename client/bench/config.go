@@ -1,0 +1,205 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// Workloads.
+const (
+	// Seed is the owner's 200-user day (50 messages per user) compressed
+	// into Duration: a #general channel, teams, direct messages, with the
+	// typing, read and presence frames real clients send.
+	Seed = "seed"
+	// Fanout sends Rate messages a second into chats of ChatSize members.
+	Fanout = "fanout"
+	// Connections holds Users idle WebSockets to measure server memory per
+	// connection.
+	Connections = "connections"
+	// Search seeds Messages messages and measures index lag and query
+	// latency.
+	Search = "search"
+)
+
+// Workloads lists the workload names.
+func Workloads() []string { return []string{Seed, Fanout, Connections, Search} }
+
+// Transports for sends.
+const (
+	TransportWS   = "ws"   // message.send on the sender's WebSocket, answered by ack
+	TransportREST = "rest" // POST /chats/{id}/messages
+)
+
+// DefaultSendLimit is the server's default per-user send rate (config
+// limits.send_rate.per_second); a plan above it draws 429s unless the
+// server runs with a raised limit.
+const DefaultSendLimit = 20.0
+
+// messagesPerUserDay is the owner's sizing: 50 messages per user a day.
+const messagesPerUserDay = 50
+
+// Config is one run. Zero values take the workload's defaults (Defaults).
+type Config struct {
+	URL      string // the server, http://host:port
+	Workload string
+	// Users to sign up. Default: seed 200; fanout enough that each sends
+	// at most 2 messages a second (at least 100), search at most 5 (at
+	// least 20); connections 1000.
+	Users int
+	// ChatSize is the members per chat (seed: per team). Default 10.
+	ChatSize int
+	// Rate is messages per second sent (search: while seeding). Default:
+	// seed Users*50/Duration, fanout 100, search 500.
+	Rate float64
+	// Duration of the timed phase: sending (seed, fanout), holding the
+	// connections open (connections), querying (search). Default 30s;
+	// connections 10s, search 20s.
+	Duration time.Duration
+	// Concurrency bounds the requests in flight (sends, sign-ups, dials,
+	// queries). Default 256.
+	Concurrency int
+	// Messages to seed (search). Default 10,000.
+	Messages int
+	// QueryRate is search queries per second (search). Default 20.
+	QueryRate float64
+	// Transport of sends: TransportWS (default) or TransportREST. Search
+	// seeds over REST.
+	Transport string
+	// Drain is how long to wait for missing deliveries after the last
+	// send. Default 10s.
+	Drain time.Duration
+	// PID of the server process, for its memory and CPU; 0: not measured.
+	PID int
+	// HTTPClient for REST calls; default one sized to Concurrency.
+	HTTPClient *http.Client
+	// Progress, if set, is called about once a second while the run goes.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running benchmark.
+type Progress struct {
+	Workload string
+	Phase    string // "sign-up", "chats", "connect", "run", "drain", "index", "query", ...
+	Done     int64  // of Total, in setup phases
+	Total    int64
+	Elapsed  time.Duration // in the timed phase
+	Duration time.Duration
+	Sent     int64 // acknowledged sends
+	Failed   int64
+	Expected int64 // deliveries expected and received so far
+	Received int64
+	Queries  int64
+	Conns    int64 // open WebSockets
+	RSS      int64 // server VmRSS, bytes (with PID)
+}
+
+// WithDefaults fills in the zero values.
+func (c Config) WithDefaults() Config {
+	if c.Workload == "" {
+		c.Workload = Fanout
+	}
+	if c.ChatSize <= 0 {
+		c.ChatSize = 10
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 256
+	}
+	if c.Transport == "" {
+		c.Transport = TransportWS
+	}
+	if c.Drain <= 0 {
+		c.Drain = 10 * time.Second
+	}
+	if c.QueryRate <= 0 {
+		c.QueryRate = 20
+	}
+	switch c.Workload {
+	case Seed:
+		if c.Users <= 0 {
+			c.Users = 200
+		}
+		if c.Duration <= 0 {
+			c.Duration = 30 * time.Second
+		}
+		if c.Rate <= 0 {
+			c.Rate = float64(c.Users*messagesPerUserDay) / c.Duration.Seconds()
+		}
+	case Fanout:
+		if c.Rate <= 0 {
+			c.Rate = 100
+		}
+		if c.Users <= 0 {
+			c.Users = max(100, int(math.Ceil(c.Rate/2)))
+		}
+		if c.Duration <= 0 {
+			c.Duration = 30 * time.Second
+		}
+	case Connections:
+		if c.Users <= 0 {
+			c.Users = 1000
+		}
+		if c.Duration <= 0 {
+			c.Duration = 10 * time.Second
+		}
+	case Search:
+		if c.Rate <= 0 {
+			c.Rate = 500
+		}
+		if c.Users <= 0 {
+			c.Users = max(20, int(math.Ceil(c.Rate/5)))
+		}
+		if c.Messages <= 0 {
+			c.Messages = 10_000
+		}
+		if c.Duration <= 0 {
+			c.Duration = 20 * time.Second
+		}
+		c.Transport = TransportREST
+	}
+	if c.Workload != Seed && c.Workload != Connections {
+		// Whole chats: every user is in exactly one.
+		c.Users = (c.Users + c.ChatSize - 1) / c.ChatSize * c.ChatSize
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot run.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("bench: --url %q must be http(s)://host:port", c.URL)
+	}
+	switch {
+	case !slices.Contains(Workloads(), c.Workload):
+		return fmt.Errorf("bench: unknown workload %q: one of %v", c.Workload, Workloads())
+	case c.Transport != TransportWS && c.Transport != TransportREST:
+		return fmt.Errorf("bench: transport %q: %q or %q", c.Transport, TransportWS, TransportREST)
+	case c.Users < 2:
+		return fmt.Errorf("bench: --users %d: at least 2", c.Users)
+	case c.ChatSize < 2 || c.ChatSize > 1000:
+		return fmt.Errorf("bench: --chat-size %d: 2..1000 (the server's channel limit)", c.ChatSize)
+	case c.Workload != Connections && c.Workload != Seed && c.ChatSize > c.Users:
+		return fmt.Errorf("bench: --chat-size %d is more than --users %d", c.ChatSize, c.Users)
+	case c.Rate < 0 || math.IsInf(c.Rate, 0) || math.IsNaN(c.Rate) || c.Rate > 1e6:
+		return fmt.Errorf("bench: --rate %g: 0..1e6 messages a second", c.Rate)
+	case c.Duration < 0 || c.Duration > 24*time.Hour:
+		return fmt.Errorf("bench: --duration %s: up to 24h", c.Duration)
+	case c.Users > 1_000_000:
+		return fmt.Errorf("bench: --users %d: at most 1,000,000", c.Users)
+	case c.Messages > 100_000_000:
+		return fmt.Errorf("bench: --messages %d: at most 100,000,000", c.Messages)
+	}
+	return nil
+}
+
+// sends is how many messages the run schedules.
+func (c Config) sends() int {
+	if c.Workload == Search {
+		return c.Messages
+	}
+	return int(math.Round(c.Rate * c.Duration.Seconds()))
+}

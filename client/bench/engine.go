@@ -1,0 +1,845 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fechatter/fechatter/client"
+)
+
+// sendTimeout bounds one send (REST or WebSocket).
+const sendTimeout = 30 * time.Second
+
+// giveUp is how far past the end of the timed phase sends may still
+// start: a server that falls further behind gets the rest skipped (and
+// counted), so that a run ends in bounded time.
+const giveUp = 10 * time.Second
+
+// Run runs cfg's workload against the server and reports what it
+// measured. A run cut short (ctx canceled, a setup step failed) returns
+// the report so far with the error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := newEngine(cfg)
+	if limit := raiseFileLimit(); limit > 0 && cfg.Workload != Search && uint64(cfg.Users) > limit-64 {
+		e.note("open-file limit %d is below --users %d: raise it (ulimit -n) or dials will fail", limit, cfg.Users)
+	}
+	stop := e.startProgress()
+	var err error
+	switch cfg.Workload {
+	case Seed:
+		err = e.seed(ctx)
+	case Fanout:
+		err = e.fanout(ctx)
+	case Connections:
+		err = e.connections(ctx)
+	case Search:
+		err = e.search(ctx)
+	}
+	e.closeAll()
+	if cfg.HTTPClient == nil {
+		e.hc.CloseIdleConnections() // a server stopping next need not wait for them
+	}
+	stop()
+	e.finish()
+	return e.rep, err
+}
+
+// engine is one run's state.
+type engine struct {
+	cfg     Config
+	run     string // unique id of the run: in names, tokens, keys
+	hc      *http.Client
+	rep     *Report
+	started time.Time
+
+	errs    counter // "operation code"
+	frames  counter // server frames by type
+	clientF counter // client frames by type (typing, read, presence)
+
+	mu    sync.Mutex
+	phase string
+	done  atomic.Int64
+	total atomic.Int64
+
+	users []*member
+	chats []*chatInfo
+	tr    *tracker
+	lag   *lagSampler
+	reads bool // seed: members send read frames after receiving
+
+	opened, dialFailed atomic.Int64
+	queries            atomic.Int64
+	closing            atomic.Bool // closeAll started: closed sockets are no drops
+
+	// timed phase
+	origin   time.Time
+	procBase ProcSample // server at the start of the timed phase
+	selfBase ProcSample
+	peakRSS  atomic.Int64
+	elapsed  time.Duration
+	sending  time.Duration // the send phase (search: not the timed phase)
+	procEnd  ProcSample
+	selfEnd  ProcSample
+	timerMu  sync.Mutex
+	timers   []*time.Timer
+}
+
+func newEngine(cfg Config) *engine {
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = client.NewHTTPClient(cfg.Concurrency + 16)
+	}
+	run := strconv.FormatUint(rand.Uint64()%(1<<40), 36)
+	e := &engine{cfg: cfg, run: run, hc: hc, started: time.Now()}
+	e.rep = &Report{Version: ReportVersion, StartedAt: e.started.UTC(), Machine: ThisMachine(), Workload: cfg.Workload,
+		Flags: Flags{URL: cfg.URL, Users: cfg.Users, ChatSize: cfg.ChatSize, Rate: cfg.Rate, Duration: cfg.Duration.String(),
+			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID},
+		Errors: map[string]int64{}, Frames: map[string]int64{}}
+	if cfg.Workload == Search {
+		e.rep.Flags.Messages, e.rep.Flags.QueryRate = cfg.Messages, cfg.QueryRate
+	}
+	return e
+}
+
+func (e *engine) note(format string, a ...any) {
+	e.mu.Lock()
+	e.rep.Notes = append(e.rep.Notes, fmt.Sprintf(format, a...))
+	e.mu.Unlock()
+}
+
+func (e *engine) setPhase(name string, total int) {
+	e.mu.Lock()
+	e.phase = name
+	e.mu.Unlock()
+	e.done.Store(0)
+	e.total.Store(int64(total))
+}
+
+// counter counts by key; safe for concurrent use, cheap when the keys
+// are few and repeat (frame types, error codes).
+type counter struct{ m sync.Map }
+
+func (c *counter) add(key string, n int64) {
+	v, ok := c.m.Load(key)
+	if !ok {
+		v, _ = c.m.LoadOrStore(key, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(n)
+}
+
+func (c *counter) snapshot() map[string]int64 {
+	out := map[string]int64{}
+	c.m.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// fail counts an error of an operation by its API code (or what kind of
+// failure it was when the server gave none).
+func (e *engine) fail(op string, err error) {
+	e.errs.add(op+" "+errorCode(err), 1)
+}
+
+func errorCode(err error) string {
+	if c := client.Code(err); c != "" {
+		return c
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, client.ErrClosed):
+		return "connection_closed"
+	default:
+		return "transport"
+	}
+}
+
+// member is one signed-up user and its connection.
+type member struct {
+	i    int
+	cl   *client.Client
+	id   int64
+	conn atomic.Pointer[client.Conn]
+
+	// Touched only by the connection's reader (OnFrame).
+	seen map[int64]*seqSet
+	last map[int64]int64
+
+	// seed: read pointers waiting to be sent, by chat.
+	mu    sync.Mutex
+	reads map[int64]int64
+}
+
+// chatInfo is a chat of the run and its members.
+type chatInfo struct {
+	id      int64
+	members []*member
+}
+
+// seqSet is a set of seqs (dense from 1): one bit each.
+type seqSet struct{ bits []uint64 }
+
+// add reports whether seq was new.
+func (s *seqSet) add(seq int64) bool {
+	if seq <= 0 || seq > 1<<32 {
+		return true // not a seq the server gives; counted, not deduplicated
+	}
+	w, b := int(seq>>6), uint64(1)<<(seq&63)
+	if w >= len(s.bits) {
+		s.bits = append(s.bits, make([]uint64, w-len(s.bits)+1+len(s.bits)/2)...)
+	}
+	if s.bits[w]&b != 0 {
+		return false
+	}
+	s.bits[w] |= b
+	return true
+}
+
+// tracker follows the messages of a run: message i is scheduled at
+// origin + i*interval, so its schedule is a pure function of i that the
+// connections' readers can compute on their own.
+type tracker struct {
+	origin   atomic.Int64 // unix nanoseconds
+	interval float64      // nanoseconds
+	msgs     []sentMsg
+
+	sent, failed, expected, received atomic.Int64
+	duplicates, outOfOrder           atomic.Int64
+	sendLat, delivLat, schedLag      *Samples
+}
+
+type sentMsg struct {
+	chat  *chatInfo // set before the send starts
+	acked atomic.Bool
+	recv  atomic.Int32
+}
+
+func newTracker(n int, rate float64) *tracker {
+	return &tracker{interval: 1e9 / rate, msgs: make([]sentMsg, n),
+		sendLat: NewSamples(0), delivLat: NewSamples(0), schedLag: NewSamples(0)}
+}
+
+func (t *tracker) sched(i int) time.Time {
+	return time.Unix(0, t.origin.Load()+int64(float64(i)*t.interval))
+}
+
+// pace calls fire(i) for i in [0, n) at at(i), in order and never early.
+// It does not slip: sends that are late fire at once and their latency,
+// measured from at(i), shows it. It returns how many fired.
+func pace(ctx context.Context, n int, at func(int) time.Time, fire func(int)) int {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := range n {
+		if d := time.Until(at(i)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return i
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return i
+		}
+		fire(i)
+	}
+	return n
+}
+
+// forEach runs fn(i) for i in [0, n) on workers goroutines; it stops at
+// the first error and returns it.
+func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return first
+}
+
+// signUp creates the run's workspace (its owner is user 0) and n-1 more
+// users through invites.
+func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
+	e.setPhase("sign-up", n)
+	start := time.Now()
+	password := "bench-" + e.run + "-password"
+	ws := "bench-" + e.run
+	newUser := func(i int) (*member, *client.Client, error) {
+		cl, err := client.New(e.cfg.URL, client.WithHTTPClient(e.hc))
+		return &member{i: i, cl: cl, seen: map[int64]*seqSet{}, last: map[int64]int64{}, reads: map[int64]int64{}}, cl, err
+	}
+	owner, cl, err := newUser(0)
+	if err != nil {
+		return nil, err
+	}
+	s, err := cl.SignUp(ctx, client.SignUpRequest{Email: fmt.Sprintf("owner-%s@bench.fechatter.test", e.run),
+		Password: password, Fullname: "Bench Owner", Workspace: ws})
+	if err != nil {
+		return nil, fmt.Errorf("sign up the workspace owner: %w", err)
+	}
+	owner.id = s.User.ID
+	e.done.Add(1)
+	users := make([]*member, n)
+	users[0] = owner
+	const perInvite = 10_000 // the API's max_uses
+	var codes []string
+	for left := n - 1; left > 0; left -= perInvite {
+		inv, err := cl.CreateInvite(ctx, client.InviteOptions{MaxUses: min(left, perInvite), ExpiresInHours: 24})
+		if err != nil {
+			return nil, fmt.Errorf("create an invite: %w", err)
+		}
+		codes = append(codes, inv.Code)
+	}
+	// Password hashing is the server's slowest request: a few at a time.
+	err = forEach(ctx, n-1, min(e.cfg.Concurrency, 16), func(ctx context.Context, j int) error {
+		m, cl, err := newUser(j + 1)
+		if err != nil {
+			return err
+		}
+		s, err := cl.SignUp(ctx, client.SignUpRequest{Email: fmt.Sprintf("u%d-%s@bench.fechatter.test", j+1, e.run),
+			Password: password, Fullname: fmt.Sprintf("Bench User %d", j+1), Workspace: ws, InviteCode: codes[j/perInvite]})
+		if err != nil {
+			return fmt.Errorf("sign up user %d: %w", j+1, err)
+		}
+		m.id = s.User.ID
+		users[j+1] = m
+		e.done.Add(1)
+		return nil
+	})
+	e.users = users
+	e.rep.Setup.Workspace = ws
+	e.rep.Setup.Users = n
+	e.rep.Setup.Seconds += time.Since(start).Seconds()
+	return users, err
+}
+
+// chatSpec is a chat to create: its first member creates it.
+type chatSpec struct {
+	typ, name string
+	members   []*member
+}
+
+func (e *engine) createChats(ctx context.Context, specs []chatSpec) ([]*chatInfo, error) {
+	e.setPhase("chats", len(specs))
+	start := time.Now()
+	chats := make([]*chatInfo, len(specs))
+	err := forEach(ctx, len(specs), min(e.cfg.Concurrency, 32), func(ctx context.Context, i int) error {
+		sp := specs[i]
+		ids := make([]int64, 0, len(sp.members)-1)
+		for _, m := range sp.members[1:] {
+			ids = append(ids, m.id)
+		}
+		c, err := sp.members[0].cl.CreateChat(ctx, client.NewChat{Type: sp.typ, Name: sp.name, MemberIDs: ids})
+		if err != nil {
+			return fmt.Errorf("create chat %s: %w", sp.name, err)
+		}
+		chats[i] = &chatInfo{id: c.ID, members: sp.members}
+		e.done.Add(1)
+		return nil
+	})
+	e.chats = append(e.chats, chats...)
+	e.rep.Setup.Chats += len(specs)
+	e.rep.Setup.Seconds += time.Since(start).Seconds()
+	return chats, err
+}
+
+// groupType is the chat type that holds size members.
+func groupType(size int) string {
+	if size <= 50 { // the default group limit
+		return client.Group
+	}
+	return client.PrivateChannel
+}
+
+// connect opens a WebSocket per member. tolerant counts failed dials
+// instead of failing the run.
+func (e *engine) connect(ctx context.Context, users []*member, tolerant bool) error {
+	e.setPhase("connect", len(users))
+	return forEach(ctx, len(users), min(e.cfg.Concurrency, 64), func(ctx context.Context, i int) error {
+		m := users[i]
+		c, err := m.cl.Dial(ctx, client.DialOptions{Platform: "bench", OnFrame: e.onFrame(m)})
+		if err != nil {
+			e.dialFailed.Add(1)
+			e.fail("dial", err)
+			if tolerant && ctx.Err() == nil {
+				return nil
+			}
+			return fmt.Errorf("connect user %d: %w", i, err)
+		}
+		m.conn.Store(c)
+		e.opened.Add(1)
+		e.done.Add(1)
+		return nil
+	})
+}
+
+// onFrame is a member's frame handler: it runs on the reader of its
+// connection.
+func (e *engine) onFrame(m *member) func(client.Frame) {
+	return func(f client.Frame) {
+		e.frames.add(f.Type, 1)
+		switch f.Type {
+		case client.FrameMessageCreated:
+			e.onMessage(m, f)
+		case client.FrameError:
+			e.errs.add("ws "+client.ErrorOf(f).Code, 1)
+		}
+	}
+}
+
+func (e *engine) onMessage(m *member, f client.Frame) {
+	var d struct {
+		ChatID   int64  `json:"chat_id"`
+		Seq      int64  `json:"seq"`
+		SenderID int64  `json:"sender_id"`
+		Content  string `json:"content"`
+	}
+	t := e.tr
+	if err := f.Decode(&d); err != nil || t == nil {
+		e.errs.add("frame undecodable", 1)
+		return
+	}
+	set := m.seen[d.ChatID]
+	if set == nil {
+		set = &seqSet{}
+		m.seen[d.ChatID] = set
+	}
+	if !set.add(d.Seq) {
+		t.duplicates.Add(1)
+		return
+	}
+	if d.Seq < m.last[d.ChatID] {
+		t.outOfOrder.Add(1)
+	} else {
+		m.last[d.ChatID] = d.Seq
+	}
+	i, ok := messageIndex(d.Content)
+	if !ok || i >= len(t.msgs) {
+		return // not a message of this run
+	}
+	t.msgs[i].recv.Add(1)
+	t.received.Add(1)
+	t.delivLat.Add(f.At.Sub(t.sched(i)))
+	if e.reads && d.SenderID != m.id {
+		e.scheduleRead(m, d.ChatID, d.Seq, i)
+	}
+}
+
+// scheduleRead sends a read frame for the chat a moment later, as a
+// client does once the message has been on screen; reads of one chat
+// arriving meanwhile are folded into it.
+func (e *engine) scheduleRead(m *member, chatID, seq int64, i int) {
+	m.mu.Lock()
+	prev, pending := m.reads[chatID]
+	if !pending || seq > prev {
+		m.reads[chatID] = seq
+	}
+	m.mu.Unlock()
+	if pending {
+		return
+	}
+	delay := 200*time.Millisecond + time.Duration(mix(uint64(i)<<20^uint64(m.i))%1000)*time.Millisecond
+	e.after(delay, func() {
+		m.mu.Lock()
+		seq := m.reads[chatID]
+		delete(m.reads, chatID)
+		m.mu.Unlock()
+		e.clientFrame(m, "read", func(c *client.Conn) error { return c.Read(chatID, seq) })
+	})
+}
+
+// clientFrame sends a frame on m's connection and counts it.
+func (e *engine) clientFrame(m *member, typ string, send func(*client.Conn) error) {
+	c := m.conn.Load()
+	if c == nil || e.closing.Load() {
+		return
+	}
+	if err := send(c); err != nil {
+		if !e.closing.Load() {
+			e.fail(typ, err)
+		}
+		return
+	}
+	e.clientF.add(typ, 1)
+}
+
+// after runs fn after d unless the run ends first.
+func (e *engine) after(d time.Duration, fn func()) {
+	e.timerMu.Lock()
+	defer e.timerMu.Unlock()
+	if e.closing.Load() {
+		return
+	}
+	e.timers = append(e.timers, time.AfterFunc(d, fn))
+}
+
+// startTimed marks the start of the timed phase at origin.
+func (e *engine) startTimed(origin time.Time) {
+	e.setPhase("run", 0)
+	e.origin = origin
+	e.rep.LoadAverage[0] = LoadAverage()
+	e.selfBase, _ = ReadProc(0)
+	if e.cfg.PID > 0 {
+		var err error
+		if e.procBase, err = ReadProc(e.cfg.PID); err != nil {
+			e.note("cannot read the server's /proc (pid %d): %v", e.cfg.PID, err)
+		}
+		e.peakRSS.Store(e.procBase.RSS)
+	}
+}
+
+// endTimed marks its end.
+func (e *engine) endTimed() {
+	e.elapsed = time.Since(e.origin)
+	e.rep.LoadAverage[1] = LoadAverage()
+	e.selfEnd, _ = ReadProc(0)
+	if e.cfg.PID > 0 {
+		e.procEnd, _ = ReadProc(e.cfg.PID)
+		e.peakRSS.Store(max(e.peakRSS.Load(), e.procEnd.RSS))
+	}
+}
+
+// sendPhase sends n messages at the tracker's rate: message i by plan(i)
+// at its scheduled time. With lead > 0, before(i) runs lead ahead of the
+// send (the typing frame).
+func (e *engine) sendPhase(ctx context.Context, lead time.Duration, plan func(i int) (*member, *chatInfo), before func(i int, m *member, c *chatInfo)) {
+	t := e.tr
+	n := len(t.msgs)
+	origin := time.Now().Add(lead + 100*time.Millisecond)
+	t.origin.Store(origin.UnixNano())
+	e.startTimed(origin)
+	// Sends run on ctx; starting them stops at the give-up time.
+	last := t.sched(max(n-1, 0))
+	start, cancel := context.WithDeadline(ctx, last.Add(giveUp))
+	defer cancel()
+	sem := make(chan struct{}, e.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var started atomic.Int64
+	dispatch := func(i int, m *member, c *chatInfo) {
+		select {
+		case sem <- struct{}{}:
+		case <-start.Done():
+			wg.Done()
+			return
+		}
+		if start.Err() != nil {
+			<-sem
+			wg.Done()
+			return
+		}
+		started.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			e.send(ctx, i, m, c)
+		}()
+	}
+	pace(start, n, func(i int) time.Time { return t.sched(i).Add(-lead) }, func(i int) {
+		m, c := plan(i)
+		t.msgs[i].chat = c
+		wg.Add(1)
+		if lead <= 0 {
+			dispatch(i, m, c)
+			return
+		}
+		before(i, m, c)
+		time.AfterFunc(time.Until(t.sched(i)), func() { dispatch(i, m, c) })
+	})
+	wg.Wait()
+	e.rep.Messages.Scheduled = int64(n)
+	e.rep.Messages.Skipped = int64(n) - started.Load()
+	if sk := e.rep.Messages.Skipped; sk > 0 && ctx.Err() == nil {
+		e.note("%d sends skipped: the server fell more than %s behind the schedule", sk, giveUp)
+	}
+	e.endTimed()
+	e.sending = e.elapsed
+}
+
+// send sends message i and records its latency.
+func (e *engine) send(ctx context.Context, i int, m *member, c *chatInfo) {
+	t := e.tr
+	at := t.sched(i)
+	t.schedLag.Add(time.Since(at))
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	msg := client.NewMessage{Content: content(e.run, i), IdempotencyKey: e.run + "-" + strconv.Itoa(i)}
+	var err error
+	if conn := m.conn.Load(); e.cfg.Transport == TransportWS && conn != nil {
+		_, _, err = conn.Send(ctx, c.id, msg)
+	} else {
+		_, _, err = m.cl.Send(ctx, c.id, msg)
+	}
+	now := time.Now()
+	if err != nil {
+		t.failed.Add(1)
+		e.fail("send", err)
+		return
+	}
+	t.sendLat.Add(now.Sub(at))
+	t.msgs[i].acked.Store(true)
+	t.sent.Add(1)
+	t.expected.Add(int64(len(c.members)))
+	if e.lag != nil {
+		e.lag.maybeSample(ctx, m, i, now)
+	}
+}
+
+// drain waits until every expected delivery arrived, or Drain passed.
+func (e *engine) drain(ctx context.Context) {
+	e.setPhase("drain", 0)
+	deadline := time.Now().Add(e.cfg.Drain)
+	for e.tr.received.Load() < e.tr.expected.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// closeAll stops the timers and closes every connection.
+func (e *engine) closeAll() {
+	e.timerMu.Lock()
+	e.closing.Store(true)
+	for _, t := range e.timers {
+		t.Stop()
+	}
+	e.timerMu.Unlock()
+	var dropped atomic.Int64
+	_ = forEach(context.Background(), len(e.users), 64, func(_ context.Context, i int) error {
+		if m := e.users[i]; m != nil {
+			if c := m.conn.Load(); c != nil {
+				select {
+				case <-c.Done():
+					dropped.Add(1)
+				default:
+				}
+				_ = c.Close()
+			}
+		}
+		return nil
+	})
+	e.rep.Connections.Dropped = dropped.Load()
+}
+
+// openConns counts the connections still open.
+func (e *engine) openConns() int64 {
+	var n int64
+	for _, m := range e.users {
+		if m == nil {
+			continue
+		}
+		if c := m.conn.Load(); c != nil {
+			select {
+			case <-c.Done():
+			default:
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// startProgress reports progress once a second (and samples the server's
+// memory for its peak) until the returned stop is called.
+func (e *engine) startProgress() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var rss int64
+			if e.cfg.PID > 0 {
+				if s, err := ReadProc(e.cfg.PID); err == nil {
+					rss = s.RSS
+					if e.tr != nil || e.cfg.Workload == Connections {
+						e.peakRSS.Store(max(e.peakRSS.Load(), rss))
+					}
+				}
+			}
+			if e.cfg.Progress != nil {
+				e.cfg.Progress(e.snapshot(rss))
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (e *engine) snapshot(rss int64) Progress {
+	e.mu.Lock()
+	p := Progress{Workload: e.cfg.Workload, Phase: e.phase, Duration: e.cfg.Duration}
+	e.mu.Unlock()
+	p.Done, p.Total = e.done.Load(), e.total.Load()
+	if !e.origin.IsZero() {
+		p.Elapsed = max(time.Since(e.origin), 0)
+	}
+	if t := e.tr; t != nil {
+		p.Sent, p.Failed, p.Expected, p.Received = t.sent.Load(), t.failed.Load(), t.expected.Load(), t.received.Load()
+	}
+	p.Queries = e.queries.Load()
+	p.Conns = e.openConns()
+	p.RSS = rss
+	return p
+}
+
+// finish fills in the report.
+func (e *engine) finish() {
+	r := e.rep
+	r.ElapsedSeconds = e.elapsed.Seconds()
+	if t := e.tr; t != nil {
+		r.Messages.Sent, r.Messages.Failed = t.sent.Load(), t.failed.Load()
+		var d Deliveries
+		for i := range t.msgs {
+			m := &t.msgs[i]
+			recv := int64(m.recv.Load())
+			if m.acked.Load() {
+				if e.cfg.Workload != Search {
+					d.Expected += int64(len(m.chat.members))
+				}
+				d.Received += recv
+			} else {
+				d.Unacked += recv
+			}
+		}
+		d.Lost = max(d.Expected-d.Received, 0)
+		if d.Expected > 0 {
+			d.LossRatio = float64(d.Lost) / float64(d.Expected)
+		}
+		d.Duplicates, d.OutOfOrder = t.duplicates.Load(), t.outOfOrder.Load()
+		if e.sending > 0 {
+			r.Messages.RatePerSec = float64(r.Messages.Sent) / e.sending.Seconds()
+			d.RatePerSec = float64(d.Received) / e.sending.Seconds()
+		}
+		r.Deliveries = d
+		r.SendLatency, r.DeliveryLatency, r.ScheduleLag = t.sendLat.Summary(), t.delivLat.Summary(), t.schedLag.Summary()
+	}
+	if l := e.lag; l != nil {
+		r.IndexLag, r.IndexLagMissed = l.samples.Summary(), l.missed.Load()
+	}
+	r.Connections.Opened, r.Connections.Failed = e.opened.Load(), e.dialFailed.Load()
+	r.Errors = e.errs.snapshot()
+	r.Frames = e.frames.snapshot()
+	for k, v := range e.clientF.snapshot() {
+		r.Frames["sent "+k] = v
+	}
+	secs := e.elapsed.Seconds()
+	r.Generator = procStats(e.selfBase, e.selfEnd, 0, secs)
+	if e.cfg.PID > 0 && e.procBase.RSS > 0 {
+		r.Server = &ServerStats{PID: e.cfg.PID, ProcStats: procStats(e.procBase, e.procEnd, e.peakRSS.Load(), secs)}
+		if e.cfg.Workload == Connections && r.Connections.Opened > 0 {
+			r.Server.PerConnectionBytes = (e.procEnd.RSS - e.procBase.RSS) / r.Connections.Opened
+		}
+	}
+}
+
+func procStats(before, after ProcSample, peak int64, secs float64) ProcStats {
+	p := ProcStats{RSSBeforeBytes: before.RSS, RSSAfterBytes: after.RSS, RSSPeakBytes: max(peak, before.RSS, after.RSS),
+		CPUSeconds: (after.CPUTime - before.CPUTime).Seconds()}
+	if secs > 0 {
+		p.CPUCores = p.CPUSeconds / secs
+	}
+	return p
+}
+
+// lagSampler measures index lag on a sample of the acknowledged sends:
+// one every lagEvery, at most lagInFlight at once, each polled by search
+// for its unique token every lagPoll.
+type lagSampler struct {
+	e       *engine
+	last    atomic.Int64
+	slots   chan struct{}
+	wg      sync.WaitGroup
+	samples *Samples
+	missed  atomic.Int64
+	stop    chan struct{}
+}
+
+const (
+	lagEvery    = 250 * time.Millisecond
+	lagInFlight = 2
+	lagPoll     = 20 * time.Millisecond
+	lagTimeout  = 30 * time.Second
+)
+
+func newLagSampler(e *engine) *lagSampler {
+	return &lagSampler{e: e, slots: make(chan struct{}, lagInFlight), samples: NewSamples(0), stop: make(chan struct{})}
+}
+
+func (l *lagSampler) maybeSample(ctx context.Context, m *member, i int, acked time.Time) {
+	last := l.last.Load()
+	if acked.UnixNano()-last < int64(lagEvery) || !l.last.CompareAndSwap(last, acked.UnixNano()) {
+		return
+	}
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		return
+	}
+	l.wg.Go(func() {
+		defer func() { <-l.slots }()
+		ctx := context.WithoutCancel(ctx)
+		tok := token(l.e.run, i)
+		deadline := acked.Add(lagTimeout)
+		for time.Now().Before(deadline) {
+			res, err := m.cl.Search(ctx, client.SearchQuery{Q: tok, Limit: 10})
+			if err == nil && hasToken(res.Hits, l.e.run, i) {
+				l.samples.Add(time.Since(acked))
+				return
+			}
+			if err != nil {
+				l.e.fail("search", err)
+			}
+			select {
+			case <-l.stop:
+				l.missed.Add(1)
+				return
+			case <-time.After(lagPoll):
+			}
+		}
+		l.missed.Add(1)
+	})
+}
+
+// wait waits for the samples in flight, giving up after d.
+func (l *lagSampler) wait(d time.Duration) {
+	t := time.AfterFunc(d, func() { close(l.stop) })
+	l.wg.Wait()
+	t.Stop()
+}

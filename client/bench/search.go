@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fechatter/fechatter/client"
+)
+
+// indexWait bounds the wait for the index to catch up after seeding.
+const indexWait = 2 * time.Minute
+
+// search: Messages messages sent over REST at Rate into chats of ChatSize
+// (index lag sampled meanwhile); once the last ones are searchable,
+// QueryRate queries a second for Duration, each a vocabulary word searched
+// by a random user over its chats.
+func (e *engine) search(ctx context.Context) error {
+	cfg := e.cfg
+	users, err := e.signUp(ctx, cfg.Users)
+	if err != nil {
+		return err
+	}
+	chatOf := make([]*chatInfo, len(users))
+	var specs []chatSpec
+	for k := 0; k+cfg.ChatSize <= len(users); k += cfg.ChatSize {
+		specs = append(specs, chatSpec{typ: groupType(cfg.ChatSize), name: fmt.Sprintf("search %d", k/cfg.ChatSize), members: users[k : k+cfg.ChatSize]})
+	}
+	chats, err := e.createChats(ctx, specs)
+	if err != nil {
+		return err
+	}
+	for _, c := range chats {
+		for _, m := range c.members {
+			chatOf[m.i] = c
+		}
+	}
+	if per := cfg.Rate / float64(len(users)); per > DefaultSendLimit {
+		e.note("each user sends %.1f messages/s, above the default limit of %g/s", per, DefaultSendLimit)
+	}
+	e.tr = newTracker(cfg.sends(), cfg.Rate)
+	e.lag = newLagSampler(e)
+	senders := make([]*member, len(e.tr.msgs))
+	e.sendPhase(ctx, 0, func(i int) (*member, *chatInfo) {
+		m := users[i%len(users)]
+		senders[i] = m
+		return m, chatOf[m.i]
+	}, nil)
+	e.lag.wait(e.cfg.Drain)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.waitIndexed(ctx, senders); err != nil {
+		return err
+	}
+	return e.queryPhase(ctx, users)
+}
+
+// waitIndexed waits until the last acknowledged messages are searchable.
+func (e *engine) waitIndexed(ctx context.Context, senders []*member) error {
+	e.setPhase("index", 0)
+	start := time.Now()
+	var last []int
+	for i := len(e.tr.msgs) - 1; i >= 0 && len(last) < 10; i-- {
+		if e.tr.msgs[i].acked.Load() {
+			last = append(last, i)
+		}
+	}
+	for _, i := range last {
+		for {
+			res, err := senders[i].cl.Search(ctx, client.SearchQuery{Q: token(e.run, i), Limit: 10})
+			if err == nil && hasToken(res.Hits, e.run, i) {
+				break
+			}
+			if err != nil {
+				e.fail("search", err)
+			}
+			if time.Since(start) > indexWait {
+				return fmt.Errorf("message %d not searchable %s after seeding", i, indexWait)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(lagPoll):
+			}
+		}
+	}
+	e.rep.IndexCatchUpSeconds = time.Since(start).Seconds()
+	return nil
+}
+
+// queryPhase runs the queries, paced at QueryRate (open loop, latency
+// from the scheduled time).
+func (e *engine) queryPhase(ctx context.Context, users []*member) error {
+	cfg := e.cfg
+	n := int(cfg.QueryRate * cfg.Duration.Seconds())
+	interval := float64(time.Second) / cfg.QueryRate
+	origin := time.Now().Add(50 * time.Millisecond)
+	at := func(i int) time.Time { return origin.Add(time.Duration(float64(i) * interval)) }
+	e.startTimed(origin)
+	lat, took := NewSamples(0), NewSamples(0)
+	var hits atomic.Int64
+	sem := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	pace(ctx, n, at, func(i int) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			h := mix(uint64(i) ^ 0x5ea7c4)
+			m := users[h%uint64(len(users))]
+			qctx, cancel := context.WithTimeout(ctx, sendTimeout)
+			defer cancel()
+			res, err := m.cl.Search(qctx, client.SearchQuery{Q: skewedWord(mix(h)), Limit: 20})
+			if err != nil {
+				e.fail("search", err)
+				return
+			}
+			lat.Add(time.Since(at(i)))
+			took.Add(time.Duration(res.TookMs) * time.Millisecond)
+			hits.Add(int64(res.EstimatedTotal))
+			e.queries.Add(1)
+		})
+	})
+	wg.Wait()
+	e.endTimed()
+	e.rep.SearchQuery, e.rep.SearchTook = lat.Summary(), took.Summary()
+	if q := e.queries.Load(); q > 0 {
+		e.rep.SearchHitsMean = float64(hits.Load()) / float64(q)
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,84 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/fechatter/fechatter/domain/presence"
+)
+
+// Ephemeral event types: they never enter the outbox or the stream.
+const (
+	// EventTyping is published with a SignalPublisher on
+	// <prefix>.chat.<chat_id>.typing: one token, where the stream captures
+	// only <prefix>.chat.*.*.*, so it is never stored, while the chat's
+	// subscriptions (<prefix>.chat.<id>.>) hear it. Data is a TypingEvent.
+	EventTyping = "typing"
+	// EventPresenceUpdated is the frame of a presence change. It is not
+	// published: every instance watches the presence store and delivers
+	// the changes to its own connections.
+	EventPresenceUpdated = "presence.updated"
+)
+
+// TypingEvent is the data of EventTyping, and of the typing.updated frame.
+type TypingEvent struct {
+	ChatID    int64     `json:"chat_id"`
+	UserID    int64     `json:"user_id"`
+	IsTyping  bool      `json:"is_typing"`
+	ExpiresAt time.Time `json:"expires_at"` // the stop's own time when is_typing is false
+}
+
+// SignalPublisher publishes ephemeral events (typing) to the instances
+// that follow their chat, as SubscribeChat delivers them: fire and forget,
+// not stored, not retried. A signal published while nobody listens is lost,
+// which is what a typing indicator wants.
+type SignalPublisher interface {
+	PublishSignal(ctx context.Context, e Event) error
+}
+
+// PresenceChange is an entry of the presence store as a watcher sees it:
+// put (Deleted false, with Entry) or deleted.
+type PresenceChange struct {
+	Instance string
+	UserID   int64
+	Entry    presence.Entry
+	Deleted  bool
+}
+
+// PresenceStore is shared by the server instances: each puts, per user
+// with connections on it, what its connections say (presence.Entry), and
+// rewrites it within TTL while the user stays; every instance watches all
+// entries and merges them. An instance that dies stops rewriting, and its
+// entries expire. Instance names are 1..64 of [A-Za-z0-9_-].
+type PresenceStore interface {
+	// Put writes instance's entry of userID; it lives TTL from now.
+	Put(ctx context.Context, instance string, userID int64, e presence.Entry) error
+	// Delete removes instance's entry of userID (no error if absent).
+	Delete(ctx context.Context, instance string, userID int64) error
+	// Watch calls handler with every live entry before it returns, then
+	// with every put and delete after that, from one goroutine at a time
+	// in order, until the subscription ends; ctx bounds the call only.
+	// Expiry is not announced (NATS Server 2.9 has no expiry markers):
+	// watchers drop an entry not rewritten within TTL themselves.
+	Watch(ctx context.Context, handler func(PresenceChange)) (Subscription, error)
+	// TTL is how long an entry lives after its last put.
+	TTL() time.Duration
+}
+
+// LastSeen is a user's last activity as stored, so it survives restarts.
+type LastSeen struct {
+	UserID   int64
+	At       time.Time
+	Platform string
+}
+
+// LastSeenRepository stores users' last activity (user_presence).
+type LastSeenRepository interface {
+	// SaveLastSeen records each user's last activity; a time not later
+	// than the stored one changes nothing, and an empty platform (a REST
+	// write names none) keeps the stored one.
+	SaveLastSeen(ctx context.Context, seen []LastSeen) error
+	// LastSeen returns the stored last activity of those of userIDs that
+	// have one, in any order.
+	LastSeen(ctx context.Context, userIDs []int64) ([]LastSeen, error)
+}
