@@ -35,9 +35,10 @@ func TestSignupSigninAndMe(t *testing.T) {
 	var me struct {
 		ID    int64  `json:"id"`
 		Email string `json:"email"`
+		Role  string `json:"role"`
 	}
 	h.must(200, "GET", "/api/v1/users/me", res.AccessToken, nil, &me)
-	if me.ID != res.User.ID {
+	if me.ID != res.User.ID || me.Role != "owner" {
 		t.Errorf("me = %+v", me)
 	}
 	h.must(200, "POST", "/api/v1/auth/signin", "", map[string]any{"email": "alice@example.com", "password": "password123"}, nil)

@@ -12,18 +12,20 @@ import (
 	"github.com/fechatter/fechatter/domain/message"
 )
 
-// User is the API's User object.
+// User is the API's User object, plus (an addition) the user's role in the
+// workspace, so clients know who may create invites.
 type User struct {
-	ID          int64     `json:"id"`
-	WorkspaceID int64     `json:"workspace_id"`
-	Email       string    `json:"email"`
-	Fullname    string    `json:"fullname"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64                  `json:"id"`
+	WorkspaceID int64                  `json:"workspace_id"`
+	Email       string                 `json:"email"`
+	Fullname    string                 `json:"fullname"`
+	Role        identity.WorkspaceRole `json:"role"`
+	CreatedAt   time.Time              `json:"created_at"`
 }
 
 // UserOf maps a domain user.
 func UserOf(u identity.User) User {
-	return User{ID: u.ID, WorkspaceID: u.WorkspaceID, Email: u.Email, Fullname: u.Fullname, CreatedAt: u.CreatedAt.UTC()}
+	return User{ID: u.ID, WorkspaceID: u.WorkspaceID, Email: u.Email, Fullname: u.Fullname, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
 }
 
 // Workspace is the API's Workspace object.
