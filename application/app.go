@@ -52,6 +52,7 @@ type Queries struct {
 	ListChats      query.ListChats
 	GetChat        query.GetChat
 	ListMembers    query.ListMembers
+	BrowseChannels query.BrowseChannels
 	ListMessages   query.ListMessages
 	GetMessage     query.GetMessage
 	SearchMessages query.SearchMessages
@@ -141,6 +142,7 @@ func New(p Ports, o Options) App {
 			ListChats:      query.NewListChats(p.ChatReads),
 			GetChat:        query.NewGetChat(p.ChatReads),
 			ListMembers:    query.NewListMembers(p.ChatReads),
+			BrowseChannels: query.NewBrowseChannels(p.ChatReads),
 			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads),
 			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads),
 			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup),

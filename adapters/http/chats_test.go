@@ -116,6 +116,17 @@ func TestPublicChannelsCanBeJoinedPrivateOnesCannot(t *testing.T) {
 	if n := len(h.members(owner, pub.ID)); n != 2 {
 		t.Errorf("members after joining twice: %d", n)
 	}
+	var dir struct{ Chats []chatJSON }
+	h.must(200, "GET", "/api/v1/chats/public?q=gen", bob.Token, nil, &dir)
+	if len(dir.Chats) != 1 || dir.Chats[0].ID != pub.ID || dir.Chats[0].Role == nil {
+		t.Errorf("public channel directory for bob: %+v", dir.Chats)
+	}
+	stranger := h.signup("far-away", nil)
+	h.must(200, "GET", "/api/v1/chats/public", stranger.Token, nil, &dir)
+	if len(dir.Chats) != 0 {
+		t.Errorf("another workspace browses %+v", dir.Chats)
+	}
+	h.must(400, "GET", "/api/v1/chats/public?limit=0", bob.Token, nil, nil)
 	h.must(404, "POST", fmt.Sprintf("/api/v1/chats/%d/join", priv.ID), bob.Token, nil, nil)
 	h.must(404, "GET", fmt.Sprintf("/api/v1/chats/%d", priv.ID), bob.Token, nil, nil)
 }

@@ -57,6 +57,8 @@ func (s *Server) routeTable() []route {
 
 		{method: "POST", path: v1 + "/chats", summary: "Create a chat (200 with the existing one for a repeated direct chat)", auth: true, status: 201, body: createChatBody{}, answer: query.Chat{}, handler: s.createChat},
 		{method: "GET", path: v1 + "/chats", summary: "The caller's chats, most recent activity first", auth: true, status: 200, answer: chatsAnswer{}, handler: s.listChats},
+		{method: "GET", path: v1 + "/chats/public", summary: "Public channels of the workspace, by name, to browse and join (an addition to API.md)", auth: true, status: 200, answer: chatsAnswer{},
+			params: []param{{"q", "query", "string", "part of the name"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.browseChannels},
 		{method: "GET", path: v1 + "/chats/:id", summary: "One chat as the caller sees it", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.getChat},
 		{method: "PATCH", path: v1 + "/chats/:id", summary: "Rename or describe a chat (owner or admin)", auth: true, status: 200, body: updateChatBody{}, answer: query.Chat{}, params: []param{pChat}, handler: s.updateChat},
 		{method: "DELETE", path: v1 + "/chats/:id", summary: "Delete a chat (owner)", auth: true, status: 204, params: []param{pChat}, handler: s.deleteChat},
@@ -564,4 +566,19 @@ func (s *Server) searchMessages(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(res)
+}
+
+func (s *Server) browseChannels(c *fiber.Ctx) error {
+	limit, hasLimit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if hasLimit && (limit < 1 || limit > query.MaxChannelLimit) {
+		return errs.Invalidf("limit must be 1..%d", query.MaxChannelLimit)
+	}
+	cs, err := s.app.Queries.BrowseChannels.Handle(c.UserContext(), viewer(c), c.Query("q"), int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(chatsAnswer{Chats: cs})
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fechatter/fechatter/application/query"
@@ -72,6 +73,34 @@ func (r *ChatReadModel) ChatSummary(ctx context.Context, workspaceID, chatID, us
 		return query.ChatSummary{}, errs.NotFoundf("chat %d not found", chatID)
 	}
 	return s.summary(c, userID), nil
+}
+
+// PublicChannels lists the workspace's public channels by name.
+func (r *ChatReadModel) PublicChannels(ctx context.Context, workspaceID, userID int64, q string, limit int) ([]query.ChatSummary, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	q = strings.ToLower(q)
+	var found []*chatRow
+	for _, c := range s.chats {
+		if c.workspaceID == workspaceID && c.typ == chat.PublicChannel && strings.Contains(strings.ToLower(c.name), q) {
+			found = append(found, c)
+		}
+	}
+	slices.SortFunc(found, func(a, b *chatRow) int {
+		if n := strings.Compare(a.name, b.name); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	out := []query.ChatSummary{}
+	for _, c := range found[:min(len(found), max(limit, 0))] {
+		out = append(out, s.summary(c, userID))
+	}
+	return out, nil
 }
 
 // summary is c as userID sees it, member or not.

@@ -116,6 +116,26 @@ WHERE c.id = ? AND c.workspace_id = ? AND (m.user_id IS NOT NULL OR c.type = ?)`
 	return rows[0].summary(), nil
 }
 
+// PublicChannels lists the workspace's public channels by name, each as
+// userID sees it.
+func (r *ChatReadModel) PublicChannels(ctx context.Context, workspaceID, userID int64, q string, limit int) ([]query.ChatSummary, error) {
+	var rows []summaryRow
+	err := conn(ctx, r.db).NewRaw(summarySelect+`
+FROM chats c
+LEFT JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ?`+lastMessageJoin+`
+WHERE c.workspace_id = ? AND c.type = ? AND c.name ILIKE ? ESCAPE '\'
+ORDER BY c.name, c.id
+LIMIT ?`, userID, workspaceID, string(chat.PublicChannel), "%"+escapeLike(q)+"%", limit).Scan(ctx, &rows)
+	if err != nil {
+		return nil, dbError(err, "list public channels")
+	}
+	out := make([]query.ChatSummary, len(rows))
+	for i, row := range rows {
+		out[i] = row.summary()
+	}
+	return out, nil
+}
+
 func (row summaryRow) summary() query.ChatSummary {
 	s := query.ChatSummary{
 		Chat: query.Chat{ID: row.ID, WorkspaceID: row.WorkspaceID, Type: chat.Type(row.Type), Name: row.Name,

@@ -2,6 +2,8 @@ package query
 
 import (
 	"context"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/fechatter/fechatter/domain/chat"
 	"github.com/fechatter/fechatter/domain/errs"
@@ -53,4 +55,39 @@ func (h ListMembers) Handle(ctx context.Context, v Viewer, chatID int64) ([]Memb
 		return nil, err
 	}
 	return h.chats.Members(ctx, chatID)
+}
+
+// Channel directory limits.
+const (
+	DefaultChannelLimit = 50
+	MaxChannelLimit     = 200
+)
+
+// BrowseChannels answers GET /chats/public: the workspace's public
+// channels, to find one to join.
+type BrowseChannels struct{ chats ChatReadModel }
+
+// NewBrowseChannels builds the handler.
+func NewBrowseChannels(chats ChatReadModel) BrowseChannels {
+	mustHave(chats)
+	return BrowseChannels{chats: chats}
+}
+
+// Handle lists public channels whose name contains q.
+func (h BrowseChannels) Handle(ctx context.Context, v Viewer, q string, limit int) ([]ChatSummary, error) {
+	q = strings.TrimSpace(q)
+	if !utf8.ValidString(q) || utf8.RuneCountInString(q) > chat.MaxNameLen {
+		return nil, errs.Invalidf("q must be at most %d characters", chat.MaxNameLen)
+	}
+	if limit == 0 {
+		limit = DefaultChannelLimit
+	}
+	if limit < 1 || limit > MaxChannelLimit {
+		return nil, errs.Invalidf("limit must be 1..%d", MaxChannelLimit)
+	}
+	cs, err := h.chats.PublicChannels(ctx, v.WorkspaceID, v.UserID, q, limit)
+	if cs == nil {
+		cs = []ChatSummary{}
+	}
+	return cs, err
 }

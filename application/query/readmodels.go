@@ -13,6 +13,10 @@ type ChatReadModel interface {
 	ChatSummary(ctx context.Context, workspaceID, chatID, userID int64) (ChatSummary, error)
 	// Members lists the members of a chat, in the order they joined.
 	Members(ctx context.Context, chatID int64) ([]Member, error)
+	// PublicChannels lists the public channels of workspaceID whose name
+	// contains q (case-insensitive; "" matches all), by name, at most limit,
+	// each as userID sees it (role set where userID is a member).
+	PublicChannels(ctx context.Context, workspaceID, userID int64, q string, limit int) ([]ChatSummary, error)
 }
 
 // MessageReadModel pages through a chat's messages.

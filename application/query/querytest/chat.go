@@ -255,6 +255,55 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 		}
 	})
 
+	t.Run("PublicChannels lists the workspace's public channels by name", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		ws, otherWS := env.NewWorkspace(t), env.NewWorkspace(t)
+		u := env.NewUsers(t, ws.ID, 2)
+		stranger := env.NewUser(t, otherWS.ID)
+		now := porttest.Now()
+		mk := func(ws, by int64, typ chat.Type, name string, members ...int64) *chat.Chat {
+			c, err := chat.New(ws, by, typ, name, "", members, chat.DefaultLimits, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Chats.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		random := mk(ws.ID, u[0].ID, chat.PublicChannel, "random")
+		general := mk(ws.ID, u[0].ID, chat.PublicChannel, "General", u[1].ID)
+		mk(ws.ID, u[0].ID, chat.PublicChannel, "50%_off")
+		mk(ws.ID, u[0].ID, chat.PrivateChannel, "general-private", u[1].ID)
+		mk(otherWS.ID, stranger.ID, chat.PublicChannel, "general-elsewhere")
+
+		all, err := env.ChatReads.PublicChannels(ctx, ws.ID, u[1].ID, "", 10)
+		if err != nil || len(all) != 3 || all[0].Name != "50%_off" || all[1].ID != general.ID() || all[2].ID != random.ID() {
+			t.Fatalf("all public channels = %+v, %v", all, err)
+		}
+		if all[1].Role == nil || *all[1].Role != chat.Member || all[2].Role != nil {
+			t.Errorf("roles as u1 sees them: general %v, random %v; want member, nil", all[1].Role, all[2].Role)
+		}
+		if all[1].MemberCount != 2 {
+			t.Errorf("general has %d members, want 2", all[1].MemberCount)
+		}
+		found, err := env.ChatReads.PublicChannels(ctx, ws.ID, u[1].ID, "GEN", 10)
+		if err != nil || len(found) != 1 || found[0].ID != general.ID() {
+			t.Errorf("search GEN = %+v, %v; want only general", found, err)
+		}
+		// LIKE wildcards in q are literal.
+		if found, _ := env.ChatReads.PublicChannels(ctx, ws.ID, u[1].ID, "%_", 10); len(found) != 1 || found[0].Name != "50%_off" {
+			t.Errorf(`search "%%_" = %+v; want only 50%%_off`, found)
+		}
+		if page, _ := env.ChatReads.PublicChannels(ctx, ws.ID, u[1].ID, "", 2); len(page) != 2 {
+			t.Errorf("limit 2 gave %d", len(page))
+		}
+		if other, _ := env.ChatReads.PublicChannels(ctx, otherWS.ID, stranger.ID, "", 10); len(other) != 1 || other[0].Name != "general-elsewhere" {
+			t.Errorf("the other workspace sees %+v", other)
+		}
+	})
+
 	t.Run("Members in join order", func(t *testing.T) {
 		t.Parallel()
 		env := newEnv(t)
