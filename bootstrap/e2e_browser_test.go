@@ -173,6 +173,24 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 		waitJS(`document.querySelector("#messages li.found .body")?.textContent === "hello from A"`),
 	)
 
+	alice.do("Alice opens a public channel",
+		chromedp.Click(chromedp.CSS("#search-close")),
+		chromedp.Click(chromedp.CSS("#new-chat-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#new-chat-dialog")),
+		chromedp.SetValue(chromedp.CSS("#nc-type"), "public_channel"),
+		chromedp.SendKeys(chromedp.CSS("#nc-name"), "town-square"),
+		chromedp.Click(chromedp.CSS("#new-chat-form button[type=submit]")),
+		chromedp.WaitNotVisible(chromedp.CSS("#new-chat-dialog")),
+		waitJS(`document.querySelector("#chat-title").textContent === "town-square"`),
+	)
+	bob.do("Bob browses public channels and joins it",
+		chromedp.SendKeys(chromedp.CSS("#join-q"), "town"),
+		chromedp.Click(chromedp.CSS("#join-form button[type=submit]")),
+		chromedp.Click(`//ul[@id="channel-results"]//button[contains(., "Join")]`),
+		waitJS(`document.querySelector("#chat-title").textContent === "town-square"`),
+		waitJS(`[...document.querySelectorAll("#chat-list button")].some((b) => b.textContent.includes("town-square"))`),
+	)
+
 	h.noExceptions()
 }
 

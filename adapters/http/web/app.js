@@ -1142,13 +1142,9 @@ function wireChat() {
     ev.preventDefault();
     const form = ev.currentTarget;
     submitting(form, async () => {
-      const id = Number($("join-id").value);
-      if (!Number.isInteger(id) || id < 1) throw new Error("Give the channel's number.");
-      const c = await api.request("POST", `/chats/${id}/join`);
-      state.chats.set(c.id, c);
-      form.reset();
-      renderChatList();
-      openChat(c.id);
+      const q = $("join-q").value.trim();
+      const r = await api.request("GET", `/chats/public?q=${encodeURIComponent(q)}`);
+      renderChannelResults(r.chats);
     });
   });
 
@@ -1160,6 +1156,35 @@ function wireChat() {
   wireNewChat();
   wireMembers();
   wireInvite();
+}
+
+// renderChannelResults lists public channels with Join (or Open, where the
+// user is already a member).
+function renderChannelResults(channels) {
+  const list = $("channel-results");
+  list.replaceChildren();
+  if (channels.length === 0) {
+    list.append(h("li", { class: "muted" }, "No public channel matches."));
+    return;
+  }
+  for (const c of channels) {
+    const member = c.role !== null;
+    const button = h("button", { type: "button", "aria-label": (member ? "Open " : "Join ") + c.name }, member ? "Open" : "Join");
+    button.addEventListener("click", async () => {
+      try {
+        if (!member) {
+          const joined = await api.request("POST", `/chats/${c.id}/join`);
+          state.chats.set(joined.id, joined);
+          renderChatList();
+        }
+        list.replaceChildren();
+        openChat(c.id);
+      } catch (err) {
+        $("join-form").querySelector(".error").textContent = err.message;
+      }
+    });
+    list.append(h("li", {}, h("span", {}, "#" + c.name), h("span", { class: "muted" }, ` ${c.member_count} members `), button));
+  }
 }
 
 function submitComposer() {
