@@ -63,6 +63,11 @@ func TestWebSocketDeliversOnARealServer(t *testing.T) {
 			Content string `json:"content"`
 		}
 		_ = json.Unmarshal(f.Data, &m)
+		if m.Seq <= h.Chats[0].LastSeq {
+			// Sent before the hello: it may still be on its way from the
+			// outbox; clients drop what hello already covered.
+			continue
+		}
 		if m.Seq != 2 || m.Content != "live now" {
 			t.Fatalf("message.created %s", f.Data)
 		}
