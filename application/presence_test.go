@@ -144,6 +144,15 @@ func (e *presenceEnv) connect(a command.Actor, conn, platform string) {
 	if err := e.mem.App.Commands.ConnectPresence.Handle(context.Background(), command.ConnectPresence{Actor: a, ConnID: conn, Platform: platform}); err != nil {
 		e.t.Fatalf("connect %s: %v", conn, err)
 	}
+	e.publish()
+}
+
+// publish writes what the commands changed, as Run does at once.
+func (e *presenceEnv) publish() {
+	e.t.Helper()
+	if err := e.mem.Presence.Publish(context.Background()); err != nil {
+		e.t.Fatalf("publish: %v", err)
+	}
 }
 
 func (e *presenceEnv) disconnect(a command.Actor, conn string) {
@@ -151,6 +160,7 @@ func (e *presenceEnv) disconnect(a command.Actor, conn string) {
 	if err := e.mem.App.Commands.DisconnectPresence.Handle(context.Background(), command.DisconnectPresence{Actor: a, ConnID: conn}); err != nil {
 		e.t.Fatalf("disconnect %s: %v", conn, err)
 	}
+	e.publish()
 }
 
 func (e *presenceEnv) touch(a command.Actor, conn, status string) {
@@ -158,6 +168,7 @@ func (e *presenceEnv) touch(a command.Actor, conn, status string) {
 	if err := e.mem.App.Commands.TouchPresence.Handle(context.Background(), command.TouchPresence{Actor: a, ConnID: conn, Status: status}); err != nil {
 		e.t.Fatalf("touch %s: %v", conn, err)
 	}
+	e.publish()
 }
 
 func (e *presenceEnv) sweep() {
@@ -615,5 +626,61 @@ func TestGetPresenceValidates(t *testing.T) {
 	ids := append(slices.Repeat([]int64{alice.UserID}, 50), many[:query.MaxPresenceUsers-1]...)
 	if _, err := e.mem.App.Queries.GetPresence.Handle(context.Background(), v, ids); err != nil {
 		t.Fatalf("200 distinct ids: %v", err)
+	}
+}
+
+// flakyStore is a presence store that can be down.
+type flakyStore struct {
+	ports.PresenceStore
+	mu   sync.Mutex
+	down bool
+	puts int // attempted while down
+}
+
+func (s *flakyStore) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+func (s *flakyStore) Put(ctx context.Context, instance string, userID int64, e presence.Entry) error {
+	s.mu.Lock()
+	if s.down {
+		s.puts++
+		s.mu.Unlock()
+		return errs.New(errs.Unavailable, "store down")
+	}
+	s.mu.Unlock()
+	return s.PresenceStore.Put(ctx, instance, userID, e)
+}
+
+// The commands never wait for the presence store; while it is down a
+// sweep gives up after one failed write, and the next sweeps catch up.
+func TestPresenceSurvivesAStoreOutage(t *testing.T) {
+	t.Parallel()
+	clock := memory.NewFakeClock(presenceT0)
+	store := &flakyStore{PresenceStore: memory.NewPresenceStore(clock, 75*time.Second)}
+	e := newPresenceEnv(t, memapp.Options{Clock: clock, PresenceStore: store})
+	us := e.users(4)
+	store.setDown(true)
+	ctx := context.Background()
+	for _, u := range us[1:] {
+		if err := e.mem.App.Commands.ConnectPresence.Handle(ctx, command.ConnectPresence{Actor: u, ConnID: "c", Platform: "web"}); err != nil {
+			t.Fatalf("connect while the store is down: %v", err)
+		}
+	}
+	if err := e.mem.Presence.Publish(ctx); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("publish while down: %v, want unavailable", err)
+	}
+	if err := e.mem.Presence.Sweep(ctx); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("sweep while down: %v, want unavailable", err)
+	}
+	if store.puts != 2 {
+		t.Fatalf("%d writes tried while down, want 1 per pass", store.puts)
+	}
+	store.setDown(false)
+	e.sweep()
+	for _, u := range us[1:] {
+		e.waitStatus(us[0], u, presence.Online)
 	}
 }

@@ -74,7 +74,10 @@ func TestPresenceAndTypingOnARealServer(t *testing.T) {
 
 	var ans presenceAnswer
 	s.call(t, 200, "GET", path, bob.AccessToken, nil, &ans)
-	if len(ans.Presence) != 2 || ans.Presence[0].Status != "offline" || ans.Presence[0].LastSeen != nil {
+	// Nobody is connected; bob has done nothing yet, alice has created
+	// the chat (a REST write is activity).
+	if len(ans.Presence) != 2 || ans.Presence[0].Status != "offline" || ans.Presence[1].Status != "offline" ||
+		ans.Presence[1].LastSeen != nil {
 		t.Fatalf("before anyone connects: %+v", ans)
 	}
 

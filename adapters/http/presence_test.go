@@ -66,6 +66,15 @@ func (h presenceHarness) waitStatus(asker, u user, status string) {
 	}
 }
 
+// publish writes what the commands changed, as the presence loop does at
+// once in a server.
+func (h presenceHarness) publish() {
+	h.t.Helper()
+	if err := h.env.Presence.Publish(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h presenceHarness) storedLastSeen(u user) time.Time {
 	h.t.Helper()
 	if err := h.env.Presence.Flush(context.Background()); err != nil {
@@ -103,6 +112,7 @@ func TestGetPresence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.publish()
 	h.waitStatus(owner, bob, "online")
 	if p := h.presence(owner, bob.ID)[0]; p.Platform != "ios" || p.LastSeen == nil || *p.LastSeen != "2026-11-25T09:00:00Z" {
 		t.Fatalf("online: %+v", p)
@@ -217,6 +227,7 @@ func TestRESTWritesAreActivity(t *testing.T) {
 	}
 	sent := h.clock.Now()
 	h.must(201, "POST", fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID), bob.Token, map[string]any{"content": "back"}, nil)
+	h.publish()
 	h.waitStatus(owner, bob, "online")
 	if at := h.storedLastSeen(bob); !at.Equal(sent) {
 		t.Fatalf("after a REST write last seen is %s, want %s", at, sent)

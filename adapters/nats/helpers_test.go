@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,5 +134,32 @@ func externalURL(t *testing.T) string {
 		t.Skipf("skipping: external NATS at %s is unreachable: %v", raw, err)
 	}
 	_ = conn.Close()
+	anchorOnce.Do(func() { anchorAccount(t, raw) })
 	return raw
+}
+
+var anchorOnce sync.Once
+
+// anchorAccount keeps one stream in the external server's account for
+// good. NATS Server 2.9 removes an account's stream directory along with its
+// last stream, and a stream created by a parallel test at that moment fails
+// ("error creating store for stream"); with an anchor the account is never
+// left without a stream. It is tiny and never deleted.
+func anchorAccount(t *testing.T, url string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return // the tests will report the connection themselves
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "FECHATTER_TEST_ANCHOR",
+		Subjects: []string{"fechatter-test-anchor"}, Storage: jetstream.FileStorage, MaxMsgs: 1})
+	if err != nil {
+		t.Logf("could not anchor the external NATS account: %v", err)
+	}
 }

@@ -49,14 +49,25 @@ func (r *LastSeenRepository) SaveLastSeen(ctx context.Context, seen []ports.Last
 		latest[s.UserID] = len(rows)
 		rows = append(rows, row)
 	}
-	_, err := conn(ctx, r.db).NewInsert().Model(&rows).
-		On("CONFLICT (user_id) DO UPDATE").
-		Set("last_seen = EXCLUDED.last_seen").
-		Set("platform = CASE WHEN EXCLUDED.platform = '' THEN user_presence.platform ELSE EXCLUDED.platform END").
-		Where("user_presence.last_seen < EXCLUDED.last_seen").
-		Exec(ctx)
-	return dbError(err, "save last seen")
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), lastSeenChunk)]
+		rows = rows[len(chunk):]
+		_, err := conn(ctx, r.db).NewInsert().Model(&chunk).
+			On("CONFLICT (user_id) DO UPDATE").
+			Set("last_seen = EXCLUDED.last_seen").
+			Set("platform = CASE WHEN EXCLUDED.platform = '' THEN user_presence.platform ELSE EXCLUDED.platform END").
+			Where("user_presence.last_seen < EXCLUDED.last_seen").
+			Exec(ctx)
+		if err != nil {
+			return dbError(err, "save last seen")
+		}
+	}
+	return nil
 }
+
+// lastSeenChunk bounds the rows of one upsert: a restart flushing every
+// connected user writes them in statements of a sane size.
+const lastSeenChunk = 1000
 
 // LastSeen returns the stored rows of userIDs.
 func (r *LastSeenRepository) LastSeen(ctx context.Context, userIDs []int64) ([]ports.LastSeen, error) {
@@ -64,7 +75,7 @@ func (r *LastSeenRepository) LastSeen(ctx context.Context, userIDs []int64) ([]p
 		return nil, nil
 	}
 	var rows []userPresenceRow
-	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("user_id IN (?)", bun.In(userIDs)).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Scan(ctx); err != nil {
 		return nil, dbError(err, "load last seen")
 	}
 	out := make([]ports.LastSeen, len(rows))

@@ -39,8 +39,10 @@ type PresenceOptions struct {
 // Presence aggregate (presence.Connections) of each user connected here,
 // written to the shared presence store when its status or platform
 // changes and rewritten every Refresh; last seen times saved to storage;
-// and who is typing where. The presence and typing commands change it; Run
-// moves it along with the clock.
+// and who is typing where. The presence commands change it in memory and
+// never wait for the presence store or the database (a NATS outage does
+// not slow a message.send down); Run writes the changes at once and moves
+// everything along with the clock.
 type LocalPresence struct {
 	store    ports.PresenceStore
 	lastSeen ports.LastSeenRepository
@@ -51,6 +53,8 @@ type LocalPresence struct {
 
 	mu    sync.Mutex
 	users map[int64]*localUser
+	dirty map[int64]*localUser // changed, waiting for Publish
+	wake  chan struct{}        // a user became dirty
 
 	typingMu sync.Mutex
 	typing   map[typingKey]*presence.Typing
@@ -65,7 +69,7 @@ type localUser struct {
 	stored    bool // the store holds an entry of this instance
 	published presence.Entry
 	putAt     time.Time
-	dirty     bool // the last write failed: retry on the next sweep
+	dirty     bool // changed since the last write, or the write failed
 	hadConns  bool // save last seen when the last connection is gone
 	savedSeen time.Time
 	savedAt   time.Time
@@ -96,7 +100,8 @@ func NewLocalPresence(store ports.PresenceStore, lastSeen ports.LastSeenReposito
 		log = zap.NewNop()
 	}
 	return &LocalPresence{store: store, lastSeen: lastSeen, signals: signals, clock: clock, log: log, opts: o,
-		users: make(map[int64]*localUser), typing: make(map[typingKey]*presence.Typing)}
+		users: make(map[int64]*localUser), dirty: make(map[int64]*localUser), wake: make(chan struct{}, 1),
+		typing: make(map[typingKey]*presence.Typing)}
 }
 
 // Instance is this server's name in the presence store.
@@ -133,6 +138,23 @@ func (p *LocalPresence) lock(userID int64, create bool) (*localUser, error) {
 	}
 }
 
+// changedLocked queues u for Publish if its status or platform differs
+// from what the store was told: the commands never wait for the store.
+func (p *LocalPresence) changedLocked(u *localUser, now time.Time) {
+	e := u.conns.State(now, p.opts.Rules)
+	if e.Status == presence.Offline || u.stored && !u.dirty && e.Status == u.published.Status && e.Platform == u.published.Platform {
+		return
+	}
+	u.dirty = true
+	p.mu.Lock()
+	p.dirty[u.conns.UserID()] = u
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
 // publishLocked writes u's entry to the store if its status or platform
 // changed since the last write, or force. A failed write is retried by
 // the next sweep.
@@ -144,7 +166,9 @@ func (p *LocalPresence) publishLocked(ctx context.Context, u *localUser, now tim
 	if u.stored && !u.dirty && !force && e.Status == u.published.Status && e.Platform == u.published.Platform {
 		return nil
 	}
-	if err := p.store.Put(ctx, p.opts.Instance, u.conns.UserID(), e); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := p.store.Put(wctx, p.opts.Instance, u.conns.UserID(), e); err != nil {
 		u.dirty = true
 		return err
 	}
@@ -163,7 +187,8 @@ func (p *LocalPresence) connect(ctx context.Context, a Actor, connID, platform s
 		return err
 	}
 	u.hadConns = true
-	return p.publishLocked(ctx, u, now, false)
+	p.changedLocked(u, now)
+	return nil
 }
 
 func (p *LocalPresence) disconnect(ctx context.Context, a Actor, connID string) error {
@@ -173,14 +198,14 @@ func (p *LocalPresence) disconnect(ctx context.Context, a Actor, connID string) 
 	}
 	now := p.clock.Now()
 	last := u.conns.Disconnect(connID, now)
-	err = p.publishLocked(ctx, u, now, false)
+	p.changedLocked(u, now)
 	u.mu.Unlock()
 	if last {
 		// Typing stops with the user's last connection here, at once;
 		// presence waits for the grace.
-		err = errors.Join(err, p.stopAllTyping(ctx, a))
+		return p.stopAllTyping(ctx, a)
 	}
-	return err
+	return nil
 }
 
 // touch records activity; with status, the client's declared status.
@@ -200,7 +225,40 @@ func (p *LocalPresence) touch(ctx context.Context, a Actor, connID string, statu
 	} else {
 		u.conns.Touch(connID, now)
 	}
-	return p.publishLocked(ctx, u, now, false)
+	p.changedLocked(u, now)
+	return nil
+}
+
+// Publish writes the entries the commands changed to the store. Run calls
+// it as soon as a command changed one; Sweep includes it.
+func (p *LocalPresence) Publish(ctx context.Context) error {
+	p.mu.Lock()
+	users := make([]*localUser, 0, len(p.dirty))
+	for _, u := range p.dirty {
+		users = append(users, u)
+	}
+	clear(p.dirty)
+	p.mu.Unlock()
+	now := p.clock.Now()
+	for i, u := range users {
+		u.mu.Lock()
+		var err error
+		if !u.removed {
+			err = p.publishLocked(ctx, u, now, false)
+		}
+		u.mu.Unlock()
+		if err != nil {
+			// The store is down: the sweeps retry the rest (they are
+			// marked dirty) rather than each waiting for a timeout here.
+			for _, rest := range users[i+1:] {
+				rest.mu.Lock()
+				rest.dirty = true
+				rest.mu.Unlock()
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // Sweep moves every local user along with the clock: writes the entries
@@ -220,6 +278,7 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 	var errList []error
 	var save []ports.LastSeen
 	var saving []*localUser
+	storeUp := true // after a failed write, leave the store alone until the next sweep
 	for _, u := range users {
 		u.mu.Lock()
 		if u.removed {
@@ -228,15 +287,19 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 		}
 		gone := u.conns.Gone(now, p.opts.Rules)
 		switch {
+		case !storeUp:
 		case gone && u.stored:
-			if err := p.store.Delete(ctx, p.opts.Instance, u.conns.UserID()); err != nil {
-				errList = append(errList, err)
+			wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+			err := p.store.Delete(wctx, p.opts.Instance, u.conns.UserID())
+			cancel()
+			if err != nil {
+				errList, storeUp = append(errList, err), false
 			} else {
 				u.stored, u.dirty, u.published = false, false, presence.Entry{}
 			}
 		case !gone:
 			if err := p.publishLocked(ctx, u, now, now.Sub(u.putAt) >= p.opts.Refresh); err != nil {
-				errList = append(errList, err)
+				errList, storeUp = append(errList, err), false
 			}
 		}
 		seen := u.conns.LastSeen()
@@ -285,12 +348,20 @@ func (p *LocalPresence) Run(ctx context.Context) error {
 			if err := p.Sweep(ctx); err != nil && ctx.Err() == nil {
 				p.log.Warn("presence sweep", zap.Error(err))
 			}
+		case <-p.wake:
+			if err := p.Publish(ctx); err != nil && ctx.Err() == nil {
+				p.log.Warn("presence: entries not written; the next sweep retries", zap.Error(err))
+			}
 		}
 	}
 }
 
 // flushTimeout bounds the last save of Run.
 const flushTimeout = 5 * time.Second
+
+// storeTimeout bounds one write to the presence store, so that a sweep
+// during a NATS outage gives up quickly.
+const storeTimeout = 2 * time.Second
 
 // Flush saves every last seen time not saved yet.
 func (p *LocalPresence) Flush(ctx context.Context) error {
@@ -449,8 +520,8 @@ func NewConnectPresenceHandler(p *LocalPresence) ConnectPresenceHandler {
 	return ConnectPresenceHandler{p: p}
 }
 
-// Handle records the connection. An error other than Invalid or Conflict
-// means the shared store was not told yet; the next sweep retries.
+// Handle records the connection: Invalid or Conflict for a bad or reused
+// connection id. The shared store is told in the background (Run).
 func (h ConnectPresenceHandler) Handle(ctx context.Context, cmd ConnectPresence) error {
 	return h.p.connect(ctx, cmd.Actor, cmd.ConnID, cmd.Platform)
 }

@@ -51,8 +51,9 @@ type Env struct {
 
 	// Presence is the App's LocalPresence; PresenceWatcher its view of
 	// every instance, which Start starts (with a notifier, the gateway,
-	// to fan changes out). Nothing runs until a test starts it: Sweep,
-	// Expire or Run/Start.
+	// to fan changes out). Nothing runs until a test does: the presence
+	// commands only change memory until Presence.Publish, Sweep or Run
+	// writes the store, and the view follows it once the watcher started.
 	Presence        *command.LocalPresence
 	PresenceWatcher *event.PresenceWatcher
 	PresenceStore   ports.PresenceStore
