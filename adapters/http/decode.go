@@ -97,6 +97,16 @@ func pathID(c *fiber.Ctx, name string) (int64, error) {
 	return id, nil
 }
 
+// pathIDs parses the chat id and a second id parameter (seq, user_id) of
+// routes under /chats/:id.
+func pathIDs(c *fiber.Ctx, second string) (chatID, id int64, err error) {
+	if chatID, err = pathID(c, "id"); err != nil {
+		return 0, 0, err
+	}
+	id, err = pathID(c, second)
+	return chatID, id, err
+}
+
 // queryInt parses an optional integer query parameter; absent is 0.
 func queryInt(c *fiber.Ctx, name string) (int64, bool, error) {
 	raw := c.Query(name)

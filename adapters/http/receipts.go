@@ -62,11 +62,7 @@ func pointerRequest(c *fiber.Ctx) (chatID, seq int64, err error) {
 }
 
 func (s *Server) getReceipts(c *fiber.Ctx) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	seq, err := pathID(c, "seq")
+	id, seq, err := pathIDs(c, "seq")
 	if err != nil {
 		return err
 	}

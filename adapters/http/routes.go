@@ -374,11 +374,7 @@ func (s *Server) addMembers(c *fiber.Ctx) error {
 }
 
 func (s *Server) changeRole(c *fiber.Ctx) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	uid, err := pathID(c, "user_id")
+	id, uid, err := pathIDs(c, "user_id")
 	if err != nil {
 		return err
 	}
@@ -397,11 +393,7 @@ func (s *Server) changeRole(c *fiber.Ctx) error {
 }
 
 func (s *Server) removeMember(c *fiber.Ctx) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	uid, err := pathID(c, "user_id")
+	id, uid, err := pathIDs(c, "user_id")
 	if err != nil {
 		return err
 	}
@@ -488,11 +480,7 @@ func (s *Server) listMessages(c *fiber.Ctx) error {
 }
 
 func (s *Server) getMessage(c *fiber.Ctx) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	seq, err := pathID(c, "seq")
+	id, seq, err := pathIDs(c, "seq")
 	if err != nil {
 		return err
 	}
@@ -504,11 +492,7 @@ func (s *Server) getMessage(c *fiber.Ctx) error {
 }
 
 func (s *Server) editMessage(c *fiber.Ctx) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	seq, err := pathID(c, "seq")
+	id, seq, err := pathIDs(c, "seq")
 	if err != nil {
 		return err
 	}
@@ -527,11 +511,7 @@ func (s *Server) editMessage(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteMessage(c *fiber.Ctx) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	seq, err := pathID(c, "seq")
+	id, seq, err := pathIDs(c, "seq")
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -136,9 +135,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			return nil
 		}
 		if err != nil && len(batch) == 0 {
-			wait := spread(backoff)
+			wait := jitter(backoff)
 			ix.log.Warn("search indexer: fetch failed, retrying", zap.Error(err), zap.Duration("retry_in", wait))
-			if !sleepFor(ctx, wait) {
+			if !sleep(ctx, wait) {
 				return nil
 			}
 			backoff = min(backoff*2, ix.opts.MaxBackoff)
@@ -193,10 +192,10 @@ func (ix *Indexer) handle(ctx context.Context, batch []DeliveredEvent) bool {
 			nakAll(p.settle)
 			return false
 		}
-		wait := spread(backoff)
+		wait := jitter(backoff)
 		ix.log.Warn("search indexer: index write failed, retrying the batch",
 			zap.Error(err), zap.Int("events", len(p.settle)), zap.Int("failures", failures+1), zap.Duration("retry_in", wait))
-		if !sleepFor(ctx, wait) {
+		if !sleep(ctx, wait) {
 			nakAll(p.settle)
 			return false
 		}
@@ -423,23 +422,3 @@ func (g *guard) upsert(id int64, version time.Time, edit bool) bool {
 
 func (g *guard) deleted(id int64) { g.put(id, guardEntry{deleted: true}) }
 
-// spread returns a wait in [d/2, d], so instances retry apart.
-func spread(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleepFor waits for d or until ctx is done, reporting whether d elapsed.
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

@@ -179,7 +179,8 @@ func (r *OutboxRelay) publish(ctx context.Context, entries []ports.OutboxEntry) 
 	return len(entries), nil
 }
 
-// jitter spreads retries of several relays over [d/2, d].
+// jitter spreads retries over [d/2, d], so relays and indexers of several
+// instances retry apart.
 func jitter(d time.Duration) time.Duration {
 	if d <= 1 {
 		return d
