@@ -51,7 +51,7 @@ migrate:
 # fanout, 20 s each. Needs Postgres on 127.0.0.1:5432 (--spawn-database).
 BENCH_PKGS := ./application/command/ ./application/query/ ./ports/ ./adapters/ws/
 BENCH_URL  ?= http://127.0.0.1:18089
-BENCH_RATE ?= 200
+BENCH_RATE ?= 100
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1s $(BENCH_PKGS)

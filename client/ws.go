@@ -61,7 +61,8 @@ type Conn struct {
 	onFrame func(Frame)
 	frames  chan Frame
 
-	wmu sync.Mutex // one writer at a time
+	wmu         sync.Mutex    // one writer at a time
+	readTimeout time.Duration // silence after which the server is gone
 
 	mu      sync.Mutex
 	pending map[string]chan sendResult
@@ -137,9 +138,33 @@ func (c *Client) Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 		_ = ws.Close()
 		return nil, fmt.Errorf("client: websocket hello: %w", err)
 	}
-	_ = ws.SetReadDeadline(time.Time{})
+	if hb := time.Duration(k.hello.HeartbeatIntervalMs) * time.Millisecond; hb > 0 {
+		// The server pings every heartbeat: two missed ones mean it is gone.
+		k.readTimeout = 2*hb + 5*time.Second
+	}
+	ws.SetPingHandler(func(data string) error {
+		k.extendRead()
+		k.wmu.Lock()
+		defer k.wmu.Unlock()
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(k.opts.WriteTimeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
+	k.extendRead()
 	go k.readLoop()
 	return k, nil
+}
+
+// extendRead gives the server until readTimeout to send something (a
+// frame or a ping); none means no deadline.
+func (k *Conn) extendRead() {
+	if k.readTimeout > 0 {
+		_ = k.ws.SetReadDeadline(time.Now().Add(k.readTimeout))
+	} else {
+		_ = k.ws.SetReadDeadline(time.Time{})
+	}
 }
 
 func (c *Client) wsURL(platform string) (string, error) {
@@ -326,6 +351,7 @@ func (k *Conn) readLoop() {
 		if err != nil {
 			return
 		}
+		k.extendRead()
 		if (f.Type == FrameAck || f.Type == FrameError) && k.answer(f) {
 			continue
 		}

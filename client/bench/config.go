@@ -47,8 +47,8 @@ type Config struct {
 	URL      string // the server, http://host:port
 	Workload string
 	// Users to sign up. Default: seed 200; fanout enough that each sends
-	// at most 2 messages a second (at least 100), search at most 5 (at
-	// least 20); connections 1000.
+	// a message every 4 seconds (at least 100); search at most 5 a second
+	// (at least 20); connections 1000.
 	Users int
 	// ChatSize is the members per chat (seed: per team). Default 10.
 	ChatSize int
@@ -133,7 +133,7 @@ func (c Config) WithDefaults() Config {
 			c.Rate = 100
 		}
 		if c.Users <= 0 {
-			c.Users = max(100, int(math.Ceil(c.Rate/2)))
+			c.Users = max(100, int(math.Ceil(c.Rate*4)))
 		}
 		if c.Duration <= 0 {
 			c.Duration = 30 * time.Second

@@ -31,7 +31,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	e := newEngine(cfg)
-	if limit := raiseFileLimit(); limit > 0 && cfg.Workload != Search && uint64(cfg.Users) > limit-64 {
+	if limit := raiseFileLimit(); limit > 64 && cfg.Workload != Search && uint64(cfg.Users) > limit-64 {
 		e.note("open-file limit %d is below --users %d: raise it (ulimit -n) or dials will fail", limit, cfg.Users)
 	}
 	stop := e.startProgress()
@@ -67,6 +67,10 @@ type engine struct {
 	frames  counter // server frames by type
 	clientF counter // client frames by type (typing, read, presence)
 
+	// mu guards what the progress reporter reads while the run sets it:
+	// phase, users, tr, origin (and the report's notes). The workloads set
+	// users and tr before any connection's reader starts, so readers use
+	// them without the lock.
 	mu    sync.Mutex
 	phase string
 	done  atomic.Int64
@@ -341,7 +345,9 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 		e.done.Add(1)
 		return nil
 	})
+	e.mu.Lock()
 	e.users = users
+	e.mu.Unlock()
 	e.rep.Setup.Workspace = ws
 	e.rep.Setup.Users = n
 	e.rep.Setup.Seconds += time.Since(start).Seconds()
@@ -430,7 +436,10 @@ func (e *engine) onMessage(m *member, f client.Frame) {
 		Content  string `json:"content"`
 	}
 	t := e.tr
-	if err := f.Decode(&d); err != nil || t == nil {
+	if t == nil {
+		return // no messages in this workload
+	}
+	if err := f.Decode(&d); err != nil {
 		e.errs.add("frame undecodable", 1)
 		return
 	}
@@ -511,7 +520,9 @@ func (e *engine) after(d time.Duration, fn func()) {
 // startTimed marks the start of the timed phase at origin.
 func (e *engine) startTimed(origin time.Time) {
 	e.setPhase("run", 0)
+	e.mu.Lock()
 	e.origin = origin
+	e.mu.Unlock()
 	e.rep.LoadAverage[0] = LoadAverage()
 	e.selfBase, _ = ReadProc(0)
 	if e.cfg.PID > 0 {
@@ -654,9 +665,9 @@ func (e *engine) closeAll() {
 }
 
 // openConns counts the connections still open.
-func (e *engine) openConns() int64 {
+func openConns(users []*member) int64 {
 	var n int64
-	for _, m := range e.users {
+	for _, m := range users {
 		if m == nil {
 			continue
 		}
@@ -689,7 +700,10 @@ func (e *engine) startProgress() (stop func()) {
 			if e.cfg.PID > 0 {
 				if s, err := ReadProc(e.cfg.PID); err == nil {
 					rss = s.RSS
-					if e.tr != nil || e.cfg.Workload == Connections {
+					e.mu.Lock()
+					timed := !e.origin.IsZero()
+					e.mu.Unlock()
+					if timed {
 						e.peakRSS.Store(max(e.peakRSS.Load(), rss))
 					}
 				}
@@ -705,16 +719,17 @@ func (e *engine) startProgress() (stop func()) {
 func (e *engine) snapshot(rss int64) Progress {
 	e.mu.Lock()
 	p := Progress{Workload: e.cfg.Workload, Phase: e.phase, Duration: e.cfg.Duration}
+	origin, t, users := e.origin, e.tr, e.users
 	e.mu.Unlock()
 	p.Done, p.Total = e.done.Load(), e.total.Load()
-	if !e.origin.IsZero() {
-		p.Elapsed = max(time.Since(e.origin), 0)
+	if !origin.IsZero() {
+		p.Elapsed = max(time.Since(origin), 0)
 	}
-	if t := e.tr; t != nil {
+	if t != nil {
 		p.Sent, p.Failed, p.Expected, p.Received = t.sent.Load(), t.failed.Load(), t.expected.Load(), t.received.Load()
 	}
 	p.Queries = e.queries.Load()
-	p.Conns = e.openConns()
+	p.Conns = openConns(users)
 	p.RSS = rss
 	return p
 }
@@ -842,4 +857,11 @@ func (l *lagSampler) wait(d time.Duration) {
 	t := time.AfterFunc(d, func() { close(l.stop) })
 	l.wg.Wait()
 	t.Stop()
+}
+
+// setTracker installs the run's message tracker (before any reader starts).
+func (e *engine) setTracker(t *tracker) {
+	e.mu.Lock()
+	e.tr = t
+	e.mu.Unlock()
 }

@@ -39,7 +39,7 @@ func TestPaceFiresOnScheduleNeverEarlyAndDoesNotSlip(t *testing.T) {
 
 func TestDefaultsSpreadTheRateOverEnoughUsers(t *testing.T) {
 	c := Config{URL: "http://127.0.0.1:1", Workload: Fanout, Rate: 2000}.WithDefaults()
-	if c.Users != 1000 || c.ChatSize != 10 || c.Rate/float64(c.Users) > DefaultSendLimit {
+	if c.Users != 8000 || c.ChatSize != 10 || c.Rate/float64(c.Users) > DefaultSendLimit {
 		t.Fatalf("fanout at 2000/s: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -87,6 +87,26 @@ func TestSeqSetDeduplicates(t *testing.T) {
 	for _, seq := range []int64{1, 64, 65, 1000, 3} {
 		if s.add(seq) {
 			t.Fatalf("seq %d not deduplicated", seq)
+		}
+	}
+}
+
+func TestInterleaveSpreadsSendsOverChatsAndUsers(t *testing.T) {
+	const chats, size = 4, 3
+	seen := map[int]int{}
+	for i := range chats * size * 5 {
+		u := interleave(i, chats, size)
+		if u/size != i%chats {
+			t.Fatalf("message %d sent by user %d, not a member of chat %d", i, u, i%chats)
+		}
+		seen[u]++
+	}
+	if len(seen) != chats*size {
+		t.Fatalf("%d users sent, want all %d", len(seen), chats*size)
+	}
+	for u, n := range seen {
+		if n != 5 {
+			t.Fatalf("user %d sent %d, want 5", u, n)
 		}
 	}
 }

@@ -6,8 +6,9 @@ import (
 )
 
 // fanout: Users in chats of ChatSize, each with a WebSocket; Rate
-// messages a second for Duration, sent round-robin by every user into its
-// own chat, so each send fans out to ChatSize connections.
+// messages a second for Duration, sent in turn by every user into its own
+// chat (consecutive sends to different chats), so each send fans out to
+// ChatSize connections.
 func (e *engine) fanout(ctx context.Context) error {
 	cfg := e.cfg
 	users, err := e.signUp(ctx, cfg.Users)
@@ -28,7 +29,7 @@ func (e *engine) fanout(ctx context.Context) error {
 			chatOf[m.i] = c
 		}
 	}
-	e.tr = newTracker(cfg.sends(), cfg.Rate)
+	e.setTracker(newTracker(cfg.sends(), cfg.Rate))
 	e.lag = newLagSampler(e)
 	if err := e.connect(ctx, users, false); err != nil {
 		return err
@@ -39,10 +40,18 @@ func (e *engine) fanout(ctx context.Context) error {
 		e.note("each user sends %.1f messages/s, above the default limit of %g/s: start the server with FECHATTER_LIMITS_SEND_RATE_PER_SECOND and _BURST raised, or add --users", per, DefaultSendLimit)
 	}
 	e.sendPhase(ctx, 0, func(i int) (*member, *chatInfo) {
-		m := users[i%len(users)]
+		m := users[interleave(i, len(chats), cfg.ChatSize)]
 		return m, chatOf[m.i]
 	}, nil)
 	e.drain(ctx)
 	e.lag.wait(e.cfg.Drain)
 	return ctx.Err()
+}
+
+// interleave picks the sender of message i among chats chats of size
+// members each (user k*size+j is member j of chat k): consecutive messages
+// go to different chats, and each user sends in turn, so every chat gets an
+// even share of the rate rather than bursts.
+func interleave(i, chats, size int) int {
+	return (i%chats)*size + (i/chats)%size
 }

@@ -57,10 +57,12 @@ type Report struct {
 
 	Connections ConnStats        `json:"connections"`
 	Errors      map[string]int64 `json:"errors"` // "operation code": count
-	Frames      map[string]int64 `json:"frames"` // server frames received, by type
-	Server      *ServerStats     `json:"server,omitempty"`
-	Generator   ProcStats        `json:"generator"` // the load generator's own CPU and memory
-	Notes       []string         `json:"notes,omitempty"`
+	// Frames counts the server frames received, by type, and the frames
+	// the clients sent as "sent <type>".
+	Frames    map[string]int64 `json:"frames"`
+	Server    *ServerStats     `json:"server,omitempty"`
+	Generator ProcStats        `json:"generator"` // the load generator's own CPU and memory
+	Notes     []string         `json:"notes,omitempty"`
 }
 
 // Flags are the knobs of the run, after defaults.

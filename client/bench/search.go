@@ -40,11 +40,11 @@ func (e *engine) search(ctx context.Context) error {
 	if per := cfg.Rate / float64(len(users)); per > DefaultSendLimit {
 		e.note("each user sends %.1f messages/s, above the default limit of %g/s", per, DefaultSendLimit)
 	}
-	e.tr = newTracker(cfg.sends(), cfg.Rate)
+	e.setTracker(newTracker(cfg.sends(), cfg.Rate))
 	e.lag = newLagSampler(e)
 	senders := make([]*member, len(e.tr.msgs))
 	e.sendPhase(ctx, 0, func(i int) (*member, *chatInfo) {
-		m := users[i%len(users)]
+		m := users[interleave(i, len(chats), cfg.ChatSize)]
 		senders[i] = m
 		return m, chatOf[m.i]
 	}, nil)

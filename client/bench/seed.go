@@ -61,12 +61,12 @@ func (e *engine) seed(ctx context.Context) error {
 		}
 	}
 	dmNext := chats[1+teams:]
-	e.tr = newTracker(cfg.sends(), cfg.Rate)
+	e.setTracker(newTracker(cfg.sends(), cfg.Rate))
 	e.lag = newLagSampler(e)
+	e.reads = true // before the readers start
 	if err := e.connect(ctx, users, false); err != nil {
 		return err
 	}
-	e.reads = true
 	if per := cfg.Rate / float64(n); per > DefaultSendLimit {
 		e.note("each user sends %.1f messages/s on average, above the default limit of %g/s", per, DefaultSendLimit)
 	}
