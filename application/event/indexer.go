@@ -421,4 +421,3 @@ func (g *guard) upsert(id int64, version time.Time, edit bool) bool {
 }
 
 func (g *guard) deleted(id int64) { g.put(id, guardEntry{deleted: true}) }
-
