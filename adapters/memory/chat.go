@@ -201,13 +201,9 @@ func (r *ChatRepo) RemoveMember(ctx context.Context, chatID, userID int64) error
 		return err
 	}
 	defer s.leave(t)
-	row, ok := s.chats[chatID]
-	if !ok {
-		return errs.NotFoundf("chat %d not found", chatID)
-	}
-	i := row.member(userID)
-	if i < 0 {
-		return errs.NotFoundf("user %d is not a member of chat %d", userID, chatID)
+	row, i, err := s.memberRow(chatID, userID)
+	if err != nil {
+		return err
 	}
 	m := row.members[i]
 	row.members = slices.Delete(row.members, i, i+1)
@@ -226,13 +222,9 @@ func (r *ChatRepo) SetRole(ctx context.Context, chatID, userID int64, role chat.
 		return err
 	}
 	defer s.leave(t)
-	row, ok := s.chats[chatID]
-	if !ok {
-		return errs.NotFoundf("chat %d not found", chatID)
-	}
-	i := row.member(userID)
-	if i < 0 {
-		return errs.NotFoundf("user %d is not a member of chat %d", userID, chatID)
+	row, i, err := s.memberRow(chatID, userID)
+	if err != nil {
+		return err
 	}
 	old := row.members[i].Role
 	row.members[i].Role = role
@@ -297,4 +289,18 @@ func (r *ChatRepo) Membership(ctx context.Context, chatID, userID int64) (chat.M
 		}
 	}
 	return chat.Membership{}, errs.NotFoundf("user %d is not a member of chat %d", userID, chatID)
+}
+
+// memberRow finds chatID's row and userID's index in its members; the
+// caller holds the lock.
+func (s *Store) memberRow(chatID, userID int64) (*chatRow, int, error) {
+	row, ok := s.chats[chatID]
+	if !ok {
+		return nil, -1, errs.NotFoundf("chat %d not found", chatID)
+	}
+	i := row.member(userID)
+	if i < 0 {
+		return nil, -1, errs.NotFoundf("user %d is not a member of chat %d", userID, chatID)
+	}
+	return row, i, nil
 }

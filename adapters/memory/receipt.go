@@ -78,13 +78,9 @@ func (r *ReceiptRepo) Save(ctx context.Context, rc *receipt.Receipt, moves []rec
 	if t == nil {
 		return errs.New(errs.Internal, "ReceiptRepository.Save must run inside a transaction")
 	}
-	c, ok := s.chats[rc.ChatID()]
-	if !ok {
-		return errs.NotFoundf("chat %d not found", rc.ChatID())
-	}
-	i := c.member(rc.UserID())
-	if i < 0 {
-		return errs.NotFoundf("user %d is not a member of chat %d", rc.UserID(), rc.ChatID())
+	c, i, err := s.memberRow(rc.ChatID(), rc.UserID())
+	if err != nil {
+		return err
 	}
 	if err := s.addMoves(t, c, rc.UserID(), moves); err != nil {
 		return err
