@@ -78,15 +78,11 @@ func ctxFor(t *testing.T) context.Context {
 // ensureStream creates cfg's stream and deletes it when the test ends.
 func ensureStream(t *testing.T, js jetstream.JetStream, cfg natsadapter.StreamConfig) jetstream.Stream {
 	t.Helper()
-	s, err := natsadapter.EnsureStream(ctxFor(t), js, cfg)
-	// NATS Server 2.9 removes an account's stream directory with its last
-	// stream; a stream created at that moment by a parallel test fails with
-	// "error creating store for stream" (mkdir .../streams: no such file).
-	// Only tests create and delete streams concurrently, so only they retry.
-	var apiErr *jetstream.APIError
-	for i := 0; i < 5 && errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamCreateErr; i++ {
+	var s jetstream.Stream
+	err := retryStoreCreate(func() (err error) {
 		s, err = natsadapter.EnsureStream(ctxFor(t), js, cfg)
-	}
+		return err
+	})
 	if err != nil {
 		t.Fatalf("EnsureStream: %v", err)
 	}
@@ -136,6 +132,28 @@ func externalURL(t *testing.T) string {
 	_ = conn.Close()
 	anchorOnce.Do(func() { anchorAccount(t, raw) })
 	return raw
+}
+
+// retryStoreCreate runs create again while NATS Server 2.9 answers "error
+// creating store for stream" (10049). The server removes an account's stream
+// directory along with its last stream, and a stream or bucket created by a
+// parallel test at that moment fails (mkdir .../streams: no such file).
+// Only tests create and delete streams concurrently, so only they retry.
+func retryStoreCreate(create func() error) error {
+	err := create()
+	for i := 0; i < 10 && err != nil && isStoreCreateErr(err); i++ {
+		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond) // back off from the server's cleanup
+		err = create()
+	}
+	return err
+}
+
+func isStoreCreateErr(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamCreateErr {
+		return true
+	}
+	return strings.Contains(err.Error(), "err_code=10049") // wrapped as text by an adapter
 }
 
 var anchorOnce sync.Once

@@ -22,7 +22,11 @@ func newPresenceKV(t *testing.T, url string, ttl time.Duration) ports.PresenceSt
 	t.Helper()
 	js := jetStream(t, connect(t, url))
 	bucket := "FECHATTER_PRESENCE_TEST_" + strings.ToUpper(porttest.Unique(""))
-	kv, err := natsadapter.EnsurePresenceKV(ctxFor(t), js, natsadapter.PresenceKVConfig{Bucket: bucket, TTL: ttl}, zap.NewNop())
+	var kv ports.PresenceStore
+	err := retryStoreCreate(func() (err error) {
+		kv, err = natsadapter.EnsurePresenceKV(ctxFor(t), js, natsadapter.PresenceKVConfig{Bucket: bucket, TTL: ttl}, zap.NewNop())
+		return err
+	})
 	if err != nil {
 		t.Fatalf("EnsurePresenceKV: %v", err)
 	}
@@ -57,7 +61,10 @@ func TestEnsurePresenceKVIsIdempotent(t *testing.T) {
 		cfg := natsadapter.PresenceKVConfig{Bucket: "FECHATTER_PRESENCE_IDEM_" + strings.ToUpper(porttest.Unique("")), TTL: time.Minute}
 		t.Cleanup(func() { _ = js.DeleteKeyValue(context.Background(), cfg.Bucket) })
 		for i := range 2 {
-			if _, err := natsadapter.EnsurePresenceKV(ctxFor(t), js, cfg, nil); err != nil {
+			if err := retryStoreCreate(func() error {
+				_, err := natsadapter.EnsurePresenceKV(ctxFor(t), js, cfg, nil)
+				return err
+			}); err != nil {
 				t.Fatalf("EnsurePresenceKV #%d: %v", i+1, err)
 			}
 		}
