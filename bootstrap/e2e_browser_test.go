@@ -85,6 +85,16 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 		waitJS(`document.querySelector("#conn-status").dataset.state === "open"`),
 	)
 
+	bob2 := bob.tab("bob-tab2")
+	bob2.do("A second tab of Bob's browser is already signed in (the refresh cookie)",
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
+		waitJS(`document.querySelector("#me-name").textContent === "Bob Baker"`),
+		waitJS(`document.querySelector("#conn-status").dataset.state === "open"`),
+		// The refresh token never reaches the page's storage.
+		waitJS(`!JSON.stringify({...localStorage}).includes("refresh") && !document.cookie.includes("fechatter_refresh")`),
+	)
+
 	alice.do("Alice creates a group with Bob",
 		chromedp.Click(chromedp.CSS("#new-chat-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#new-chat-dialog")),
@@ -325,8 +335,24 @@ func (h *browsers) open(chrome, name string) *browser {
 	if err != nil {
 		t.Fatalf("start chromium (%s): %v", chrome, err)
 	}
-	// Uncaught exceptions fail the test; console errors and warnings are
-	// logged.
+	return h.watch(ctx, cancel, name)
+}
+
+// tab opens another tab of b's browser (same profile: cookies, storage).
+func (b *browser) tab(name string) *browser {
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		b.h.t.Fatalf("open a tab: %v", err)
+	}
+	return b.h.watch(ctx, cancel, name)
+}
+
+// watch records what a page reports: uncaught exceptions and console
+// errors (CSP violations, failed requests) fail the test, warnings are
+// shown on failure.
+func (h *browsers) watch(ctx context.Context, cancel context.CancelFunc, name string) *browser {
+	t := h.t
 	console := chromedp.Console(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -340,7 +366,11 @@ func (h *browsers) open(chrome, name string) *browser {
 				h.mu.Lock()
 				h.errs = append(h.errs, fmt.Sprintf("%s: %s (%s:%d)", name, m.Text, m.URL, m.Line+1))
 				h.mu.Unlock()
-			case m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning:
+			case m.Type == chromedp.ConsoleError:
+				h.mu.Lock()
+				h.errs = append(h.errs, fmt.Sprintf("%s console error: %s", name, m.Text))
+				h.mu.Unlock()
+			case m.Type == chromedp.ConsoleWarning:
 				h.mu.Lock()
 				h.logs = append(h.logs, fmt.Sprintf("%s console %s: %s", name, m.Type, m.Text))
 				h.mu.Unlock()

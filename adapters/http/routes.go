@@ -180,7 +180,7 @@ func (s *Server) signup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(res)
+	return c.Status(fiber.StatusCreated).JSON(webSessionAnswer(c, res))
 }
 
 func (s *Server) signin(c *fiber.Ctx) error {
@@ -195,7 +195,7 @@ func (s *Server) signin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(res)
+	return c.JSON(webSessionAnswer(c, res))
 }
 
 func (s *Server) refresh(c *fiber.Ctx) error {
@@ -203,6 +203,7 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
+	b.RefreshToken = webSessionToken(c, b.RefreshToken)
 	if err := required("refresh_token", b.RefreshToken); err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(res)
+	return c.JSON(webSessionAnswer(c, res))
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
@@ -218,12 +219,14 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
+	b.RefreshToken = webSessionToken(c, b.RefreshToken)
 	if err := required("refresh_token", b.RefreshToken); err != nil {
 		return err
 	}
 	if err := s.app.Commands.Logout.Handle(c.UserContext(), command.Logout{Actor: actor(c), RefreshToken: *b.RefreshToken}); err != nil {
 		return err
 	}
+	clearWebSession(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

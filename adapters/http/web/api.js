@@ -1,12 +1,20 @@
 // api.js: the REST client of /api/v1 and the session behind it.
 //
-// The session (tokens, user, workspace) lives in sessionStorage: it is per
-// tab, so two windows can be two users, and it is gone when the tab is.
-// The access token is refreshed before it expires (expires_in); one refresh
-// at a time, since a refresh token is single-use and reusing a rotated one
-// revokes the whole session.
+// Web sign-ins keep the refresh token in a cookie the server sets
+// (HttpOnly, SameSite=Strict, path /api/v1/auth): page scripts never see
+// it, so an injected script could not steal a long-lived credential, and
+// every tab of the browser, and the browser after a restart, shares it.
+// The short-lived access token lives in this tab's memory only. On load a
+// tab that was signed in (a non-secret marker in localStorage) asks
+// /auth/refresh for an access token with the cookie.
+//
+// A refresh token is single-use and reusing a rotated one revokes the whole
+// session, so refreshes are serialized across tabs with a Web Lock: the
+// next tab refreshes with the cookie the previous one got back. Signing out
+// in one tab signs out the others (BroadcastChannel).
 
-const storageKey = "fechatter.session";
+const markerKey = "fechatter.signedIn";
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("fechatter.session") : null;
 
 export class ApiError extends Error {
   constructor(status, code, message, retryAfter) {
@@ -25,16 +33,32 @@ export class Api {
     this.refreshing = null;
     this.timer = 0;
     this.session = null;
-    try {
-      this.session = JSON.parse(sessionStorage.getItem(storageKey) ?? "null");
-    } catch {
-      sessionStorage.removeItem(storageKey);
-    }
-    if (this.session) this.scheduleRefresh();
+    channel?.addEventListener("message", (ev) => {
+      if (ev.data === "signed-out") this.end("You were signed out in another tab.");
+    });
   }
 
   get signedIn() {
     return this.session !== null;
+  }
+
+  // resume picks up the browser's session (another tab's, or one from
+  // before a restart) from the cookie; false when there is none.
+  async resume() {
+    if (localStorage.getItem(markerKey) !== "1") return false;
+    try {
+      this.begin(await this.cookieRefresh());
+      return true;
+    } catch (e) {
+      if (e.status === 401 || e.status === 400) localStorage.removeItem(markerKey);
+      return false;
+    }
+  }
+
+  // cookieRefresh rotates the cookie's refresh token, one tab at a time.
+  cookieRefresh() {
+    const run = () => this.request("POST", "/auth/refresh", {}, { auth: false });
+    return navigator.locks ? navigator.locks.request("fechatter.refresh", run) : run();
   }
 
   async signUp(body) {
@@ -50,13 +74,12 @@ export class Api {
     const prev = this.session ?? {};
     this.session = {
       access_token: r.access_token,
-      refresh_token: r.refresh_token,
       expires_at: Date.now() + r.expires_in * 1000,
       ttl_ms: r.expires_in * 1000,
       user: r.user ?? prev.user,
       workspace: r.workspace ?? prev.workspace,
     };
-    sessionStorage.setItem(storageKey, JSON.stringify(this.session));
+    localStorage.setItem(markerKey, "1");
     this.scheduleRefresh();
     return r;
   }
@@ -78,7 +101,7 @@ export class Api {
     if (!s) return Promise.reject(new ApiError(401, "unauthenticated", "signed out"));
     this.refreshing = (async () => {
       try {
-        const r = await this.request("POST", "/auth/refresh", { refresh_token: s.refresh_token }, { auth: false });
+        const r = await this.cookieRefresh();
         if (this.session !== s) return; // signed out meanwhile
         this.begin(r);
       } catch (e) {
@@ -111,17 +134,18 @@ export class Api {
     const s = this.session;
     if (!s) return;
     try {
-      await this.request("POST", "/auth/logout", { refresh_token: s.refresh_token }, { retry: false });
+      await this.request("POST", "/auth/logout", {}, { retry: false });
     } catch {
       // Signed out locally all the same.
     }
     this.forget();
+    channel?.postMessage("signed-out");
   }
 
   forget() {
     clearTimeout(this.timer);
     this.session = null;
-    sessionStorage.removeItem(storageKey);
+    localStorage.removeItem(markerKey);
   }
 
   end(reason) {
@@ -133,7 +157,7 @@ export class Api {
   // request calls the API; a 401 on an authenticated call refreshes the
   // token once and tries again. Errors are ApiError.
   async request(method, path, body, { auth = true, retry = true } = {}) {
-    const headers = {};
+    const headers = { "X-Fechatter-Session": "cookie" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth) headers.Authorization = "Bearer " + (await this.accessToken());
     let res;

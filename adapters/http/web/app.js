@@ -46,8 +46,7 @@ function blankState() {
 document.addEventListener("DOMContentLoaded", () => {
   wireAuth();
   wireChat();
-  if (api.signedIn) startSession();
-  else showAuth("");
+  api.resume().then((ok) => (ok ? startSession() : showAuth("")));
 });
 
 function showAuth(notice) {

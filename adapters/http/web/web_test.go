@@ -44,7 +44,7 @@ func TestServesTheClientWithTypesAndCaching(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", `<script type="module" src="/app.js">`},
 		{"/app.js", "text/javascript; charset=utf-8", "import"},
-		{"/api.js", "text/javascript; charset=utf-8", "sessionStorage"},
+		{"/api.js", "text/javascript; charset=utf-8", "X-Fechatter-Session"},
 		{"/socket.js", "text/javascript; charset=utf-8", "WebSocket"},
 		{"/dom.js", "text/javascript; charset=utf-8", "export function h("},
 		{"/app.css", "text/css; charset=utf-8", ":root"},
