@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/fechatter/fechatter/ports/porttest"
@@ -43,11 +46,17 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 	defer func() { h.screenshotsIf(!t.Failed() && os.Getenv("FECHATTER_E2E_SCREENSHOTS") != "") }()
 
 	ws := porttest.Unique("web-")
-	alice.do("Alice signs up with a new workspace",
+	aliceEmail, bobEmail := porttest.Unique("alice")+"@web.test", porttest.Unique("bob")+"@web.test"
+	alice.do("The signed-out page: every control labelled, English by default",
 		chromedp.Navigate(s.base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#signup-form")),
+		waitJS(`document.documentElement.lang === "en"`),
+	)
+	alice.labelled("the sign-in page")
+	alice.do("Alice signs up with a new workspace",
+		chromedp.WaitVisible(chromedp.CSS("#signup-form")),
 		chromedp.SendKeys(chromedp.CSS("#su-name"), "Alice Archer"),
-		chromedp.SendKeys(chromedp.CSS("#su-email"), porttest.Unique("alice")+"@web.test"),
+		chromedp.SendKeys(chromedp.CSS("#su-email"), aliceEmail),
 		chromedp.SendKeys(chromedp.CSS("#su-password"), "correct-horse"),
 		chromedp.SendKeys(chromedp.CSS("#su-workspace"), ws),
 		chromedp.Click(chromedp.CSS("#signup-form button[type=submit]")),
@@ -55,34 +64,59 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 		waitJS(`document.querySelector("#me-name").textContent === "Alice Archer"`),
 	)
 
-	var code string
-	alice.do("Alice creates an invite code",
+	var code, link string
+	alice.do("Alice (the owner) creates an invite link",
+		waitJS(`!document.querySelector("#invite-btn").hidden`),
 		chromedp.Click(chromedp.CSS("#invite-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#invite-dialog")),
 		chromedp.Click(chromedp.CSS("#invite-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#invite-result")),
 		into(chromedp.Value(chromedp.CSS("#invite-code")), &code),
+		into(chromedp.Value(chromedp.CSS("#invite-link")), &link),
+	)
+	alice.labelled("the invite dialog")
+	alice.do("Closing the dialog gives focus back to the Invite button",
 		chromedp.Click(chromedp.CSS("#invite-dialog [data-close]")),
 		chromedp.WaitNotVisible(chromedp.CSS("#invite-dialog")),
+		waitJS(`document.activeElement?.id === "invite-btn"`),
 	)
-	if code == "" {
-		h.fatalf("the invite dialog shows no code")
+	if code == "" || link != s.base+"/join/"+code+"?workspace="+url.QueryEscape(ws) {
+		h.fatalf("the invite dialog shows code %q and link %q", code, link)
 	}
 
-	bob.do("Bob signs up with the invite code",
-		chromedp.Navigate(s.base+"/"),
+	bob.do("Bob opens the invite link: the workspace and code are filled in",
+		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS("#signup-form")),
+		waitJS(fmt.Sprintf(`document.querySelector("#su-invite").value === %q && document.querySelector("#su-workspace").value === %q`, code, ws)),
+		waitJS(`document.activeElement?.id === "su-name"`),
 		chromedp.SendKeys(chromedp.CSS("#su-name"), "Bob Baker"),
-		chromedp.SendKeys(chromedp.CSS("#su-email"), porttest.Unique("bob")+"@web.test"),
+		chromedp.SendKeys(chromedp.CSS("#su-email"), bobEmail),
 		chromedp.SendKeys(chromedp.CSS("#su-password"), "correct-horse"),
-		chromedp.SendKeys(chromedp.CSS("#su-workspace"), ws),
-		chromedp.SendKeys(chromedp.CSS("#su-invite"), code),
 		chromedp.Click(chromedp.CSS("#signup-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
 		waitJS(`document.querySelector("#me-name").textContent === "Bob Baker"`),
 		// The socket is up (hello seen) before Alice makes the group, so
 		// the group arrives live.
 		waitJS(`document.querySelector("#conn-status").dataset.state === "open"`),
+		// A member cannot invite: no button; the address is back at /.
+		waitJS(`document.querySelector("#invite-btn").hidden && location.pathname === "/"`),
+	)
+	bob.do("The session cookie outlives the browser (persistent, HttpOnly, SameSite=Strict)",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{s.base + "/api/v1/auth/refresh"}})
+			if err != nil {
+				return err
+			}
+			for _, c := range r.Cookies {
+				if c.Name == "fechatter_refresh" {
+					if !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict || c.Session || c.Expires < float64(time.Now().Add(24*time.Hour).Unix()) {
+						return fmt.Errorf("cookie %+v", c)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("no fechatter_refresh cookie among %d", len(r.Cookies))
+		}),
 	)
 
 	bob2 := bob.tab("bob-tab2")
@@ -104,12 +138,20 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#new-chat-form button[type=submit]")),
 		chromedp.WaitNotVisible(chromedp.CSS("#new-chat-dialog")),
 		waitJS(`document.querySelector("#chat-title").textContent === "launch"`),
+		waitJS(`/^\/chats\/\d+$/.test(location.pathname) && document.title === "launch · Fechatter"`),
 	)
 
-	bob.do("Bob sees the group appear and opens it",
+	bob.do("Bob sees the group appear and opens it; the address names the chat",
 		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "launch")]`),
 		waitJS(`document.querySelector("#chat-title").textContent === "launch"`),
 		waitJS(`document.querySelector("#empty-pane").hidden`),
+		waitJS(`/^\/chats\/\d+$/.test(location.pathname)`),
+	)
+	bob.do("A reload reopens the chat from its address, still signed in",
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
+		waitJS(`document.querySelector("#chat-title").textContent === "launch" && !document.querySelector("#chat-pane").hidden`),
+		waitJS(`document.querySelector("#conn-status").dataset.state === "open"`),
 	)
 
 	alice.do("Alice sends a message with Enter",
@@ -200,6 +242,268 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 		waitJS(`document.querySelector("#chat-title").textContent === "town-square"`),
 		waitJS(`[...document.querySelectorAll("#chat-list button")].some((b) => b.textContent.includes("town-square"))`),
 	)
+
+	// ---- rich text, links that cannot run script, no injected markup
+	alice.do("Alice switches to launch and sends Markdown, a link and would-be markup",
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "launch")]`),
+		waitJS(`document.querySelector("#chat-title").textContent === "launch"`),
+		chromedp.SetValue(chromedp.CSS("#composer-input"), "**bold** and _it_ and `code` see https://example.com/a?b=1. <img src=x onerror=alert(1)> javascript:alert(2)\n- one\n- two\n> quoted"),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+	)
+	bob.do("Bob sees it formatted, the link safe, nothing injected",
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "launch")]`),
+		waitJS(`!!document.querySelector("#messages .body strong")`),
+		waitJS(`(() => {
+			const b = [...document.querySelectorAll("#messages .body")].find((e) => e.querySelector("strong"));
+			const a = b.querySelector("a");
+			return b.querySelector("strong").textContent === "bold" && b.querySelector("em").textContent === "it" &&
+				b.querySelector("code").textContent === "code" && b.querySelectorAll("ul li").length === 2 &&
+				b.querySelector("blockquote").textContent === "quoted" &&
+				a.href === "https://example.com/a?b=1" && a.rel === "noopener noreferrer" && a.target === "_blank" &&
+				b.querySelectorAll("a").length === 1 && !document.querySelector("#messages img") &&
+				b.textContent.includes("<img src=x onerror=alert(1)>") && b.textContent.includes("javascript:alert(2)");
+		})()`),
+	)
+
+	// ---- keyboard: the log is one tab stop; replies from the message menu
+	bob.do("Message actions are not tab stops; a day separator says Today",
+		waitJS(`[...document.querySelectorAll("#messages button, #messages a, #messages [tabindex]")].filter((e) => e.tabIndex >= 0).length <= 1`),
+		waitJS(`document.querySelector("#messages .day-sep")?.textContent === "Today"`),
+	)
+	bob.do("Bob replies to Alice's first message from its menu, by keyboard",
+		pressKey(`#messages li.msg[data-seq="1"]`, "Enter"),
+		chromedp.WaitVisible(chromedp.CSS("#msg-menu")),
+		waitJS(`document.activeElement?.getAttribute("role") === "menuitem" && document.activeElement.textContent === "Reply"`),
+	)
+	bob.labelled("the message menu")
+	bob.do("Reply puts the composer in reply mode",
+		pressKey("#msg-menu button", "Enter"),
+		waitJS(`!document.querySelector("#reply-bar").hidden && document.activeElement?.id === "composer-input"`),
+		waitJS(`document.querySelector("#reply-text").textContent.includes("hello from A")`),
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "a reply"),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#reply-bar").hidden`),
+	)
+	alice.do("Alice sees the reply quoting her message",
+		waitJS(`[...document.querySelectorAll("#messages .msg")].some((li) => li.querySelector(".body")?.textContent === "a reply" &&
+			li.querySelector(".reply-quote")?.textContent.includes("hello from A"))`),
+	)
+
+	h.readmeShot(alice, "web-desktop.png")
+
+	// ---- in-app confirm dialog, focus back
+	alice.do("Alice deletes a message through the in-app dialog",
+		pressKey(`#messages li.msg[data-seq="1"]`, "Delete"),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-dialog")),
+		waitJS(`document.activeElement?.id === "confirm-ok"`),
+	)
+	alice.labelled("the confirm dialog")
+	alice.do("The message shows as deleted and focus is back on it",
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.WaitNotVisible(chromedp.CSS("#confirm-dialog")),
+		waitJS(`document.querySelector('#messages li.msg[data-seq="1"]')?.classList.contains("deleted")`),
+		waitJS(`document.activeElement?.closest?.("#messages .msg")?.dataset.seq === "1"`),
+	)
+
+	// ---- character counter instead of silent truncation
+	alice.do("A text over 4000 characters is kept and flagged, not cut or sent",
+		chromedp.Evaluate[chromedp.Void](`(() => { const i = document.querySelector("#composer-input"); i.value = "x".repeat(4001); i.dispatchEvent(new Event("input")); })()`),
+		waitJS(`document.querySelector("#composer-count").textContent === "4001 / 4000" && document.querySelector("#composer-count").classList.contains("over")`),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#composer-input").value.length === 4001 && document.querySelector("#pending-list").children.length === 0`),
+		chromedp.Evaluate[chromedp.Void](`(() => { const i = document.querySelector("#composer-input"); i.value = ""; i.dispatchEvent(new Event("input")); })()`),
+		waitJS(`document.querySelector("#composer-count").textContent === ""`),
+	)
+
+	// ---- a link to a message scrolls to it and highlights it; Back and Forward
+	var launchPath string
+	bob.do("Bob's address for launch", into(chromedp.Evaluate[string](`location.pathname`), &launchPath))
+	bob.do("A link to a message opens it highlighted",
+		chromedp.Navigate(s.base+launchPath+"/messages/2"),
+		waitJS(`document.querySelector('#messages li.msg.found')?.dataset.seq === "2"`),
+		waitJS(`document.activeElement?.dataset?.seq === "2"`),
+	)
+	bob.do("Back and Forward move between chats",
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "town-square")]`),
+		waitJS(`document.querySelector("#chat-title").textContent === "town-square"`),
+		chromedp.NavigateBack(),
+		waitJS(`document.querySelector("#chat-title").textContent === "launch"`),
+		chromedp.NavigateForward(),
+		waitJS(`document.querySelector("#chat-title").textContent === "town-square"`),
+	)
+
+	// ---- unread divider, jump button, title and icon
+	alice.do("Alice writes two lines in launch while Bob is elsewhere",
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "first unread"),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "second unread"),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+	)
+	bob.do("Bob's tab title and icon count the unread",
+		waitJS(`document.title.startsWith("(2) ") && document.querySelector("#favicon").href.startsWith("data:image/png")`),
+	)
+	bob.do("Opening launch shows the unread divider above them",
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "launch")]`),
+		waitJS(`(() => { const d = document.querySelector("#messages .unread-sep"); return d && d.nextElementSibling?.querySelector(".body")?.textContent === "first unread"; })()`),
+		waitJS(`!document.title.startsWith("(")`),
+	)
+	alice.do("Alice sends a tall message", chromedp.SetValue(chromedp.CSS("#composer-input"), strings.Repeat("line\n", 60)+"end"), pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`))
+	bob.do("Bob scrolls up; a new message shows the jump button, which goes down",
+		waitJS(`[...document.querySelectorAll("#messages .body")].some((e) => e.textContent.endsWith("end"))`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#message-scroll").scrollTop = 0`),
+	)
+	alice.do("Alice sends one more", chromedp.SendKeys(chromedp.CSS("#composer-input"), "below the fold"), pressEnter("#composer-input"))
+	bob.do("The jump button appears and takes Bob down",
+		waitJS(`!document.querySelector("#jump-btn").hidden && document.querySelector("#jump-btn").textContent.startsWith("1 new message")`),
+		chromedp.Click(chromedp.CSS("#jump-btn")),
+		waitJS(`document.querySelector("#jump-btn").hidden`),
+		waitJS(`(() => { const s = document.querySelector("#message-scroll"); return s.scrollHeight - s.scrollTop - s.clientHeight < 60; })()`),
+	)
+
+	// ---- desktop notifications for a mention while the page is hidden
+	bob.do("Notifications are offered by a button, not a prompt",
+		waitJS(`Notification.permission === "default" && !document.querySelector("#notify-row").hidden`))
+	bob.do("Bob allows notifications; the page reports itself hidden",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: "notifications"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: s.base})
+			return err
+		}),
+		waitJS(`Notification.permission === "granted"`),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			// Record what the page shows (headless Chromium has no notification centre).
+			const N = window.Notification;
+			window.shown = [];
+			window.Notification = class extends N { constructor(title, o) { super(title, o); window.shown.push({ title, body: o?.body }); } };
+			Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+			Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+			document.dispatchEvent(new Event("visibilitychange"));
+		})()`),
+	)
+	alice.do("Alice writes one line without and one with a mention of Bob",
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "no mention here"), pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "@Bob Baker can you check?"), pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+	)
+	bob.do("Bob gets one notification: the mention",
+		waitJS(`window.shown.length === 1 && window.shown[0].title === "Alice Archer in launch" && window.shown[0].body === "@Bob Baker can you check?"`),
+		waitJS(`!!document.querySelector("#messages .mention.me")`),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			delete document.visibilityState; delete document.hidden;
+			document.dispatchEvent(new Event("visibilitychange"));
+		})()`),
+	)
+
+	// ---- search: "load more"
+	alice.do("Alice searches for a word of many messages and loads more",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			// 60 messages with one word, over REST (two senders stay under the rate limit).
+			return fillSearch(ctx, s.base, launchPath, 60, aliceEmail, bobEmail)
+		}),
+	)
+	alice.do("Search shows 50, then Load more shows the rest",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#search-input").value = ""`),
+		chromedp.SendKeys(chromedp.CSS("#search-input"), "zebrafish"),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for {
+				if _, err := pressEnter("#search-input")(ctx, tg); err != nil {
+					return err
+				}
+				_, err := chromedp.Poll[chromedp.Void](`document.querySelector("#search-status").textContent !== "Searching…"`,
+					chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(5*time.Second))(ctx, tg)
+				if err != nil {
+					return err
+				}
+				n, err := chromedp.Evaluate[int](`document.querySelectorAll("#search-results .hit").length`)(ctx, tg)
+				if err != nil {
+					return err
+				}
+				// Until all 60 are indexed: a page of 50 "of 60".
+				more, err := chromedp.Evaluate[bool](`!document.querySelector("#search-more").hidden &&
+					document.querySelector("#search-status").textContent === "50 of 60 results"`)(ctx, tg)
+				if err != nil {
+					return err
+				}
+				if n == 50 && more {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(300 * time.Millisecond):
+				}
+			}
+		}),
+	)
+	alice.do("Load more shows the rest",
+		chromedp.Click(chromedp.CSS("#search-more")),
+		waitJS(`document.querySelectorAll("#search-results .hit").length === 60 && document.querySelector("#search-more").hidden`),
+		waitJS(`document.querySelector("#search-status").textContent === "60 results"`),
+		chromedp.Click(chromedp.CSS("#search-close")),
+	)
+
+	// ---- installable
+	alice.do("The app is installable: a manifest and a service worker for the shell",
+		waitJS(`document.querySelector('link[rel="manifest"]')?.href.endsWith("/manifest.webmanifest")`),
+		waitJS(`!!navigator.serviceWorker.controller`),
+	)
+	alice.labelled("the open chat")
+
+	// ---- the phone: list -> chat -> back, in Chinese
+	bob.do("Bob chooses Chinese; the page reloads in Chinese, on the same chat",
+		chromedp.SetValue(chromedp.CSS("#account .lang-select"), "zh-CN"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#account .lang-select").dispatchEvent(new Event("change"))`),
+		waitJS(`document.documentElement.lang === "zh-CN"`),
+		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
+		waitJS(`document.querySelector("#signout-btn").textContent === "退出登录" && document.querySelector("#composer-input").placeholder === "输入消息…"`),
+		waitJS(`document.querySelector("#messages .day-sep")?.textContent === "今天"`),
+	)
+	bob.labelled("the Chinese chat")
+	bob.do("A phone (390x844): the list fills the screen",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Click(chromedp.CSS("#back-btn")),
+		waitJS(`location.pathname === "/" && document.querySelector("#sidebar").offsetParent !== null && document.querySelector("#pane").offsetParent === null`),
+		waitJS(`document.querySelector(".topbar").getBoundingClientRect().height < 60`),
+	)
+	bob.do("List -> chat: the conversation fills the screen, with a back button",
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "launch")]`),
+		waitJS(`document.querySelector("#chat-title").textContent === "launch"`),
+		waitJS(`document.querySelector("#sidebar").offsetParent === null && document.querySelector("#back-btn").offsetParent !== null`),
+		waitJS(`document.querySelector("#message-scroll").getBoundingClientRect().height > 844 * 0.6`),
+	)
+	bob.do("The phone view of a linked message",
+		chromedp.Navigate(s.base+launchPath+"/messages/3"),
+		waitJS(`document.querySelector('#messages li.msg.found')?.dataset.seq === "3"`),
+		// The picture without the passing highlight.
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#messages li.msg.found").classList.remove("found")`),
+	)
+	h.readmeShot(bob, "web-phone.png")
+	bob.do("Back returns to the list and to /",
+		chromedp.Click(chromedp.CSS("#back-btn")),
+		waitJS(`location.pathname === "/" && document.querySelector("#sidebar").offsetParent !== null`),
+		waitJS(`document.activeElement?.closest?.("#chat-list") !== null`),
+	)
+	bob.do("The phone menu holds the account controls",
+		chromedp.Click(chromedp.CSS("#menu-btn")),
+		waitJS(`document.querySelector("#signout-btn").offsetParent !== null && document.querySelector("#menu-btn").getAttribute("aria-expanded") === "true"`),
+	)
+	bob.labelled("the phone list with its menu")
+	bob.do("The skip link goes to the chat list on the phone list screen",
+		chromedp.Click(chromedp.CSS("#menu-btn")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#skip-link").click()`),
+		waitJS(`document.activeElement?.closest?.("#chat-list") !== null`),
+	)
+
+	bob2.do("Signing out in one tab signs out the other",
+		chromedp.Click(chromedp.CSS("#signout-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#auth-view")),
+	)
+	bob.do("Bob's first tab is signed out too", chromedp.WaitVisible(chromedp.CSS("#auth-view")))
 
 	h.noExceptions()
 }
@@ -446,4 +750,122 @@ func (h *browsers) screenshotsIf(keep bool) {
 		}
 		h.t.Logf("screenshot of %s's browser: %s", b.name, path)
 	}
+}
+
+// pressKey focuses an element and presses one key there (Enter, Delete, ...).
+func pressKey(sel, key string) chromedp.Action[chromedp.Void] {
+	codes := map[string]int64{"Enter": 13, "Delete": 46, "Escape": 27, "ArrowUp": 38, "ArrowDown": 40}
+	return chromedp.Steps(chromedp.Focus(chromedp.CSS(sel)), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeRawKeyDown, Key: key, Code: key,
+			WindowsVirtualKeyCode: codes[key], NativeVirtualKeyCode: codes[key]}
+		if key == "Enter" { // a key with text: buttons click on it
+			down.Type, down.Text, down.UnmodifiedText = input.DispatchKeyEventTypeKeyDown, "\r", "\r"
+		}
+		if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := down
+		up.Type, up.Text, up.UnmodifiedText = input.DispatchKeyEventTypeKeyUp, "", ""
+		_, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, up)
+		return err
+	}))
+}
+
+// unlabelledJS lists the controls of the page that have no accessible
+// name: no aria-label, no aria-labelledby, no <label>, no text, no title.
+const unlabelledJS = `(() => {
+	const named = (e) => {
+		if ((e.getAttribute("aria-label") ?? "").trim()) return true;
+		const by = e.getAttribute("aria-labelledby");
+		if (by && by.split(/\s+/).some((id) => (document.getElementById(id)?.textContent ?? "").trim())) return true;
+		if (e.labels && [...e.labels].some((l) => l.textContent.trim())) return true;
+		if (!["INPUT", "SELECT", "TEXTAREA"].includes(e.tagName) && e.textContent.trim()) return true;
+		return !!(e.getAttribute("title") ?? "").trim();
+	};
+	return [...document.querySelectorAll("button, input, select, textarea, a[href], [role=menuitem], [tabindex]:not([tabindex='-1'])")]
+		.filter((e) => e.type !== "hidden" && !named(e))
+		.map((e) => e.outerHTML.slice(0, 120));
+})()`
+
+// labelled fails the test when a control of b's page has no name.
+func (b *browser) labelled(where string) {
+	b.h.t.Helper()
+	var bad []string
+	b.do("every control labelled: "+where, into(chromedp.Evaluate[[]string](unlabelledJS), &bad))
+	if len(bad) > 0 {
+		b.h.fatalf("%s: controls without a label:\n%s", where, strings.Join(bad, "\n"))
+	}
+}
+
+// readmeShot saves a screenshot of b's page as docs/<name> for the README
+// when FECHATTER_E2E_README_SHOTS=1 (the committed ones are made so).
+func (h *browsers) readmeShot(b *browser, name string) {
+	h.t.Helper()
+	if os.Getenv("FECHATTER_E2E_README_SHOTS") == "" {
+		return
+	}
+	var png []byte
+	b.do("screenshot "+name, into(chromedp.CaptureScreenshot(), &png))
+	if err := os.MkdirAll(filepath.Join("..", "docs"), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "docs", name), png, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// fillSearch signs the two users in over the API and sends n messages
+// with the word "zebrafish" into the chat at chatPath (/chats/<id>),
+// alternating senders to stay under the per-user rate limit.
+func fillSearch(ctx context.Context, base, chatPath string, n int, emails ...string) error {
+	post := func(path, token string, body any, out any) (int, http.Header, error) {
+		raw, _ := json.Marshal(body)
+		req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/v1"+path, strings.NewReader(string(raw)))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		if out != nil && resp.StatusCode < 300 {
+			err = json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode, resp.Header, err
+	}
+	var tokens []string
+	for _, e := range emails {
+		var a struct {
+			AccessToken string `json:"access_token"`
+		}
+		if st, _, err := post("/auth/signin", "", map[string]string{"email": e, "password": "correct-horse"}, &a); err != nil || st != 200 {
+			return fmt.Errorf("sign in %s: %d %v", e, st, err)
+		}
+		tokens = append(tokens, a.AccessToken)
+	}
+	for i := 0; i < n; {
+		st, hdr, err := post(chatPath+"/messages", tokens[i%len(tokens)],
+			map[string]string{"content": fmt.Sprintf("zebrafish number %d", i), "idempotency_key": fmt.Sprintf("zebra-%d", i)}, nil)
+		switch {
+		case err != nil:
+			return err
+		case st == 429: // wait as long as the server asks, then the same key again
+			wait, _ := time.ParseDuration(hdr.Get("Retry-After") + "s")
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(max(wait, 100*time.Millisecond)):
+			}
+		case st != 201 && st != 200:
+			return fmt.Errorf("send %d: status %d", i, st)
+		default:
+			i++
+		}
+	}
+	return nil
 }

@@ -13,6 +13,8 @@
 // next tab refreshes with the cookie the previous one got back. Signing out
 // in one tab signs out the others (BroadcastChannel).
 
+import { t } from "./i18n.js";
+
 const markerKey = "fechatter.signedIn";
 const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("fechatter.session") : null;
 
@@ -34,7 +36,7 @@ export class Api {
     this.timer = 0;
     this.session = null;
     channel?.addEventListener("message", (ev) => {
-      if (ev.data === "signed-out") this.end("You were signed out in another tab.");
+      if (ev.data === "signed-out") this.end(t("You were signed out in another tab."));
     });
   }
 
@@ -107,7 +109,7 @@ export class Api {
       } catch (e) {
         if (this.session !== s) return;
         if (e.status === 401) {
-          this.end("Your session has ended. Please sign in again.");
+          this.end(t("Your session has ended. Please sign in again."));
         } else {
           // Server unreachable: try again soon, the token may still be good.
           clearTimeout(this.timer);
@@ -169,7 +171,7 @@ export class Api {
         cache: "no-store",
       });
     } catch {
-      throw new ApiError(0, "unavailable", "The server cannot be reached.");
+      throw new ApiError(0, "unavailable", t("The server cannot be reached."));
     }
     if (res.status === 401 && auth && retry && this.session) {
       await this.refresh();

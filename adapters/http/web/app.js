@@ -8,11 +8,16 @@
 
 import { Api, ApiError } from "./api.js";
 import { Socket } from "./socket.js";
-import { h, highlightNodes, shortTime, fullTime, ago, uuid } from "./dom.js";
+import { h, highlightNodes, shortTime, fullTime, ago, uuid, dayLabel, dayKey } from "./dom.js";
+import { richNodes, mentionsName } from "./rich.js";
+import { t, lang, locale, languages, chooseLanguage, translatePage } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
 const pageSize = 50;
+const maxChars = 4000; // API.md: content is 1..4000 characters
+const searchPage = 50;
+const listFmt = new Intl.ListFormat(locale, { type: "conjunction" });
 const typingEvery = 3000; // re-send typing while typing (API.md: about every 3 s)
 const ackTimeout = 10_000; // then the send is repeated over REST, same key
 
@@ -36,6 +41,10 @@ function blankState() {
     deliveredTimers: new Map(),
     myTyping: null, // {chatId, at}: the typing start last sent
     editing: 0, // seq of the message being edited in the open chat
+    unreadFrom: 0, // the open chat's first unread seq when it was opened
+    replyTo: null, // the message the composer replies to
+    unseenBelow: 0, // messages that arrived while scrolled up
+    search: null, // {q, offset, total}
     presenceRoute: true, // false once GET /presence answered 404
     timers: [],
   };
@@ -44,8 +53,12 @@ function blankState() {
 // ---------------------------------------------------------------- start
 
 document.addEventListener("DOMContentLoaded", () => {
+  translatePage();
+  wireLanguage();
   wireAuth();
   wireChat();
+  wireShell();
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   api.resume().then((ok) => (ok ? startSession() : showAuth("")));
 });
 
@@ -53,8 +66,143 @@ function showAuth(notice) {
   $("chat-view").hidden = true;
   $("auth-view").hidden = false;
   $("auth-notice").textContent = notice ?? "";
-  document.title = "Fechatter";
-  $("si-email").focus();
+  setBadge(0);
+  const r = routeOf(location.pathname);
+  if (r.join) {
+    // An invite link: the code and the workspace are filled in.
+    $("su-invite").value = r.join;
+    $("su-workspace").value = new URLSearchParams(location.search).get("workspace") ?? "";
+    $("auth-notice").textContent = notice || t("You are invited. Create your account to join.");
+    $("su-name").focus();
+  } else {
+    $("si-email").focus();
+  }
+}
+
+function wireLanguage() {
+  for (const sel of document.querySelectorAll(".lang-select")) {
+    sel.replaceChildren(...languages.map((l) => h("option", { value: l.code, lang: l.code }, l.name)));
+    sel.value = lang;
+    sel.addEventListener("change", () => {
+      chooseLanguage(sel.value);
+      location.reload(); // the session survives a reload (the cookie)
+    });
+  }
+}
+
+// ---------------------------------------------------------------- routes
+//
+// /                              the chat list
+// /chats/<id>                    a chat
+// /chats/<id>/messages/<seq>     a message in its chat, scrolled to and highlighted
+// /join/<code>?workspace=<name>  an invite link (the sign-up form, filled in)
+
+function routeOf(path) {
+  let m = /^\/chats\/(\d{1,18})(?:\/messages\/(\d{1,18}))?\/?$/.exec(path);
+  if (m) return { chat: Number(m[1]), seq: m[2] ? Number(m[2]) : 0 };
+  m = /^\/join\/([A-Za-z0-9_-]{1,128})\/?$/.exec(path);
+  if (m) return { join: m[1] };
+  return {};
+}
+
+// go puts path in the address bar: a new history entry, or replacing this one.
+function go(path, { replace = false } = {}) {
+  if (location.pathname === path && !location.search) return;
+  const st = { fechatter: true, fromList: !replace && location.pathname === "/" };
+  if (replace) history.replaceState(history.state, "", path);
+  else history.pushState(st, "", path);
+}
+
+// applyRoute shows what the address names (after sign-in, Back and Forward).
+function applyRoute() {
+  if (!api.signedIn || !state.me) return;
+  const r = routeOf(location.pathname);
+  if (r.join) {
+    toast(t("You are already signed in."));
+    go("/", { replace: true });
+    closeChat();
+  } else if (r.chat) {
+    if (!state.chats.has(r.chat)) {
+      toast(t("That chat is not in your list."));
+      go("/", { replace: true });
+      closeChat();
+    } else if (r.chat !== state.open || r.seq) {
+      openChat(r.chat, { aroundSeq: r.seq, push: false });
+    }
+  } else if (location.pathname !== "/") {
+    go("/", { replace: true });
+    closeChat();
+  } else {
+    closeChat();
+  }
+}
+
+// closeChat goes back to the list (the whole screen on a phone).
+function closeChat() {
+  if (!state.open) return;
+  const id = state.open;
+  stopTyping();
+  state.open = 0;
+  openSeq++;
+  setReply(null);
+  showChatPane(false);
+  renderChatList();
+  $("chat-list").querySelector(`[data-chat-id="${id}"]`)?.focus();
+}
+
+function wireShell() {
+  window.addEventListener("popstate", applyRoute);
+  $("back-btn").addEventListener("click", () => {
+    if (history.state?.fromList) history.back(); // the list is the entry before
+    else {
+      go("/");
+      closeChat();
+    }
+  });
+  $("skip-link").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    if (state.open) $("composer-input").focus();
+    else ($("chat-list").querySelector("button") ?? $("new-chat-btn")).focus();
+  });
+  const menu = $("menu-btn");
+  menu.addEventListener("click", () => {
+    const open = menu.getAttribute("aria-expanded") !== "true";
+    menu.setAttribute("aria-expanded", String(open));
+    $("account").classList.toggle("open", open);
+    if (open) $("account").querySelector("button:not([hidden])")?.focus();
+  });
+  $("account").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && $("account").classList.contains("open")) {
+      menu.click();
+      menu.focus();
+    }
+  });
+  // Every dialog gives focus back to where it was when it closes.
+  for (const d of document.querySelectorAll("dialog")) {
+    let from = null;
+    new MutationObserver(() => {
+      if (d.open) from = document.activeElement;
+    }).observe(d, { attributes: true, attributeFilter: ["open"] });
+    d.addEventListener("close", () => {
+      if (from?.isConnected && !from.closest("[hidden]")) from.focus();
+      from = null;
+    });
+  }
+  $("notify-btn").addEventListener("click", async () => {
+    await Notification.requestPermission().catch(() => "denied");
+    renderNotifyButton();
+  });
+}
+
+// confirmDialog asks in an in-app dialog; it resolves to true for OK.
+function confirmDialog(text, ok) {
+  const d = $("confirm-dialog");
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = ok;
+  d.returnValue = "";
+  d.showModal();
+  $("confirm-ok").focus();
+  return new Promise((resolve) => d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true }));
 }
 
 function signedOut(reason) {
@@ -104,18 +252,27 @@ async function startSession() {
     },
     onFrame,
     onState: renderConnection,
-    onRevoked: () => api.end("You were signed out."),
+    onRevoked: () => api.end(t("You were signed out.")),
   });
   socket.start();
   state.timers.push(setInterval(tick, 1000));
   state.timers.push(setInterval(() => renderPresenceTexts(), 30_000));
   renderChatList();
+  renderNotifyButton();
+  applyRoute();
 }
 
 function renderIdentity() {
   $("me-name").textContent = state.me?.fullname ?? "";
   $("workspace-name").textContent = state.workspace?.name ?? "";
-  $("invite-workspace").textContent = state.workspace?.name ?? "";
+  // Only owners and admins may invite (API.md); others see no button.
+  $("invite-btn").hidden = !(state.me?.role === "owner" || state.me?.role === "admin");
+}
+
+// renderNotifyButton offers desktop notifications once, politely: a
+// button the user presses, never a prompt on load.
+function renderNotifyButton() {
+  $("notify-row").hidden = !("Notification" in window) || Notification.permission !== "default";
 }
 
 // ---------------------------------------------------------------- auth
@@ -127,6 +284,7 @@ function wireAuth() {
     submitting(form, async () => {
       await api.signIn($("si-email").value.trim(), $("si-password").value);
       form.reset();
+      if (routeOf(location.pathname).join) go("/", { replace: true });
       await startSession();
     });
   });
@@ -144,6 +302,7 @@ function wireAuth() {
       if (code) body.invite_code = code;
       await api.signUp(body);
       form.reset();
+      if (routeOf(location.pathname).join) go("/", { replace: true }); // the invite is used
       await startSession();
     });
   });
@@ -152,7 +311,8 @@ function wireAuth() {
     const out = api.logout();
     stopSession();
     await out;
-    showAuth("You are signed out.");
+    go("/", { replace: true });
+    showAuth(t("You are signed out."));
   });
 }
 
@@ -173,9 +333,21 @@ async function submitting(form, action) {
   }
 }
 
+// errorText says what went wrong. The server's messages are English; in
+// Chinese the common kinds get a translated sentence.
 function errorText(e) {
   if (e instanceof ApiError) {
-    if (e.code === "rate_limited" && e.retryAfter) return `${e.message} (try again in ${e.retryAfter} s)`;
+    const known = {
+      unavailable: t("The server cannot be reached."),
+      unauthenticated: t("Email or password is wrong, or the session has ended."),
+      forbidden: t("You are not allowed to do that."),
+      not_found: t("Not found."),
+      conflict: e.message,
+      rate_limited: e.retryAfter ? t("Too many requests: try again in {n} s.", { n: e.retryAfter }) : t("Too many requests: try again soon."),
+    };
+    if (lang !== "en" && known[e.code] && e.code !== "conflict") return known[e.code];
+    if (e.code === "rate_limited" && e.retryAfter) return known.rate_limited;
+    if (e.code === "unavailable") return known.unavailable;
     return e.message;
   }
   return String(e?.message ?? e);
@@ -203,9 +375,15 @@ function reloadUsersSoon() {
   usersReload = setTimeout(() => loadUsers().then(() => { renderChatList(); renderOpenChat(); }).catch(() => {}), 300);
 }
 
+function renderOpenChat() {
+  if (!state.open) return;
+  renderChatHeader();
+  renderMessages({});
+}
+
 function userName(id) {
-  if (id === state.me?.id) return "You";
-  return state.users.get(id)?.fullname ?? `User ${id}`;
+  if (id === state.me?.id) return t("You");
+  return state.users.get(id)?.fullname ?? t("User {id}", { id });
 }
 
 async function loadChats() {
@@ -244,8 +422,8 @@ function forgetChat(id) {
   state.members.delete(id);
   state.typing.delete(id);
   if (state.open === id) {
-    state.open = 0;
-    showChatPane(false);
+    if (routeOf(location.pathname).chat === id) go("/", { replace: true });
+    closeChat();
   }
   renderChatList();
 }
@@ -297,9 +475,9 @@ function chatName(c) {
   if (c.name) return c.name;
   if (c.type === "direct") {
     const p = partnerOf(c);
-    return p ? userName(p) : "Direct message";
+    return p ? userName(p) : t("Direct message");
   }
-  return `Chat ${c.id}`;
+  return t("Chat {id}", { id: c.id });
 }
 
 function activity(c) {
@@ -513,6 +691,8 @@ function onMessage(m, created) {
       c.last_read_seq = Math.max(c.last_read_seq ?? 0, m.seq);
     } else {
       if (isNew && m.seq > (c.last_read_seq ?? 0) && !chatSeen(m.chat_id)) c.unread_count = (c.unread_count ?? 0) + 1;
+      if (isNew && m.chat_id === state.open && !atBottom()) state.unseenBelow++;
+      if (isNew) notify(c, m);
       scheduleDelivered(m.chat_id, m.seq);
       state.typing.get(m.chat_id)?.delete(m.sender_id);
     }
@@ -523,7 +703,31 @@ function onMessage(m, created) {
   if (m.chat_id === state.open) {
     renderMessages({ stick: true });
     renderTyping();
+    renderJump();
     markReadIfSeen();
+  }
+}
+
+// notify shows a desktop notification for a direct message or a mention
+// of the user while the tab is hidden (and the user allowed them).
+// Mentions are "@Full Name" or "@FirstName" in the content, what the server
+// sends today; a server-side mentions list can feed the same test.
+function notify(c, m) {
+  if (document.visibilityState !== "hidden" || m.deleted_at) return;
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const me = state.me?.fullname ?? "";
+  const mentioned = mentionsName(m.content, me) || mentionsName(m.content, me.split(" ")[0]);
+  if (c.type !== "direct" && !mentioned) return;
+  const title = c.type === "direct" ? userName(m.sender_id) : t("{who} in {chat}", { who: userName(m.sender_id), chat: chatName(c) });
+  try {
+    const n = new Notification(title, { body: m.content.slice(0, 200), tag: `chat-${c.id}`, icon: "/icon-192.png" });
+    n.addEventListener("click", () => {
+      window.focus();
+      openChat(c.id, { aroundSeq: m.seq });
+      n.close();
+    });
+  } catch {
+    // Some browsers only notify from a service worker: nothing then.
   }
 }
 
@@ -682,9 +886,9 @@ function sendPresence() {
 
 // ---------------------------------------------------------------- sending
 
-function sendMessage(chatId, content) {
+function sendMessage(chatId, content, replyToId) {
   const key = uuid();
-  const p = { key, chatId, content, status: "sending", via: "", timer: 0, tries: 0, el: null };
+  const p = { key, chatId, content, replyToId: replyToId || undefined, status: "sending", via: "", timer: 0, tries: 0, el: null };
   state.pending.set(key, p);
   stopTyping();
   renderPending();
@@ -698,7 +902,7 @@ function dispatch(p) {
   clearTimeout(p.timer);
   p.status = "sending";
   p.tries++;
-  if (socket?.send({ type: "message.send", ref: p.key, chat_id: p.chatId, content: p.content, idempotency_key: p.key })) {
+  if (socket?.send({ type: "message.send", ref: p.key, chat_id: p.chatId, content: p.content, idempotency_key: p.key, reply_to_id: p.replyToId })) {
     p.via = "ws";
     p.timer = setTimeout(() => state.pending.has(p.key) && sendREST(p), ackTimeout);
   } else {
@@ -711,7 +915,7 @@ async function sendREST(p) {
   p.via = "rest";
   clearTimeout(p.timer);
   try {
-    const m = await api.request("POST", `/chats/${p.chatId}/messages`, { content: p.content, idempotency_key: p.key });
+    const m = await api.request("POST", `/chats/${p.chatId}/messages`, { content: p.content, idempotency_key: p.key, reply_to_id: p.replyToId });
     resolvePending(p.key, m);
   } catch (e) {
     if (!state.pending.has(p.key)) return;
@@ -748,7 +952,7 @@ function failPending(key, e) {
 // When the socket drops, sends waiting for an ack go over REST.
 function renderConnection(st) {
   const el = $("conn-status");
-  el.textContent = st === "open" ? "" : st === "connecting" ? "Connecting…" : "Offline, reconnecting…";
+  el.textContent = st === "open" ? "" : st === "connecting" ? t("Connecting…") : t("Offline, reconnecting…");
   el.dataset.state = st;
   if (st === "closed") {
     for (const p of state.pending.values()) if (p.status === "sending" && p.via === "ws") sendREST(p);
@@ -758,16 +962,27 @@ function renderConnection(st) {
 // ---------------------------------------------------------------- opening a chat
 
 let openSeq = 0;
-async function openChat(id, { aroundSeq = 0 } = {}) {
+async function openChat(id, { aroundSeq = 0, push = true } = {}) {
   const c = state.chats.get(id);
   if (!c) return;
+  if (push) go(aroundSeq ? `/chats/${id}/messages/${aroundSeq}` : `/chats/${id}`);
+  if (id === state.open && !aroundSeq && state.stores.get(id)?.loaded && !state.stores.get(id).hasNewer) {
+    if (wide()) $("composer-input").focus(); // already on screen
+    return;
+  }
   if (state.open !== id) {
     stopTyping();
     $("composer-input").value = "";
+    renderCount();
+    setReply(null);
+    // The unread divider goes before the first message not yet read.
+    state.unreadFrom = c.unread_count ? (c.last_read_seq ?? 0) + 1 : 0;
   }
   const ticket = ++openSeq;
   state.open = id;
   state.editing = 0;
+  state.unseenBelow = 0;
+  renderJump();
   msgEls.clear();
   $("messages").replaceChildren();
   showChatPane(true);
@@ -785,16 +1000,25 @@ async function openChat(id, { aroundSeq = 0 } = {}) {
   }
   if (ticket !== openSeq) return;
   renderMessages({});
+  const divider = $("messages").querySelector(".unread-sep");
   if (aroundSeq) {
     const el = msgEls.get(aroundSeq)?.el;
     if (el) {
+      el.classList.remove("found");
+      void el.offsetWidth; // restart the highlight
       el.classList.add("found");
       el.scrollIntoView({ block: "center" });
-      el.focus();
+      focusMessage(el);
+    } else {
+      toast(t("That message is not there any more."));
     }
+  } else if (divider) {
+    divider.scrollIntoView({ block: "start" });
+    if (wide()) $("composer-input").focus();
   } else {
     scrollToBottom();
-    if (matchMedia("(min-width: 700px)").matches) $("composer-input").focus();
+    if (wide()) $("composer-input").focus();
+    else $("back-btn").focus();
   }
   markReadIfSeen();
   try {
@@ -812,7 +1036,11 @@ async function openChat(id, { aroundSeq = 0 } = {}) {
 function showChatPane(on) {
   $("chat-pane").hidden = !on;
   $("empty-pane").hidden = on;
-  if (!on) document.title = "Fechatter";
+  $("chat-view").classList.toggle("in-chat", on);
+}
+
+function wide() {
+  return matchMedia("(min-width: 701px)").matches;
 }
 
 // ---------------------------------------------------------------- rendering: chat list
@@ -829,9 +1057,9 @@ function renderChatList() {
     const last = c.last_message;
     const typers = [...(state.typing.get(c.id)?.keys() ?? [])];
     let preview = "";
-    if (typers.length) preview = typers.length === 1 ? `${userName(typers[0])} is typing…` : "Several people are typing…";
-    else if (last) preview = last.deleted_at ? "Message deleted" : (last.sender_id === state.me.id ? "You: " : c.type === "direct" ? "" : userName(last.sender_id) + ": ") + last.content;
-    const badge = c.unread_count ? h("span", { class: "badge", "aria-label": `${c.unread_count} unread` }, String(c.unread_count > 99 ? "99+" : c.unread_count)) : null;
+    if (typers.length) preview = typers.length === 1 ? t("{who} is typing…", { who: userName(typers[0]) }) : t("Several people are typing…");
+    else if (last) preview = last.deleted_at ? t("Message deleted") : (last.sender_id === state.me.id ? t("You: ") : c.type === "direct" ? "" : userName(last.sender_id) + ": ") + last.content;
+    const badge = c.unread_count ? h("span", { class: "badge", "aria-label": t("{n} unread", { n: c.unread_count }) }, String(c.unread_count > 99 ? "99+" : c.unread_count)) : null;
     return h("li", {},
       h("button", {
         type: "button", class: "chat-item" + (c.id === state.open ? " active" : "") + (c.unread_count ? " unread" : ""),
@@ -842,12 +1070,12 @@ function renderChatList() {
         h("span", { class: `avatar ${c.type}`, "aria-hidden": "true" }, c.type.endsWith("channel") ? "#" : initial(chatName(c))),
         partner ? presenceDot(partner) : null),
       h("span", { class: "chat-item-text" },
-        h("span", { class: "chat-item-name" }, chatName(c), c.type === "private_channel" ? h("span", { class: "tag" }, "private") : null),
+        h("span", { class: "chat-item-name" }, chatName(c), c.type === "private_channel" ? h("span", { class: "tag" }, t("private")) : null),
         h("span", { class: "chat-item-preview" + (typers.length ? " typing-preview" : "") }, preview)),
       badge));
   }));
   $("no-chats").hidden = chats.length > 0;
-  document.title = unread ? `(${unread}) Fechatter` : "Fechatter";
+  setBadge(unread);
   if (focused) list.querySelector(`[data-chat-id="${CSS.escape(focused)}"]`)?.focus();
 }
 
@@ -858,15 +1086,15 @@ function initial(name) {
 function presenceDot(userId) {
   const p = state.presence.get(userId);
   const st = p?.status ?? "unknown";
-  const label = p ? presenceText(p) : "presence unknown";
+  const label = p ? presenceText(p) : t("presence unknown");
   return h("span", { class: `dot ${st}`, role: "img", "aria-label": label, title: label, dataset: { presenceUser: String(userId) } });
 }
 
 function presenceText(p) {
   if (!p) return "";
-  if (p.status === "online") return "online";
-  if (p.status === "away") return "away";
-  return p.last_seen ? `last seen ${ago(p.last_seen)}` : "offline";
+  if (p.status === "online") return t("online");
+  if (p.status === "away") return t("away");
+  return p.last_seen ? t("last seen {when}", { when: ago(p.last_seen) }) : t("offline");
 }
 
 function renderPresenceTexts() {
@@ -884,16 +1112,17 @@ function renderChatHeader() {
   const partner = partnerOf(c);
   if (partner) {
     const p = state.presence.get(partner);
-    sub.textContent = p ? presenceText(p) : "Direct message";
+    sub.textContent = p ? presenceText(p) : t("Direct message");
   } else {
-    const kinds = { group: "Group", public_channel: "Public channel", private_channel: "Private channel" };
+    const kinds = { group: t("Group"), public_channel: t("Public channel"), private_channel: t("Private channel") };
     const members = state.members.get(c.id);
     let online = 0;
     if (members) for (const uid of members.keys()) if (state.presence.get(uid)?.status === "online") online++;
-    sub.textContent = [kinds[c.type] ?? c.type, `${c.member_count} members`, online ? `${online} online` : "", c.description]
+    sub.textContent = [kinds[c.type] ?? c.type, t("{n} members", { n: c.member_count }), online ? t("{n} online", { n: online }) : "", c.description]
       .filter(Boolean).join(" · ");
   }
-  $("members-btn").textContent = isAdmin(c) ? "Manage" : "Members";
+  $("members-btn").textContent = isAdmin(c) ? t("Manage") : t("Members");
+  setBadge(Math.max(0, badgeShown));
 }
 
 function isAdmin(c) {
@@ -916,6 +1145,7 @@ function renderMessages({ stick = false, keepTop = false }) {
   const scroller = $("message-scroll");
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
   const prevHeight = scroller.scrollHeight;
+  for (const sep of list.querySelectorAll(".sep")) sep.remove();
   const seqs = [...s.bySeq.keys()].filter((q) => !s.hasNewer || q <= s.tail).sort((a, b) => a - b);
   const want = new Set(seqs);
   for (const [seq, e] of msgEls) if (!want.has(seq)) { e.el.remove(); msgEls.delete(seq); }
@@ -923,22 +1153,33 @@ function renderMessages({ stick = false, keepTop = false }) {
   let cursor = list.firstElementChild;
   for (const seq of seqs) {
     const m = s.bySeq.get(seq);
-    const v = `${m.content.length}|${m.content.slice(0, 64)}|${m.edited_at}|${m.deleted_at}|${state.users.get(m.sender_id)?.fullname}`;
+    const v = `${m.content.length}|${m.content.slice(0, 64)}|${m.edited_at}|${m.deleted_at}|${state.users.get(m.sender_id)?.fullname}|${replyPreview(m)}`;
     let e = msgEls.get(seq);
     if (!e || (e.v !== v && state.editing !== seq)) {
       const el = messageElement(m);
       if (e) {
         if (cursor === e.el) cursor = el;
+        const focused = e.el.contains(document.activeElement);
         e.el.replaceWith(el);
+        if (focused) focusMessage(el); // focus stays on the message that changed
       }
       e = { el, v };
       msgEls.set(seq, e);
     }
-    const cont = prev && !prev.deleted_at && !m.deleted_at && prev.sender_id === m.sender_id &&
-      Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000;
+    const newDay = !prev || dayKey(prev.created_at) !== dayKey(m.created_at);
+    const firstUnread = state.unreadFrom && m.seq >= state.unreadFrom && (!prev || prev.seq < state.unreadFrom);
+    const cont = prev && !newDay && !firstUnread && !prev.deleted_at && !m.deleted_at && prev.sender_id === m.sender_id &&
+      Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000 && !m.reply_to_id;
     e.el.classList.toggle("cont", !!cont);
     if (e.el !== cursor) list.insertBefore(e.el, cursor);
     else cursor = cursor.nextElementSibling;
+    if (newDay) {
+      list.insertBefore(h("li", { class: "sep day-sep", role: "separator" },
+        h("time", { datetime: m.created_at.slice(0, 10) }, dayLabel(m.created_at))), e.el);
+    }
+    if (firstUnread && m.sender_id !== state.me?.id) {
+      list.insertBefore(h("li", { class: "sep unread-sep", role: "separator" }, h("span", {}, t("New messages"))), e.el);
+    }
     prev = m;
   }
   $("older-btn").hidden = !s.hasOlder;
@@ -946,26 +1187,136 @@ function renderMessages({ stick = false, keepTop = false }) {
   renderSeen();
   if (keepTop) scroller.scrollTop += scroller.scrollHeight - prevHeight;
   else if (stick && atBottom) scrollToBottom();
+  renderJump();
 }
 
+// atBottom: the open chat is scrolled to its newest message.
+function atBottom() {
+  const sc = $("message-scroll");
+  return sc.scrollHeight - sc.scrollTop - sc.clientHeight < 60;
+}
+
+// renderJump shows "N new messages" while new ones arrived below the view.
+function renderJump() {
+  const b = $("jump-btn");
+  if (state.unseenBelow && !atBottom()) {
+    b.textContent = t("{n} new messages", { n: state.unseenBelow }) + " ↓";
+    b.hidden = false;
+  } else {
+    state.unseenBelow = 0;
+    b.hidden = true;
+  }
+}
+
+// replyPreview is "Name: text" of the message m replies to, when known.
+function replyPreview(m) {
+  if (!m.reply_to_id) return "";
+  const s = state.stores.get(m.chat_id);
+  for (const x of s?.bySeq.values() ?? []) {
+    if (x.id === m.reply_to_id) return `${userName(x.sender_id)}: ${x.deleted_at ? t("This message was deleted.") : x.content.slice(0, 80)}`;
+  }
+  return t("an earlier message");
+}
+
+function isMention(name) {
+  const n = name.toLowerCase();
+  const me = state.me?.fullname?.toLowerCase() ?? "";
+  if (n === me || n === me.split(" ")[0]) return 2;
+  for (const u of state.users.values()) {
+    const f = u.fullname.toLowerCase();
+    if (n === f || n === f.split(" ")[0]) return 1;
+  }
+  return 0;
+}
+
+// messageElement builds one message. Its actions sit behind one menu
+// button that is not a tab stop: the message log is one tab stop, the
+// arrow keys move between messages, Enter opens the menu (or r, e, Delete).
 function messageElement(m) {
   const mine = m.sender_id === state.me?.id;
   const li = h("li", { class: "msg" + (mine ? " mine" : "") + (m.deleted_at ? " deleted" : ""), tabindex: "-1", dataset: { seq: String(m.seq), sender: String(m.sender_id) } });
   const head = h("div", { class: "msg-head" },
     h("span", { class: "sender" }, userName(m.sender_id)),
-    h("time", { datetime: m.created_at, title: fullTime(m.created_at) }, shortTime(m.created_at)),
-    m.edited_at && !m.deleted_at ? h("span", { class: "edited", title: fullTime(m.edited_at) }, "(edited)") : null);
-  const body = m.deleted_at ? h("p", { class: "body" }, "This message was deleted.") : h("p", { class: "body" }, m.content);
-  li.append(head, body);
-  if (mine && !m.deleted_at) {
-    li.append(h("div", { class: "msg-actions" },
-      h("button", { type: "button", class: "link", "aria-label": "Edit message", onclick: () => startEdit(m.seq) }, "Edit"),
-      h("button", { type: "button", class: "link danger", "aria-label": "Delete message", onclick: () => deleteMessage(m) }, "Delete")));
-  } else if (!m.deleted_at && isAdmin(state.chats.get(m.chat_id))) {
-    li.append(h("div", { class: "msg-actions" },
-      h("button", { type: "button", class: "link danger", "aria-label": "Delete message", onclick: () => deleteMessage(m) }, "Delete")));
+    h("a", { class: "time", href: `/chats/${m.chat_id}/messages/${m.seq}`, tabindex: "-1", title: fullTime(m.created_at),
+      onclick: (ev) => { ev.preventDefault(); openChat(m.chat_id, { aroundSeq: m.seq }); } },
+    h("time", { datetime: m.created_at }, shortTime(m.created_at))),
+    m.edited_at && !m.deleted_at ? h("span", { class: "edited", title: fullTime(m.edited_at) }, t("(edited)")) : null);
+  li.append(head);
+  if (m.reply_to_id && !m.deleted_at) {
+    li.append(h("button", { type: "button", class: "reply-quote", tabindex: "-1", "aria-label": t("In reply to {text}", { text: replyPreview(m) }),
+      onclick: () => jumpToId(m.chat_id, m.reply_to_id) }, "↪ ", replyPreview(m)));
+  }
+  const body = m.deleted_at ? h("div", { class: "body" }, t("This message was deleted.")) : h("div", { class: "body" }, richNodes(m.content, { isMention }));
+  li.append(body);
+  if (!m.deleted_at) {
+    li.append(h("button", { type: "button", class: "msg-menu-btn", tabindex: "-1", "aria-haspopup": "menu",
+      "aria-label": t("Actions for the message of {who}", { who: userName(m.sender_id) }), onclick: (ev) => openMenu(m, ev.currentTarget) }, "⋯"));
   }
   return li;
+}
+
+function jumpToId(chatId, id) {
+  const s = state.stores.get(chatId);
+  for (const [seq, x] of s?.bySeq ?? []) if (x.id === id) return openChat(chatId, { aroundSeq: seq });
+  toast(t("That message is not loaded; scroll up to find it."));
+}
+
+// The message menu: Reply, Copy link, Edit and Delete where allowed.
+function menuItems(m) {
+  const mine = m.sender_id === state.me?.id;
+  const items = [[t("Reply"), () => replyTo(m)], [t("Copy link"), () => copyText(`${location.origin}/chats/${m.chat_id}/messages/${m.seq}`, t("Link copied."))]];
+  if (mine) items.push([t("Edit"), () => startEdit(m.seq)]);
+  if (mine || isAdmin(state.chats.get(m.chat_id))) items.push([t("Delete"), () => deleteMessage(m), "danger"]);
+  return items;
+}
+
+let menuFor = null; // the message element whose menu is open
+function openMenu(m, anchor) {
+  const menu = $("msg-menu");
+  const li = anchor.closest(".msg");
+  menuFor = li;
+  menu.replaceChildren(...menuItems(m).map(([label, act, cls]) => h("button", { type: "button", role: "menuitem", class: cls ?? null, tabindex: "-1",
+    onclick: () => { closeMenu(false); act(); } }, label)));
+  const r = anchor.getBoundingClientRect();
+  menu.hidden = false;
+  menu.style.top = Math.min(r.bottom + 4, innerHeight - menu.offsetHeight - 8) + "px";
+  menu.style.left = Math.max(8, Math.min(r.right - menu.offsetWidth, innerWidth - menu.offsetWidth - 8)) + "px";
+  menu.firstElementChild?.focus();
+}
+
+function closeMenu(refocus = true) {
+  const menu = $("msg-menu");
+  if (menu.hidden) return;
+  menu.hidden = true;
+  if (refocus && menuFor?.isConnected) focusMessage(menuFor);
+  menuFor = null;
+}
+
+// focusMessage moves focus to a message (the log's roving focus).
+function focusMessage(el) {
+  for (const x of $("messages").querySelectorAll(".msg[tabindex='0']")) x.tabIndex = -1;
+  el.tabIndex = 0;
+  el.focus();
+}
+
+async function copyText(text, done) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(done);
+  } catch {
+    toast(text);
+  }
+}
+
+function replyTo(m) {
+  setReply(m);
+  $("composer-input").focus();
+}
+
+function setReply(m) {
+  state.replyTo = m;
+  $("reply-bar").hidden = !m;
+  $("reply-text").textContent = m ? t("Replying to {who}: {text}", { who: userName(m.sender_id), text: m.content.slice(0, 80) }) : "";
 }
 
 function renderPending() {
@@ -973,13 +1324,13 @@ function renderPending() {
   const mine = [...state.pending.values()].filter((p) => p.chatId === state.open);
   list.replaceChildren(...mine.map((p) => {
     const status = p.status === "failed"
-      ? h("span", { class: "status failed" }, `Not sent: ${p.error}. `,
-        h("button", { type: "button", class: "link", onclick: () => { p.tries = 0; dispatch(p); } }, "Retry"), " ",
-        h("button", { type: "button", class: "link", onclick: () => { state.pending.delete(p.key); renderPending(); } }, "Discard"))
-      : h("span", { class: "status" }, "Sending…");
+      ? h("span", { class: "status failed" }, t("Not sent: {why}.", { why: p.error }) + " ",
+        h("button", { type: "button", class: "link", onclick: () => { p.tries = 0; dispatch(p); } }, t("Retry")), " ",
+        h("button", { type: "button", class: "link", onclick: () => { state.pending.delete(p.key); renderPending(); } }, t("Discard")))
+      : h("span", { class: "status" }, t("Sending…"));
     return h("li", { class: "msg mine pending" + (p.status === "failed" ? " failed" : ""), dataset: { key: p.key } },
-      h("div", { class: "msg-head" }, h("span", { class: "sender" }, "You"), status),
-      h("p", { class: "body" }, p.content));
+      h("div", { class: "msg-head" }, h("span", { class: "sender" }, t("You")), status),
+      h("div", { class: "body" }, p.content));
   }));
 }
 
@@ -1000,7 +1351,7 @@ function renderSeen() {
   const el = msgEls.get(own)?.el;
   if (!el) return;
   const c = state.chats.get(id);
-  const text = c?.type === "direct" ? "Seen" : "Seen by " + readers.map((x) => userName(x.user_id)).join(", ");
+  const text = c?.type === "direct" ? t("Seen") : t("Seen by {names}", { names: listFmt.format(readers.map((x) => userName(x.user_id))) });
   el.append(h("p", { class: "seen" }, text));
 }
 
@@ -1008,8 +1359,8 @@ function renderTyping() {
   const el = $("typing");
   const m = state.typing.get(state.open);
   const names = [...(m?.keys() ?? [])].map(userName);
-  el.textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…`
-    : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : "Several people are typing…";
+  el.textContent = names.length === 0 ? "" : names.length === 1 ? t("{who} is typing…", { who: names[0] })
+    : names.length === 2 ? t("{a} and {b} are typing…", { a: names[0], b: names[1] }) : t("Several people are typing…");
 }
 
 function scrollToBottom() {
@@ -1025,8 +1376,10 @@ function startEdit(seq) {
   if (!m || !e) return;
   state.editing = seq;
   const body = e.el.querySelector(".body");
-  const area = h("textarea", { class: "edit-input", rows: 2, maxlength: 4000, "aria-label": "Edit message" });
+  const area = h("textarea", { class: "edit-input", rows: 2, "aria-label": t("Edit message") });
   area.value = m.content;
+  const count = h("span", { class: "count", "aria-live": "polite" });
+  area.addEventListener("input", () => countChars(area, count));
   const done = (focusComposer) => {
     state.editing = 0;
     const fresh = messageElement(state.stores.get(m.chat_id)?.bySeq.get(seq) ?? m);
@@ -1034,11 +1387,15 @@ function startEdit(seq) {
     e.el = fresh;
     renderMessages({});
     if (focusComposer) $("composer-input").focus();
-    else fresh.querySelector("button")?.focus();
+    else focusMessage(fresh);
   };
   const save = async () => {
     const text = area.value;
     if (!text.trim()) return;
+    if ([...text].length > maxChars) {
+      toast(t("A message has at most {n} characters.", { n: maxChars }));
+      return;
+    }
     if (text === m.content) return done(true);
     area.disabled = true;
     try {
@@ -1063,18 +1420,18 @@ function startEdit(seq) {
   });
   const form = h("div", { class: "edit" }, area,
     h("div", { class: "edit-actions" },
-      h("span", { class: "hint" }, "Enter saves · Esc cancels"),
-      h("button", { type: "button", onclick: () => done(false) }, "Cancel"),
-      h("button", { type: "button", class: "primary", onclick: save }, "Save")));
+      h("span", { class: "hint" }, t("Enter saves · Esc cancels")), count,
+      h("button", { type: "button", onclick: () => done(false) }, t("Cancel")),
+      h("button", { type: "button", class: "primary", onclick: save }, t("Save"))));
   body.replaceWith(form);
-  e.el.querySelector(".msg-actions")?.remove();
+  e.el.querySelector(".msg-menu-btn")?.remove();
   e.el.scrollIntoView({ block: "nearest" });
   area.focus();
   area.setSelectionRange(area.value.length, area.value.length);
 }
 
 async function deleteMessage(m) {
-  if (!confirm("Delete this message?")) return;
+  if (!(await confirmDialog(t("Delete this message?"), t("Delete")))) return;
   try {
     await api.request("DELETE", `/chats/${m.chat_id}/messages/${m.seq}`);
     onMessageDeleted({ chat_id: m.chat_id, id: m.id, seq: m.seq });
@@ -1108,14 +1465,75 @@ function wireChat() {
   });
   input.addEventListener("input", () => {
     autosize(input);
+    renderCount();
     typingInput();
   });
   input.addEventListener("blur", stopTyping);
+  $("reply-cancel").addEventListener("click", () => {
+    setReply(null);
+    input.focus();
+  });
+  $("jump-btn").addEventListener("click", () => {
+    scrollToBottom();
+    state.unseenBelow = 0;
+    renderJump();
+    input.focus();
+  });
+
+  // The log is one tab stop; arrows move between messages, Enter opens the
+  // actions, r replies, e edits, Delete deletes, Escape goes to the composer.
+  $("message-scroll").addEventListener("keydown", (ev) => {
+    if (ev.target.closest("textarea, #msg-menu")) return;
+    const msgs = [...$("messages").querySelectorAll(".msg")];
+    const cur = ev.target.closest?.(".msg");
+    const m = cur && state.stores.get(state.open)?.bySeq.get(Number(cur.dataset.seq));
+    const move = (el) => {
+      if (!el) return;
+      ev.preventDefault();
+      focusMessage(el);
+      el.scrollIntoView({ block: "nearest" });
+    };
+    if (ev.key === "ArrowUp") move(cur ? msgs[msgs.indexOf(cur) - 1] : msgs.at(-1));
+    else if (ev.key === "ArrowDown") move(cur ? msgs[msgs.indexOf(cur) + 1] : msgs.at(-1));
+    else if (ev.key === "Home" && cur) move(msgs[0]);
+    else if (ev.key === "End" && cur) move(msgs.at(-1));
+    else if (!m || m.deleted_at) return;
+    else if (ev.key === "Enter" || ev.key === "ContextMenu" || (ev.key === "F10" && ev.shiftKey)) {
+      ev.preventDefault();
+      openMenu(m, cur.querySelector(".msg-menu-btn"));
+    } else if (ev.key === "r") {
+      ev.preventDefault();
+      replyTo(m);
+    } else if (ev.key === "e" && m.sender_id === state.me?.id) {
+      ev.preventDefault();
+      startEdit(m.seq);
+    } else if (ev.key === "Delete") {
+      ev.preventDefault();
+      deleteMessage(m);
+    } else if (ev.key === "Escape") {
+      input.focus();
+    }
+  });
+  $("msg-menu").addEventListener("keydown", (ev) => {
+    const items = [...$("msg-menu").querySelectorAll("button")];
+    const i = items.indexOf(document.activeElement);
+    if (ev.key === "ArrowDown") items[(i + 1) % items.length].focus();
+    else if (ev.key === "ArrowUp") items[(i - 1 + items.length) % items.length].focus();
+    else if (ev.key === "Home") items[0].focus();
+    else if (ev.key === "End") items.at(-1).focus();
+    else if (ev.key === "Escape" || ev.key === "Tab") closeMenu();
+    else return;
+    ev.preventDefault();
+  });
+  document.addEventListener("pointerdown", (ev) => {
+    if (!ev.target.closest("#msg-menu, .msg-menu-btn")) closeMenu(false);
+  });
 
   $("message-scroll").addEventListener("scroll", () => {
     const sc = $("message-scroll");
     const s = state.stores.get(state.open);
     if (!s) return;
+    if (state.unseenBelow && atBottom()) renderJump();
     if (sc.scrollTop < 80 && s.hasOlder && !s.loading) olderPage();
     if (s.hasNewer && !s.loading && sc.scrollHeight - sc.scrollTop - sc.clientHeight < 80) newerPage();
   });
@@ -1136,6 +1554,7 @@ function wireChat() {
     if (ev.key === "Escape") closeSearch();
   });
   $("search-close").addEventListener("click", closeSearch);
+  $("search-more").addEventListener("click", () => searchMore());
 
   $("join-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -1163,12 +1582,12 @@ function renderChannelResults(channels) {
   const list = $("channel-results");
   list.replaceChildren();
   if (channels.length === 0) {
-    list.append(h("li", { class: "muted" }, "No public channel matches."));
+    list.append(h("li", { class: "muted" }, t("No public channel matches.")));
     return;
   }
   for (const c of channels) {
     const member = c.role !== null;
-    const button = h("button", { type: "button", "aria-label": (member ? "Open " : "Join ") + c.name }, member ? "Open" : "Join");
+    const button = h("button", { type: "button", "aria-label": member ? t("Open {name}", { name: c.name }) : t("Join {name}", { name: c.name }) }, member ? t("Open") : t("Join"));
     button.addEventListener("click", async () => {
       try {
         if (!member) {
@@ -1182,7 +1601,7 @@ function renderChannelResults(channels) {
         $("join-form").querySelector(".error").textContent = err.message;
       }
     });
-    list.append(h("li", {}, h("span", {}, "#" + c.name), h("span", { class: "muted" }, ` ${c.member_count} members `), button));
+    list.append(h("li", {}, h("span", {}, "#" + c.name), h("span", { class: "muted" }, ` ${t("{n} members", { n: c.member_count })} `), button));
   }
 }
 
@@ -1190,14 +1609,30 @@ function submitComposer() {
   const input = $("composer-input");
   const text = input.value;
   if (!state.open || !text.trim()) return;
-  if ([...text].length > 4000) {
-    toast("A message has at most 4000 characters.");
+  if ([...text].length > maxChars) {
+    // Never cut silently: the counter is red and the text stays.
+    renderCount();
+    toast(t("A message has at most {n} characters.", { n: maxChars }));
     return;
   }
   input.value = "";
   autosize(input);
-  sendMessage(state.open, text);
+  renderCount();
+  sendMessage(state.open, text, state.replyTo?.id);
+  setReply(null);
   input.focus();
+}
+
+function renderCount() {
+  countChars($("composer-input"), $("composer-count"));
+}
+
+// countChars shows "used / limit" once a text nears the limit, in red past it.
+function countChars(area, out) {
+  const n = [...area.value].length;
+  out.textContent = n > maxChars - 500 ? t("{n} / {max}", { n, max: maxChars }) : "";
+  out.classList.toggle("over", n > maxChars);
+  area.setAttribute("aria-invalid", String(n > maxChars));
 }
 
 function autosize(el) {
@@ -1236,28 +1671,43 @@ async function search(q) {
   const ticket = ++searchTicket;
   $("search-panel").hidden = false;
   $("chats-panel").hidden = true;
-  $("search-status").textContent = "Searching…";
+  $("search-status").textContent = t("Searching…");
   $("search-results").replaceChildren();
+  $("search-more").hidden = true;
+  state.search = { q, offset: 0, total: 0 };
+  await searchMore(ticket);
+}
+
+// searchMore fetches the next page of the current search ("Load more").
+async function searchMore(ticket = searchTicket) {
+  const st = state.search;
+  if (!st) return;
+  $("search-more").disabled = true;
   let r;
   try {
-    r = await api.request("GET", `/search/messages?q=${encodeURIComponent(q)}&limit=50`);
+    r = await api.request("GET", `/search/messages?q=${encodeURIComponent(st.q)}&limit=${searchPage}&offset=${st.offset}`);
   } catch (e) {
     if (ticket === searchTicket) $("search-status").textContent = errorText(e);
     return;
+  } finally {
+    $("search-more").disabled = false;
   }
   if (ticket !== searchTicket) return;
   const hits = r.hits ?? [];
-  const n = Math.max(hits.length, r.estimated_total ?? 0);
+  st.offset += hits.length;
+  const n = Math.max(st.offset, r.estimated_total ?? 0);
+  st.total = n;
   $("search-status").textContent = n === 0
-    ? `Nothing found for “${q}”. New messages take a moment to become searchable.`
-    : n === 1 ? "1 result" : `${n} results`;
-  $("search-results").replaceChildren(...hits.map((hit) => {
+    ? t("Nothing found for “{q}”. New messages take a moment to become searchable.", { q: st.q })
+    : st.offset < n ? t("{shown} of {n} results", { shown: st.offset, n }) : t("{n} results", { n });
+  $("search-more").hidden = hits.length === 0 || st.offset >= n;
+  $("search-results").append(...hits.map((hit) => {
     const m = hit.message;
     const text = highlightNodes(hit.highlight) ?? [m.content];
     return h("li", {},
       h("button", { type: "button", class: "hit", onclick: () => openHit(m) },
         h("span", { class: "hit-head" },
-          h("span", { class: "hit-chat" }, chatName(state.chats.get(m.chat_id)) || `Chat ${m.chat_id}`),
+          h("span", { class: "hit-chat" }, chatName(state.chats.get(m.chat_id)) || t("Chat {id}", { id: m.chat_id })),
           h("span", { class: "muted" }, `${userName(m.sender_id)} · ${shortTime(m.created_at)}`)),
         h("span", { class: "hit-text" }, text)));
   }));
@@ -1265,15 +1715,17 @@ async function search(q) {
 
 function openHit(m) {
   if (!state.chats.has(m.chat_id)) {
-    toast("That chat is no longer in your list.");
+    toast(t("That chat is no longer in your list."));
     return;
   }
-  if (!matchMedia("(min-width: 700px)").matches) closeSearch();
+  if (!wide()) closeSearch();
   openChat(m.chat_id, { aroundSeq: m.seq });
 }
 
 function closeSearch() {
   searchTicket++;
+  state.search = null;
+  $("search-more").hidden = true;
   $("search-panel").hidden = true;
   $("chats-panel").hidden = false;
   $("search-input").focus();
@@ -1309,10 +1761,10 @@ function wireNewChat() {
       const ids = [...form.querySelectorAll("#nc-people input:checked")].map((x) => Number(x.value));
       const body = { type, member_ids: ids };
       if (type === "direct") {
-        if (ids.length !== 1) throw new Error("Choose one person for a direct message.");
+        if (ids.length !== 1) throw new Error(t("Choose one person for a direct message."));
       } else {
         body.name = $("nc-name").value.trim();
-        if (!body.name) throw new Error("Give the chat a name.");
+        if (!body.name) throw new Error(t("Give the chat a name."));
         const d = $("nc-description").value.trim();
         if (d) body.description = d;
       }
@@ -1327,7 +1779,7 @@ function wireNewChat() {
 function updateNewChatKind() {
   const direct = $("nc-type").value === "direct";
   $("nc-name-row").hidden = direct;
-  $("nc-members-legend").textContent = direct ? "Person" : "Members";
+  $("nc-members-legend").textContent = direct ? t("Person") : t("Members");
 }
 
 function renderPeople() {
@@ -1339,7 +1791,7 @@ function renderPeople() {
       h("input", { type: direct ? "radio" : "checkbox", name: "nc-member", id, value: String(u.id) }),
       h("label", { for: id }, u.fullname, h("span", { class: "muted" }, ` ${u.email}`)));
   }));
-  if (!people.length) $("nc-people").append(h("li", { class: "muted" }, "Nobody else is in this workspace yet. Invite someone first."));
+  if (!people.length) $("nc-people").append(h("li", { class: "muted" }, t("Nobody else is in this workspace yet. Invite someone first.")));
   filterPeople();
 }
 
@@ -1371,19 +1823,19 @@ function wireMembers() {
     ev.preventDefault();
     submitting(dlg, async () => {
       const name = $("rename-name").value.trim();
-      if (!name) throw new Error("A chat needs a name.");
+      if (!name) throw new Error(t("A chat needs a name."));
       const c = await api.request("PATCH", `/chats/${state.open}`, { name, description: $("rename-description").value.trim() });
       Object.assign(state.chats.get(c.id) ?? {}, c);
       renderChatList();
       renderChatHeader();
-      toast("Saved.");
+      toast(t("Saved."));
     });
   });
   $("add-members-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     submitting(dlg, async () => {
       const ids = [...$("add-people").querySelectorAll("input:checked")].map((x) => Number(x.value));
-      if (!ids.length) throw new Error("Choose someone to add.");
+      if (!ids.length) throw new Error(t("Choose someone to add."));
       await api.request("POST", `/chats/${state.open}/members`, { user_ids: ids });
       await loadMembers(state.open);
       await refreshChat(state.open);
@@ -1392,7 +1844,7 @@ function wireMembers() {
   });
   $("leave-btn").addEventListener("click", () => {
     submitting(dlg, async () => {
-      if (!confirm("Leave this chat?")) return;
+      if (!(await confirmDialog(t("Leave this chat?"), t("Leave chat")))) return;
       const id = state.open;
       await api.request("DELETE", `/chats/${id}/members/${state.me.id}`);
       dlg.close();
@@ -1406,7 +1858,7 @@ function renderMembersDialog() {
   const members = state.members.get(state.open);
   if (!c || !members) return;
   const admin = isAdmin(c) && c.type !== "direct";
-  $("members-title").textContent = `${chatName(c)}: members`;
+  $("members-title").textContent = t("{chat}: members", { chat: chatName(c) });
   $("rename-form").hidden = !admin;
   if (admin) {
     $("rename-name").value = c.name ?? "";
@@ -1419,9 +1871,9 @@ function renderMembersDialog() {
     const canRemove = admin && m.user_id !== state.me.id && m.role !== "owner";
     return h("li", { class: "member" },
       m.user_id !== state.me.id ? presenceDot(m.user_id) : h("span", { class: "dot online", "aria-hidden": "true" }),
-      h("span", { class: "member-name" }, m.user_id === state.me.id ? `${state.me.fullname} (you)` : userName(m.user_id)),
-      h("span", { class: "muted" }, [m.role !== "member" ? m.role : "", m.user_id !== state.me.id && p ? presenceText(p) : ""].filter(Boolean).join(" · ")),
-      canRemove ? h("button", { type: "button", class: "link danger", "aria-label": `Remove ${userName(m.user_id)}`, onclick: () => removeMember(m.user_id) }, "Remove") : null);
+      h("span", { class: "member-name" }, m.user_id === state.me.id ? t("{name} (you)", { name: state.me.fullname }) : userName(m.user_id)),
+      h("span", { class: "muted" }, [m.role !== "member" ? (m.role === "owner" ? t("owner") : t("admin")) : "", m.user_id !== state.me.id && p ? presenceText(p) : ""].filter(Boolean).join(" · ")),
+      canRemove ? h("button", { type: "button", class: "link danger", "aria-label": t("Remove {name}", { name: userName(m.user_id) }), onclick: () => removeMember(m.user_id) }, t("Remove")) : null);
   }));
   const others = [...state.users.values()].filter((u) => !members.has(u.id)).sort((a, b) => a.fullname.localeCompare(b.fullname));
   $("add-members-form").hidden = !admin || others.length === 0;
@@ -1458,20 +1910,62 @@ function wireInvite() {
         expires_in_hours: Number($("invite-hours").value) || 168,
       });
       $("invite-code").value = r.code;
-      $("invite-expires").textContent = `Good for ${r.max_uses} use${r.max_uses === 1 ? "" : "s"}, until ${fullTime(r.expires_at)}.`;
+      $("invite-link").value = inviteLink(r.code);
+      $("invite-expires").textContent = t("Good for {n} uses, until {when}.", { n: r.max_uses, when: fullTime(r.expires_at) });
       $("invite-result").hidden = false;
-      $("invite-code").select();
-      $("invite-code").focus();
+      $("invite-link").select();
+      $("invite-link").focus();
     });
   });
   $("invite-copy").addEventListener("click", async () => {
-    const code = $("invite-code").value;
-    try {
-      await navigator.clipboard.writeText(code);
-    } catch {
-      $("invite-code").select();
-      document.execCommand?.("copy");
-    }
-    toast("Invite code copied.");
+    await copyText($("invite-link").value, t("Invite link copied."));
   });
+}
+
+// inviteLink is /join/<code>, with the workspace's name for the form.
+function inviteLink(code) {
+  return `${location.origin}/join/${encodeURIComponent(code)}?workspace=${encodeURIComponent(state.workspace?.name ?? "")}`;
+}
+
+// ---------------------------------------------------------------- title and icon
+
+function titleText() {
+  const c = state.chats.get(state.open);
+  return c ? `${chatName(c)} · Fechatter` : "Fechatter";
+}
+
+// setBadge puts the unread count in the tab's title and its icon.
+let badgeShown = -1;
+function setBadge(unread) {
+  document.title = (unread ? `(${unread}) ` : "") + titleText();
+  if (unread === badgeShown) return;
+  badgeShown = unread;
+  const link = $("favicon");
+  if (!unread) {
+    link.type = "image/svg+xml";
+    link.href = "/icon.svg";
+    return;
+  }
+  const c = document.createElement("canvas");
+  c.width = c.height = 64;
+  const g = c.getContext("2d");
+  if (!g) return;
+  g.fillStyle = "#3b5bdb";
+  g.beginPath();
+  g.roundRect(0, 0, 64, 64, 14);
+  g.fill();
+  g.fillStyle = "#fff";
+  g.font = "bold 40px sans-serif";
+  g.textAlign = "center";
+  g.textBaseline = "middle";
+  g.fillText("F", 26, 34);
+  g.fillStyle = "#e03131";
+  g.beginPath();
+  g.arc(44, 20, 20, 0, 2 * Math.PI);
+  g.fill();
+  g.fillStyle = "#fff";
+  g.font = "bold 26px sans-serif";
+  g.fillText(unread > 9 ? "9+" : String(unread), 44, 21);
+  link.type = "image/png";
+  link.href = c.toDataURL("image/png");
 }

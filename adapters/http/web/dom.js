@@ -3,6 +3,8 @@
 // Everything a user wrote reaches the page as text (textContent or text
 // nodes); nothing here assigns innerHTML.
 
+import { t, locale } from "./i18n.js";
+
 // h builds an element: h("li", {class: "x", onclick: f}, "text", child).
 // Strings become text nodes, never markup.
 export function h(tag, props, ...children) {
@@ -71,12 +73,15 @@ export function highlightNodes(highlight) {
   return inMark ? null : nodes;
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
-const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const timeFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const fullFmt = new Intl.DateTimeFormat(locale, { dateStyle: "full", timeStyle: "medium" });
+const relFmt = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+const weekdayFmt = new Intl.DateTimeFormat(locale, { weekday: "long" });
+const dayFmt = new Intl.DateTimeFormat(locale, { weekday: "short", month: "long", day: "numeric" });
+const yearDayFmt = new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric" });
 
-// shortTime is "14:02" today and "Mar 3, 14:02" before.
+// shortTime is "14:02" today and "Mar 3, 14:02" before, in the user's locale.
 export function shortTime(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
@@ -89,17 +94,38 @@ export function fullTime(iso) {
   return Number.isNaN(d.getTime()) ? "" : fullFmt.format(d);
 }
 
+// dayKey is the local calendar day of a time, for date separators.
+export function dayKey(iso) {
+  return new Date(iso).toDateString();
+}
+
+// dayLabel names a day relative to today: "Today", "Yesterday", a weekday
+// within the last week, then the date ("Mon, March 3"; with the year when
+// it is not this year).
+export function dayLabel(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const start = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((start(new Date()) - start(d)) / 86_400_000);
+  if (days === 0 || days === 1) {
+    const s = relFmt.format(-days, "day");
+    return s.charAt(0).toLocaleUpperCase(locale) + s.slice(1);
+  }
+  if (days > 1 && days < 7) return weekdayFmt.format(d);
+  return d.getFullYear() === new Date().getFullYear() ? dayFmt.format(d) : yearDayFmt.format(d);
+}
+
 // ago is "just now", "5 minutes ago", "3 hours ago", "yesterday", or a
 // date for anything older than a week.
 export function ago(iso) {
-  const t = new Date(iso).getTime();
-  if (Number.isNaN(t)) return "";
-  const s = (Date.now() - t) / 1000;
-  if (s < 45) return "just now";
+  const t0 = new Date(iso).getTime();
+  if (Number.isNaN(t0)) return "";
+  const s = (Date.now() - t0) / 1000;
+  if (s < 45) return t("just now");
   if (s < 3600) return relFmt.format(-Math.max(1, Math.round(s / 60)), "minute");
   if (s < 86400) return relFmt.format(-Math.round(s / 3600), "hour");
   if (s < 7 * 86400) return relFmt.format(-Math.round(s / 86400), "day");
-  return "on " + dateTimeFmt.format(new Date(t));
+  return t("on {date}", { date: dateTimeFmt.format(new Date(t0)) });
 }
 
 // uuid is crypto.randomUUID where the page is a secure context, and a

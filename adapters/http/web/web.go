@@ -12,14 +12,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-//go:embed index.html *.js *.css
+//go:embed index.html *.js *.css *.svg *.png *.webmanifest
 var files embed.FS
 
 // contentSecurityPolicy allows only this origin's own scripts, styles and
 // connections (REST and the WebSocket): nothing is fetched from elsewhere,
 // and injected markup could not run scripts even if some slipped through.
+// The service worker and the manifest come from this origin too.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // asset is one embedded file, ready to serve.
 type asset struct {
@@ -29,13 +31,23 @@ type asset struct {
 	etag        string
 }
 
-// Mount serves the client on r: index.html at /, the other files at
-// /<name>. Every answer carries a strong ETag and Cache-Control: no-cache,
-// so browsers keep the files but revalidate them (304) and never run a
-// stale app.js against a newer index.html after an upgrade.
+// pageRoutes are the client's own addresses (history routing): each
+// answers with index.html, and the page shows what the path names.
+var pageRoutes = []string{"/chats/:id", "/chats/:id/messages/:seq", "/join/:code"}
+
+// Mount serves the client on r: index.html at / and at the client's page
+// routes, the other files at /<name>. Every answer carries a strong ETag
+// and Cache-Control: no-cache, so browsers keep the files but revalidate
+// them (304) and never run a stale app.js against a newer index.html after
+// an upgrade.
 func Mount(r fiber.Router) {
 	for _, a := range assets() {
 		r.Get(a.route, a.serve)
+		if a.route == "/" {
+			for _, p := range pageRoutes {
+				r.Get(p, a.serve)
+			}
+		}
 	}
 }
 
@@ -74,6 +86,12 @@ func contentType(name string) string {
 		return "text/javascript; charset=utf-8"
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".webmanifest":
+		return "application/manifest+json"
+	case ".svg":
+		return "image/svg+xml"
+	case ".png":
+		return "image/png"
 	}
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t

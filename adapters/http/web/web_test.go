@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"regexp"
@@ -111,7 +112,8 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 			queue = append(queue, "/"+m[1])
 		}
 	}
-	for _, want := range []string{"/app.js", "/app.css", "/api.js", "/socket.js", "/dom.js"} {
+	for _, want := range []string{"/app.js", "/app.css", "/api.js", "/socket.js", "/dom.js", "/rich.js", "/i18n.js", "/i18n-zh.js",
+		"/manifest.webmanifest", "/icon.svg", "/icon-192.png"} {
 		if !seen[want] {
 			t.Errorf("%s is not reachable from the page", want)
 		}
@@ -119,7 +121,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 }
 
 func TestUserContentIsNeverMarkup(t *testing.T) {
-	for _, f := range []string{"/app.js", "/dom.js", "/api.js", "/socket.js"} {
+	for _, f := range []string{"/app.js", "/dom.js", "/api.js", "/socket.js", "/rich.js", "/i18n.js", "/sw.js"} {
 		_, _, body := get(t, newApp(), f, nil)
 		for _, bad := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write"} {
 			if strings.Contains(body, bad) {
@@ -135,6 +137,116 @@ func TestOtherPathsAreNotTaken(t *testing.T) {
 	for _, p := range []string{"/index.html", "/api/v1/chats", "/web.go", "/doc.go"} {
 		if status, _, _ := get(t, app, p, nil); status != fiber.StatusTeapot {
 			t.Errorf("GET %s = %d, want it left to later routes", p, status)
+		}
+	}
+}
+
+// The client's page routes (a chat, a message, an invite link) answer with
+// the page itself, under the same CSP; other paths stay free.
+func TestPageRoutesServeThePage(t *testing.T) {
+	app := newApp()
+	app.Use(func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusTeapot) })
+	_, _, index := get(t, app, "/", nil)
+	for _, p := range []string{"/chats/12", "/chats/12/messages/3", "/join/AbC-123_x"} {
+		status, h, body := get(t, app, p, nil)
+		if status != 200 || body != index || !strings.Contains(h["Content-Security-Policy"], "script-src 'self'") || h["X-Frame-Options"] != "DENY" {
+			t.Errorf("GET %s = %d, CSP %q, same page %v", p, status, h["Content-Security-Policy"], body == index)
+		}
+	}
+	for _, p := range []string{"/chats", "/chats/1/members", "/join", "/chats/1/messages/2/x"} {
+		if status, _, _ := get(t, app, p, nil); status != fiber.StatusTeapot {
+			t.Errorf("GET %s = %d, want it left to later routes", p, status)
+		}
+	}
+}
+
+// The manifest makes the app installable: its icons and start page are served.
+func TestManifestIsInstallable(t *testing.T) {
+	app := newApp()
+	status, h, body := get(t, app, "/manifest.webmanifest", nil)
+	if status != 200 || h["Content-Type"] != "application/manifest+json" {
+		t.Fatalf("manifest = %d %q", status, h["Content-Type"])
+	}
+	var m struct {
+		Name, StartURL, Display string
+		Icons                   []struct{ Src, Sizes, Type string }
+	}
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]bool{}
+	for _, i := range m.Icons {
+		st, h, _ := get(t, app, i.Src, nil)
+		if st != 200 || h["Content-Type"] != i.Type {
+			t.Errorf("icon %s = %d %q, want %q", i.Src, st, h["Content-Type"], i.Type)
+		}
+		sizes[i.Sizes] = true
+	}
+	if m.Name == "" || m.Display != "standalone" || !sizes["192x192"] || !sizes["512x512"] {
+		t.Errorf("manifest %+v", m)
+	}
+	if st, h, sw := get(t, app, "/sw.js", nil); st != 200 || h["Content-Type"] != "text/javascript; charset=utf-8" || strings.Contains(sw, `"/api/`) {
+		t.Errorf("sw.js = %d %q (it caches the shell only)", st, h["Content-Type"])
+	}
+}
+
+// Every string of the client, in the scripts (t("...")) and in the page
+// (data-i18n, data-i18n-attr), has a Chinese translation, and the table has
+// no entry nothing uses.
+func TestEveryStringIsTranslated(t *testing.T) {
+	app := newApp()
+	used := map[string]string{} // key -> where
+	call := regexp.MustCompile(`\bt\("((?:[^"\\]|\\.)*)"`)
+	for _, f := range []string{"/app.js", "/api.js", "/dom.js", "/rich.js", "/socket.js"} {
+		_, _, body := get(t, app, f, nil)
+		for _, m := range call.FindAllStringSubmatch(body, -1) {
+			used[m[1]] = f
+		}
+	}
+	_, _, page := get(t, app, "/", nil)
+	tag := regexp.MustCompile(`<[a-z][a-z0-9]*\b[^>]*>`)
+	attr := regexp.MustCompile(`([a-z0-9-]+)="([^"]*)"`)
+	for _, loc := range tag.FindAllStringIndex(page, -1) {
+		open := page[loc[0]:loc[1]]
+		attrs := map[string]string{}
+		for _, a := range attr.FindAllStringSubmatch(open, -1) {
+			attrs[a[1]] = a[2]
+		}
+		if names, ok := attrs["data-i18n-attr"]; ok {
+			for _, n := range strings.Split(names, ",") {
+				used[attrs[n]] = "index.html " + n
+			}
+		}
+		if regexp.MustCompile(`\sdata-i18n[\s>]`).MatchString(open) {
+			rest := page[loc[1]:]
+			end := strings.Index(rest, "<")
+			text := strings.Join(strings.Fields(rest[:end]), " ")
+			if !strings.HasPrefix(rest[end:], "</") || text == "" {
+				t.Errorf("index.html: %s marks no plain text (data-i18n needs a leaf element)", open)
+			}
+			used[text] = "index.html"
+		}
+	}
+	_, _, zh := get(t, app, "/i18n-zh.js", nil)
+	entry := regexp.MustCompile(`(?m)^\s*"((?:[^"\\]|\\.)*)":\s*"((?:[^"\\]|\\.)*)",`)
+	have := map[string]bool{}
+	for _, m := range entry.FindAllStringSubmatch(zh, -1) {
+		have[m[1]] = true
+		if m[2] == "" {
+			t.Errorf("empty translation of %q", m[1])
+		}
+	}
+	if len(used) < 100 {
+		t.Fatalf("found only %d strings: the extraction is broken", len(used))
+	}
+	for k, where := range used {
+		if !have[k] {
+			t.Errorf("no Chinese for %q (%s)", k, where)
+		}
+	}
+	for k := range have {
+		if _, ok := used[k]; !ok {
+			t.Errorf("i18n-zh.js: %q is not used", k)
 		}
 	}
 }

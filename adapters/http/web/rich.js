@@ -1,0 +1,114 @@
+// rich.js: a small Markdown subset rendered as DOM nodes, never as markup.
+//
+// Blocks: ``` code blocks ```, > quotes, - or * lists, 1. lists, and
+// paragraphs (single newlines kept). Inline: `code`, **bold**, *italic*
+// or _italic_, links (http, https and mailto only; bare URLs too), and
+// @mentions of known people. Every piece of text becomes a text node;
+// element names and attributes come from this file alone, so a message can
+// never inject HTML, and a link can never run script (javascript: and any
+// other scheme stay text).
+
+import { h } from "./dom.js";
+
+// richNodes renders content. mentionOf(name) says whether "@name" names
+// someone (the node then gets a mention class; self marks the reader).
+export function richNodes(content, { isMention = () => 0 } = {}) {
+  const out = [];
+  const lines = content.split("\n");
+  for (let i = 0; i < lines.length; ) {
+    const line = lines[i];
+    if (/^```/.test(line)) {
+      const code = [];
+      i++;
+      while (i < lines.length && !/^```\s*$/.test(lines[i])) code.push(lines[i++]);
+      i++; // the closing fence (or the end)
+      out.push(h("pre", {}, h("code", {}, code.join("\n"))));
+      continue;
+    }
+    if (/^>\s?/.test(line)) {
+      const quoted = [];
+      while (i < lines.length && /^>\s?/.test(lines[i])) quoted.push(lines[i++].replace(/^>\s?/, ""));
+      out.push(h("blockquote", {}, richNodes(quoted.join("\n"), { isMention })));
+      continue;
+    }
+    const bullet = /^\s*[-*]\s+/;
+    const numbered = /^\s*\d{1,9}[.)]\s+/;
+    if (bullet.test(line) || numbered.test(line)) {
+      const re = bullet.test(line) ? bullet : numbered;
+      const items = [];
+      while (i < lines.length && re.test(lines[i])) items.push(h("li", {}, inline(lines[i++].replace(re, ""), isMention)));
+      out.push(h(re === bullet ? "ul" : "ol", {}, items));
+      continue;
+    }
+    const para = [];
+    while (i < lines.length && !/^```|^>\s?/.test(lines[i]) && !bullet.test(lines[i]) && !numbered.test(lines[i])) {
+      para.push(lines[i++]);
+    }
+    const p = h("p", {});
+    para.forEach((l, k) => {
+      if (k) p.append(h("br", {}));
+      p.append(...inline(l, isMention));
+    });
+    out.push(p);
+  }
+  return out;
+}
+
+// One pattern for every inline form; the first that matches at a place
+// wins. Links end before trailing punctuation.
+const inlineRe = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\s][^*\n]*\*|_[^_\s][^_\n]*_)|((?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]}'])|(@[\p{L}\p{N}_.-]+(?: [\p{Lu}\p{Lo}][\p{L}\p{N}_.-]*)?)/gu;
+
+function inline(text, isMention) {
+  const nodes = [];
+  let last = 0;
+  for (const m of text.matchAll(inlineRe)) {
+    if (m.index > last) nodes.push(document.createTextNode(text.slice(last, m.index)));
+    const [all, code, bold, italic, url, mention] = m;
+    if (code) nodes.push(h("code", {}, code.slice(1, -1)));
+    else if (bold) nodes.push(h("strong", {}, inline(bold.slice(2, -2), isMention)));
+    else if (italic) nodes.push(h("em", {}, inline(italic.slice(1, -1), isMention)));
+    else if (url) nodes.push(link(url));
+    else if (mention) {
+      // "@Bob Baker" or just "@Bob": the longer form when it names someone.
+      const who = isMention(mention.slice(1));
+      if (who) nodes.push(h("span", { class: "mention" + (who === 2 ? " me" : "") }, mention));
+      else {
+        const short = mention.split(" ")[0];
+        const w2 = isMention(short.slice(1));
+        nodes.push(w2 ? h("span", { class: "mention" + (w2 === 2 ? " me" : "") }, short) : document.createTextNode(short));
+        if (short.length < mention.length) nodes.push(document.createTextNode(mention.slice(short.length)));
+      }
+    } else nodes.push(document.createTextNode(all));
+    last = m.index + all.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+// safeURL returns the URL when its scheme is http, https or mailto.
+export function safeURL(raw) {
+  try {
+    const u = new URL(raw);
+    return ["http:", "https:", "mailto:"].includes(u.protocol) ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function link(raw) {
+  const href = safeURL(raw);
+  if (!href) return document.createTextNode(raw);
+  return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, raw);
+}
+
+// mentions returns the names after "@" in content, for notifications.
+export function mentionsName(content, name) {
+  if (!name) return false;
+  const lc = content.toLowerCase();
+  const n = "@" + name.toLowerCase();
+  for (let i = lc.indexOf(n); i >= 0; i = lc.indexOf(n, i + 1)) {
+    const next = lc[i + n.length];
+    if (next === undefined || !/[\p{L}\p{N}_]/u.test(next)) return true;
+  }
+  return false;
+}
