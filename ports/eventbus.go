@@ -19,6 +19,11 @@ type EventSubscriber interface {
 	// SubscribeUser delivers the user-scoped events of one user (subjects
 	// <prefix>.user.<userID>.>).
 	SubscribeUser(ctx context.Context, userID int64, handler func(Event)) (Subscription, error)
+	// SubscribeAll delivers every chat and user event (subjects
+	// <prefix>.>) to one handler: a server instance's one subscription,
+	// which it routes to its local connections itself. Events of one chat
+	// arrive in publish order.
+	SubscribeAll(ctx context.Context, handler func(Event)) (Subscription, error)
 }
 
 // Subscription is a live subscription to the event bus.

@@ -74,6 +74,11 @@ func (b *EventBus) SubscribeUser(ctx context.Context, userID int64, handler func
 	return b.subscribe(ctx, &busSubscription{userID: userID}, handler)
 }
 
+// SubscribeAll delivers every event to handler.
+func (b *EventBus) SubscribeAll(ctx context.Context, handler func(ports.Event)) (ports.Subscription, error) {
+	return b.subscribe(ctx, &busSubscription{all: true}, handler)
+}
+
 func (b *EventBus) subscribe(ctx context.Context, s *busSubscription, handler func(ports.Event)) (ports.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "subscribe")
@@ -98,6 +103,7 @@ type busSubscription struct {
 	bus     *EventBus
 	chatID  int64 // set for a chat subscription
 	userID  int64 // set for a user subscription
+	all     bool  // every event
 	handler func(ports.Event)
 
 	mu     sync.Mutex
@@ -109,6 +115,9 @@ type busSubscription struct {
 }
 
 func (s *busSubscription) matches(e ports.Event) bool {
+	if s.all {
+		return true
+	}
 	if s.chatID != 0 {
 		return e.ChatID == s.chatID
 	}

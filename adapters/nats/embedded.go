@@ -113,3 +113,7 @@ func (l serverLogger) Fatalf(format string, v ...any)  { l.log.Errorf(format, v.
 func (l serverLogger) Errorf(format string, v ...any)  { l.log.Errorf(format, v...) }
 func (l serverLogger) Debugf(format string, v ...any)  { l.log.Debugf(format, v...) }
 func (l serverLogger) Tracef(format string, v ...any)  { l.log.Debugf(format, v...) }
+
+// NumSubscriptions is the server's count of live client subscriptions (the
+// JetStream API's own included), for tests that count what a client holds.
+func (e *Embedded) NumSubscriptions() uint32 { return e.srv.NumSubscriptions() }

@@ -64,12 +64,28 @@ func (s *Subscriber) SubscribeUser(ctx context.Context, userID int64, handler fu
 	return s.subscribe(ctx, s.prefix+".user."+strconv.FormatInt(userID, 10)+".>", handler)
 }
 
+// instanceDedupeWindow is the id window of the instance subscription,
+// which sees the events of every chat: a retry may follow its original
+// after the events of many other chats.
+const instanceDedupeWindow = 16384
+
+// SubscribeAll delivers every chat and user event (<prefix>.>) through one
+// NATS subscription, hence one delivery goroutine and one id window for
+// the whole instance.
+func (s *Subscriber) SubscribeAll(ctx context.Context, handler func(ports.Event)) (ports.Subscription, error) {
+	return s.subscribeN(ctx, s.prefix+".>", instanceDedupeWindow, handler)
+}
+
 func (s *Subscriber) subscribe(ctx context.Context, subject string, handler func(ports.Event)) (ports.Subscription, error) {
+	return s.subscribeN(ctx, subject, dedupeWindow, handler)
+}
+
+func (s *Subscriber) subscribeN(ctx context.Context, subject string, window int, handler func(ports.Event)) (ports.Subscription, error) {
 	if handler == nil {
 		return nil, errs.Invalidf("subscribe %s: nil handler", subject)
 	}
 	sub := &subscription{}
-	seen := newRecentIDs(dedupeWindow) // used by this subscription's one delivery goroutine only
+	seen := newRecentIDs(window) // used by this subscription's one delivery goroutine only
 	ns, err := s.nc.Subscribe(subject, func(m *nats.Msg) {
 		if sub.closed.Load() {
 			return
@@ -88,6 +104,14 @@ func (s *Subscriber) subscribe(ctx context.Context, subject string, handler func
 		return nil, errs.Wrap(errs.Unavailable, err, "subscribe %s", subject)
 	}
 	sub.sub = ns
+	if window == instanceDedupeWindow {
+		// Every local connection's events wait here while the hub is busy:
+		// allow bursts well past the client's default (512k messages).
+		if err := ns.SetPendingLimits(4<<20, 1<<30); err != nil {
+			_ = ns.Unsubscribe()
+			return nil, errs.Wrap(errs.Internal, err, "subscribe %s", subject)
+		}
+	}
 	// Wait for the server to have the subscription, so that every event
 	// published after this call returns is delivered.
 	ctx, cancel := context.WithTimeout(ctx, subscribeFlushTimeout)

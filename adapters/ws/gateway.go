@@ -143,8 +143,9 @@ func (g *Gateway) Mount(r fiber.Router) {
 // Stats describe the gateway's local connections.
 type Stats struct {
 	Connections       int // open WebSockets
-	Users             int // distinct users connected (user subscriptions)
-	ChatSubscriptions int // chats followed on the bus
+	Users             int // distinct users connected (routing index)
+	ChatSubscriptions int // chats with local connections (routing index; no bus subscription each)
+	BusSubscriptions  int // event bus subscriptions: 1 once a connection came, whatever the count
 }
 
 // Stats returns the current counts.
@@ -153,7 +154,13 @@ func (g *Gateway) Stats() Stats {
 	n := len(g.conns)
 	g.mu.Unlock()
 	users, chats := g.hub.stats()
-	return Stats{Connections: n, Users: users, ChatSubscriptions: chats}
+	st := Stats{Connections: n, Users: users, ChatSubscriptions: chats}
+	g.hub.subMu.Lock()
+	if g.hub.sub != nil {
+		st.BusSubscriptions = 1
+	}
+	g.hub.subMu.Unlock()
+	return st
 }
 
 // Close stops accepting connections and closes every open one with 1001
@@ -175,6 +182,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.wg.Wait()
 		close(done)
 	}()
+	defer g.hub.close()
 	select {
 	case <-done:
 		g.cancel()

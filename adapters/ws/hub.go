@@ -30,9 +30,8 @@ var chatFrames = map[string]bool{
 	ports.EventReceiptUpdated:    true,
 }
 
-// room is the local connections of one chat, or of one user, and the bus
-// subscription that feeds them. A room lives while it has connections or
-// pins (joins waiting for its subscription); the last one out unsubscribes.
+// room is the local connections of one chat, or of one user: an entry of
+// the hub's routing index. A room lives while it has connections.
 type room struct {
 	user  bool // a user's room, else a chat's
 	key   int64
@@ -41,22 +40,24 @@ type room struct {
 	// (chat.created, chat.member_added) brought into this chat room and
 	// already showed the event to; the chat-scoped copy skips them.
 	viaUser map[*conn]struct{}
-	pins    int
-
-	ready chan struct{} // closed once the subscription attempt finished
-	sub   ports.Subscription
-	err   error
-	dead  bool // torn down: its handler ignores late events
+	dead    bool // removed from the index: late events ignore it
 }
 
-// hub routes bus events to local connections. Everything about rooms and
-// the rooms of each connection is guarded by mu; delivering a frame only
-// appends to a connection's queue, so it is done under mu too, which keeps
-// membership changes and deliveries in one order.
+// hub routes bus events to local connections. The instance has one bus
+// subscription (SubscribeAll, made with the first connection and kept
+// until Close): its one delivery goroutine looks each event's chat or user
+// up in the index below, so no connection or user costs a subscription, a
+// goroutine or an id window. Everything about rooms and the rooms of each
+// connection is guarded by mu; delivering a frame only appends to a
+// connection's queue, so it is done under mu too, which keeps membership
+// changes and deliveries in one order.
 type hub struct {
 	bus     ports.EventSubscriber
 	log     *zap.Logger
-	timeout time.Duration // bounds one subscribe call
+	timeout time.Duration // bounds the subscribe call
+
+	subMu sync.Mutex
+	sub   ports.Subscription // the instance subscription, once made
 
 	mu    sync.Mutex
 	chats map[int64]*room
@@ -68,67 +69,77 @@ func newHub(bus ports.EventSubscriber, log *zap.Logger, timeout time.Duration) *
 		chats: make(map[int64]*room), users: make(map[int64]*room)}
 }
 
-// acquire returns the live room of a chat or user, subscribing first if it
-// is new, pinned so that it stays alive until the caller releases it (under
-// mu, after adding connections). On error nothing is pinned.
-func (h *hub) acquire(ctx context.Context, user bool, key int64) (*room, error) {
-	rooms := h.rooms(user)
+// subscribe makes the instance subscription if it is not made yet: once it
+// returns nil, every event published from then on reaches the index.
+func (h *hub) subscribe(ctx context.Context) error {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	if h.sub != nil {
+		return nil
+	}
+	// The subscription outlives the caller: its ctx only bounds the call.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
+	defer cancel()
+	sub, err := h.bus.SubscribeAll(sctx, h.onEvent)
+	if err != nil {
+		return err
+	}
+	h.sub = sub
+	return nil
+}
+
+// close ends the instance subscription.
+func (h *hub) close() {
+	h.subMu.Lock()
+	sub := h.sub
+	h.sub = nil
+	h.subMu.Unlock()
+	h.unsubscribe(sub)
+}
+
+// onEvent routes one event of the instance subscription.
+func (h *hub) onEvent(e ports.Event) {
 	h.mu.Lock()
+	var r *room
+	switch {
+	case e.ChatID != 0:
+		r = h.chats[e.ChatID]
+	case e.UserID != 0:
+		r = h.users[e.UserID]
+	}
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if r.user {
+		h.onUserEvent(r, e)
+	} else {
+		h.onChatEvent(r, e)
+	}
+}
+
+// acquire subscribes the instance if needed; on success the caller, under
+// mu, takes the room with roomLocked.
+func (h *hub) acquire(ctx context.Context) error {
+	if err := h.subscribe(ctx); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "subscribe to events")
+	}
+	return nil
+}
+
+// roomLocked returns the room of a chat or user, adding it to the index if
+// it is new.
+func (h *hub) roomLocked(user bool, key int64) *room {
+	rooms := h.rooms(user)
 	r := rooms[key]
-	creator := r == nil
-	if creator {
-		r = &room{user: user, key: key, conns: make(map[*conn]struct{}), ready: make(chan struct{})}
+	if r == nil {
+		r = &room{user: user, key: key, conns: make(map[*conn]struct{})}
 		if !user {
 			r.viaUser = make(map[*conn]struct{})
 		}
 		rooms[key] = r
 	}
-	r.pins++
-	h.mu.Unlock()
-
-	if creator {
-		// The subscription outlives the caller: its ctx only bounds the call.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
-		var sub ports.Subscription
-		var err error
-		if user {
-			sub, err = h.bus.SubscribeUser(sctx, key, func(e ports.Event) { h.onUserEvent(r, e) })
-		} else {
-			sub, err = h.bus.SubscribeChat(sctx, key, func(e ports.Event) { h.onChatEvent(r, e) })
-		}
-		cancel()
-		h.mu.Lock()
-		r.sub, r.err = sub, err
-		if err != nil {
-			r.dead = true
-			if rooms[key] == r {
-				delete(rooms, key)
-			}
-			r.pins--
-		}
-		close(r.ready)
-		h.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
-	}
-	select {
-	case <-r.ready:
-	case <-ctx.Done():
-		h.mu.Lock()
-		sub := h.unpinLocked(r)
-		h.mu.Unlock()
-		h.unsubscribe(sub)
-		return nil, errs.Wrap(errs.Unavailable, ctx.Err(), "subscribe to events")
-	}
-	if r.err != nil {
-		h.mu.Lock()
-		r.pins--
-		h.mu.Unlock()
-		return nil, r.err
-	}
-	return r, nil
+	return r
 }
 
 func (h *hub) rooms(user bool) map[int64]*room {
@@ -138,23 +149,15 @@ func (h *hub) rooms(user bool) map[int64]*room {
 	return h.chats
 }
 
-// unpinLocked releases a pin taken by acquire; it returns the subscription
-// to end (outside mu) if the room is now empty.
-func (h *hub) unpinLocked(r *room) ports.Subscription {
-	r.pins--
-	return h.teardownLocked(r)
-}
-
-// teardownLocked retires a room that has neither connections nor pins.
-func (h *hub) teardownLocked(r *room) ports.Subscription {
-	if r.dead || len(r.conns) > 0 || r.pins > 0 {
-		return nil
+// teardownLocked drops a room that has no connections from the index.
+func (h *hub) teardownLocked(r *room) {
+	if r.dead || len(r.conns) > 0 {
+		return
 	}
 	r.dead = true
 	if rooms := h.rooms(r.user); rooms[r.key] == r {
 		delete(rooms, r.key)
 	}
-	return r.sub
 }
 
 func (h *hub) unsubscribe(subs ...ports.Subscription) {
@@ -178,79 +181,69 @@ func (h *hub) joinLocked(r *room, c *conn) bool {
 	return true
 }
 
-// leaveLocked takes c out of chat room r, returning the subscription to
-// end if c was the last local member.
-func (h *hub) leaveLocked(r *room, c *conn) ports.Subscription {
+// leaveLocked takes c out of chat room r.
+func (h *hub) leaveLocked(r *room, c *conn) {
 	if _, ok := r.conns[c]; !ok {
-		return nil
+		return
 	}
 	delete(r.conns, c)
 	delete(r.viaUser, c)
 	delete(c.chats, r.key)
-	return h.teardownLocked(r)
+	h.teardownLocked(r)
 }
 
 // attachUser makes c one of its user's local connections, so that it hears
 // the user-scoped events (new chats, being added or removed, a revoked
 // session) from now on.
 func (h *hub) attachUser(ctx context.Context, c *conn) error {
-	u, err := h.acquire(ctx, true, c.actor.UserID)
-	if err != nil {
+	if err := h.acquire(ctx); err != nil {
 		return err
 	}
 	h.mu.Lock()
+	u := h.roomLocked(true, c.actor.UserID)
 	u.conns[c] = struct{}{}
 	c.user = u
-	sub := h.unpinLocked(u)
 	h.mu.Unlock()
-	h.unsubscribe(sub)
 	return nil
 }
 
-// joinChats subscribes c to chats: once it returns, c gets every event of
-// those chats published from then on.
+// joinChats puts c in chats: once it returns, c gets every event of those
+// chats published from then on.
 func (h *hub) joinChats(ctx context.Context, c *conn, chatIDs []int64) error {
-	for _, id := range chatIDs {
-		r, err := h.acquire(ctx, false, id)
-		if err != nil {
-			return err
-		}
-		h.mu.Lock()
-		h.joinLocked(r, c)
-		sub := h.unpinLocked(r)
-		h.mu.Unlock()
-		h.unsubscribe(sub)
+	if err := h.acquire(ctx); err != nil {
+		return err
 	}
+	h.mu.Lock()
+	for _, id := range chatIDs {
+		h.joinLocked(h.roomLocked(false, id), c)
+	}
+	h.mu.Unlock()
 	return nil
 }
 
 // leaveChats takes c out of chats.
 func (h *hub) leaveChats(c *conn, chatIDs []int64) {
-	var subs []ports.Subscription
 	h.mu.Lock()
 	for _, id := range chatIDs {
 		if r := c.chats[id]; r != nil {
-			subs = append(subs, h.leaveLocked(r, c))
+			h.leaveLocked(r, c)
 		}
 	}
 	h.mu.Unlock()
-	h.unsubscribe(subs...)
 }
 
 // detach takes c out of every room; no event reaches it afterwards.
 func (h *hub) detach(c *conn) {
-	var subs []ports.Subscription
 	h.mu.Lock()
 	for _, r := range c.chats {
-		subs = append(subs, h.leaveLocked(r, c))
+		h.leaveLocked(r, c)
 	}
 	if u := c.user; u != nil {
 		delete(u.conns, c)
 		c.user = nil
-		subs = append(subs, h.teardownLocked(u))
+		h.teardownLocked(u)
 	}
 	h.mu.Unlock()
-	h.unsubscribe(subs...)
 }
 
 // eventFrame encodes an event as the frame its clients get.
@@ -264,9 +257,9 @@ func (h *hub) eventFrame(e ports.Event) []byte {
 	return b
 }
 
-// onChatEvent handles an event of chat room r. The bus calls it from one
-// goroutine per subscription, in publish order, so each connection of the
-// room gets the chat's events in seq order.
+// onChatEvent handles an event of chat room r. The instance subscription
+// calls it from its one goroutine, in publish order, so each connection of
+// the room gets the chat's events in seq order.
 func (h *hub) onChatEvent(r *room, e ports.Event) {
 	if e.Type == ports.EventTyping {
 		h.onTyping(r, e) // presence.go
@@ -285,10 +278,9 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 			return
 		}
 	}
-	var subs []ports.Subscription
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if r.dead {
-		h.mu.Unlock()
 		return
 	}
 	switch e.Type {
@@ -322,7 +314,7 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 		h.deliverLocked(r, frame)
 		if u := h.users[member.UserID]; u != nil {
 			for c := range u.conns {
-				subs = append(subs, h.leaveLocked(r, c))
+				h.leaveLocked(r, c)
 			}
 		}
 	case ports.EventChatCreated:
@@ -338,13 +330,11 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 	case ports.EventChatDeleted:
 		h.deliverLocked(r, frame)
 		for c := range r.conns {
-			subs = append(subs, h.leaveLocked(r, c))
+			h.leaveLocked(r, c)
 		}
 	default:
 		h.deliverLocked(r, frame)
 	}
-	h.mu.Unlock()
-	h.unsubscribe(subs...)
 }
 
 func (h *hub) deliverLocked(r *room, frame []byte) {
@@ -391,66 +381,36 @@ func (h *hub) onUserEvent(u *room, e ports.Event) {
 }
 
 // userJoined handles a user-scoped chat.created or chat.member_added: the
-// user's connections that are not in the chat yet join it (subscribing
-// first, so nothing published after they see the event is missed) and see
-// the event; those already in it got, or will get, the chat-scoped copy.
-//
-// When no local connection followed the chat, its events published between
-// the change and this subscription are not heard here: a client that learns
-// of a chat this way loads it by seq (it has no history of it anyway), and
-// a gap in seq later also tells it to catch up.
+// user's connections that are not in the chat yet join it and see the
+// event; those already in it got, or will get, the chat-scoped copy. The
+// instance subscription already carries the chat's events, so nothing
+// published after the join is missed.
 func (h *hub) userJoined(u *room, chatID int64, e ports.Event) {
 	if chatID <= 0 {
 		return
 	}
+	var frame []byte
 	h.mu.Lock()
-	need := false
-	if !u.dead {
-		r := h.chats[chatID]
-		for c := range u.conns {
-			if r == nil {
-				need = true
-				break
-			}
-			if _, in := r.conns[c]; !in {
-				need = true
-				break
-			}
-		}
-	}
-	h.mu.Unlock()
-	if !need {
+	defer h.mu.Unlock()
+	if u.dead {
 		return
 	}
-	frame := h.eventFrame(e)
-	if frame == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-	defer cancel()
-	r, err := h.acquire(ctx, false, chatID)
-	if err != nil {
-		// Without the chat's events these connections would silently miss
-		// messages: have them reconnect and catch up instead.
-		h.log.Warn("websocket hub: cannot follow a new chat; closing its member's connections",
-			zap.Int64("chat_id", chatID), zap.Int64("user_id", u.key), zap.Error(err))
-		h.mu.Lock()
-		for c := range u.conns {
-			c.kill(CloseTryAgainLater, "event bus unavailable", false)
-		}
-		h.mu.Unlock()
-		return
-	}
-	h.mu.Lock()
 	for c := range u.conns {
-		if h.joinLocked(r, c) {
-			r.viaUser[c] = struct{}{}
-			c.send(frame)
+		if r := h.chats[chatID]; r != nil {
+			if _, in := r.conns[c]; in {
+				continue
+			}
 		}
+		if frame == nil {
+			if frame = h.eventFrame(e); frame == nil {
+				return
+			}
+		}
+		r := h.roomLocked(false, chatID)
+		h.joinLocked(r, c)
+		r.viaUser[c] = struct{}{}
+		c.send(frame)
 	}
-	sub := h.unpinLocked(r)
-	h.mu.Unlock()
-	h.unsubscribe(sub)
 }
 
 // userLeft handles a user-scoped chat.member_removed: connections still in
@@ -458,24 +418,24 @@ func (h *hub) userJoined(u *room, chatID int64, e ports.Event) {
 // copy.
 func (h *hub) userLeft(u *room, chatID int64, e ports.Event) {
 	var frame []byte
-	var subs []ports.Subscription
 	h.mu.Lock()
-	if r := h.chats[chatID]; r != nil {
-		for c := range u.conns {
-			if _, in := r.conns[c]; !in {
-				continue
-			}
-			if frame == nil {
-				if frame = h.eventFrame(e); frame == nil {
-					break
-				}
-			}
-			c.send(frame)
-			subs = append(subs, h.leaveLocked(r, c))
-		}
+	defer h.mu.Unlock()
+	r := h.chats[chatID]
+	if r == nil {
+		return
 	}
-	h.mu.Unlock()
-	h.unsubscribe(subs...)
+	for c := range u.conns {
+		if _, in := r.conns[c]; !in {
+			continue
+		}
+		if frame == nil {
+			if frame = h.eventFrame(e); frame == nil {
+				return
+			}
+		}
+		c.send(frame)
+		h.leaveLocked(r, c)
+	}
 }
 
 func (h *hub) decode(e ports.Event, v any) bool {
@@ -487,7 +447,7 @@ func (h *hub) decode(e ports.Event, v any) bool {
 	return true
 }
 
-// stats counts rooms with a live subscription.
+// stats counts the users and chats in the routing index.
 func (h *hub) stats() (users, chats int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 type benchBus struct {
 	mu    sync.Mutex
 	chats map[int64]func(ports.Event)
+	all   func(ports.Event)
 }
 
 type benchSub struct{}
@@ -33,6 +34,13 @@ func (b *benchBus) SubscribeChat(_ context.Context, id int64, h func(ports.Event
 }
 
 func (b *benchBus) SubscribeUser(context.Context, int64, func(ports.Event)) (ports.Subscription, error) {
+	return benchSub{}, nil
+}
+
+func (b *benchBus) SubscribeAll(_ context.Context, h func(ports.Event)) (ports.Subscription, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.all = h
 	return benchSub{}, nil
 }
 
@@ -93,7 +101,7 @@ func BenchmarkHubFanout1000(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	deliver := bus.chats[1]
+	deliver := bus.all
 	e := benchMessageEvent(b)
 	b.ReportAllocs()
 	for i := range b.N {

@@ -16,12 +16,12 @@ import (
 	"github.com/fechatter/fechatter/ports"
 )
 
-// fakeBus records subscriptions so a test can call their handlers in the
-// order it chooses, such as a user-scoped copy before the chat-scoped one.
+// fakeBus keeps the hub's one subscription so a test can deliver events
+// in the order it chooses, such as a user-scoped copy before the
+// chat-scoped one.
 type fakeBus struct {
 	mu    sync.Mutex
-	chats map[int64]*fakeSub
-	users map[int64]*fakeSub
+	all   *fakeSub
 	fail  bool
 	calls int
 }
@@ -39,66 +39,59 @@ func (s *fakeSub) Unsubscribe() error {
 	return nil
 }
 
-func newFakeBus() *fakeBus {
-	return &fakeBus{chats: map[int64]*fakeSub{}, users: map[int64]*fakeSub{}}
+func newFakeBus() *fakeBus { return &fakeBus{} }
+
+func (b *fakeBus) SubscribeChat(context.Context, int64, func(ports.Event)) (ports.Subscription, error) {
+	panic("the hub subscribes once per instance, never per chat")
 }
 
-func (b *fakeBus) SubscribeChat(_ context.Context, id int64, h func(ports.Event)) (ports.Subscription, error) {
-	return b.subscribe(b.chats, id, h)
+func (b *fakeBus) SubscribeUser(context.Context, int64, func(ports.Event)) (ports.Subscription, error) {
+	panic("the hub subscribes once per instance, never per user")
 }
 
-func (b *fakeBus) SubscribeUser(_ context.Context, id int64, h func(ports.Event)) (ports.Subscription, error) {
-	return b.subscribe(b.users, id, h)
-}
-
-func (b *fakeBus) subscribe(m map[int64]*fakeSub, id int64, h func(ports.Event)) (ports.Subscription, error) {
+func (b *fakeBus) SubscribeAll(_ context.Context, h func(ports.Event)) (ports.Subscription, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.calls++
 	if b.fail {
 		return nil, errs.New(errs.Unavailable, "bus down")
 	}
-	if s := m[id]; s != nil && !s.gone {
-		panic("second live subscription to the same subject")
+	if b.all != nil && !b.all.gone {
+		panic("second live instance subscription")
 	}
-	s := &fakeSub{bus: b, handler: h}
-	m[id] = s
-	return s, nil
-}
-
-// live reports whether the subject has a live subscription.
-func (b *fakeBus) live(user bool, id int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	m := b.chats
-	if user {
-		m = b.users
-	}
-	s := m[id]
-	return s != nil && !s.gone
+	b.all = &fakeSub{bus: b, handler: h}
+	return b.all, nil
 }
 
 // chat and user deliver an event as the bus would.
 func (b *fakeBus) chat(t *testing.T, id int64, e ports.Event) {
 	t.Helper()
-	b.mu.Lock()
-	s := b.chats[id]
-	b.mu.Unlock()
-	if s == nil || s.gone {
-		t.Fatalf("no live subscription to chat %d", id)
-	}
-	s.handler(e)
+	e.ChatID = id
+	b.deliver(t, e)
 }
 
 func (b *fakeBus) user(t *testing.T, id int64, e ports.Event) {
 	t.Helper()
+	e.ChatID, e.UserID = 0, id
+	b.deliver(t, e)
+}
+
+func (b *fakeBus) deliver(t *testing.T, e ports.Event) {
+	t.Helper()
 	b.mu.Lock()
-	s := b.users[id]
+	s := b.all
 	b.mu.Unlock()
 	if s == nil || s.gone {
-		t.Fatalf("no live subscription to user %d", id)
+		t.Fatal("no live instance subscription")
 	}
 	s.handler(e)
+}
+
+// indexed reports whether the hub's routing index has the chat or user.
+func (f *hubFixture) indexed(user bool, id int64) bool {
+	f.hub.mu.Lock()
+	defer f.hub.mu.Unlock()
+	return f.hub.rooms(user)[id] != nil
 }
 
 func event(typ string, chatID, userID int64, data any) ports.Event {
@@ -204,14 +197,14 @@ func TestHubMemberAddedOnceWhicheverCopyComesFirst(t *testing.T) {
 	}
 }
 
-func TestHubUserCopySubscribesBeforeShowingTheEvent(t *testing.T) {
+func TestHubUserCopyJoinsBeforeShowingTheEvent(t *testing.T) {
 	f := newHubFixture(t)
 	c := f.connect(7, "s7")
-	if f.bus.live(false, 3) {
+	if f.indexed(false, 3) {
 		t.Fatal("chat 3 followed before anyone is in it")
 	}
 	f.bus.user(t, 7, event(ports.EventChatCreated, 0, 7, map[string]int64{"id": 3}))
-	if !f.bus.live(false, 3) {
+	if !f.indexed(false, 3) {
 		t.Fatal("chat 3 not followed after its creation reached a member")
 	}
 	f.bus.chat(t, 3, msg(3, 1))
@@ -240,25 +233,25 @@ func TestHubMemberRemoved(t *testing.T) {
 	}
 }
 
-func TestHubLastLocalMemberUnsubscribes(t *testing.T) {
+func TestHubLastLocalMemberLeavesTheIndex(t *testing.T) {
 	f := newHubFixture(t)
 	a := f.connect(7, "s7", 2, 3)
 	b := f.connect(8, "s8", 2)
 	f.hub.detach(a)
-	if f.bus.live(false, 3) || f.bus.live(true, 7) {
+	if f.indexed(false, 3) || f.indexed(true, 7) {
 		t.Fatal("chat 3 or user 7 still followed with no local connection")
 	}
-	if !f.bus.live(false, 2) {
+	if !f.indexed(false, 2) {
 		t.Fatal("chat 2 dropped while user 8 is in it")
 	}
 	f.bus.chat(t, 2, event(ports.EventChatDeleted, 2, 0, map[string]int64{"chat_id": 2}))
 	expect(t, b, "chat.deleted")
-	if f.bus.live(false, 2) {
+	if f.indexed(false, 2) {
 		t.Fatal("deleted chat still followed")
 	}
 	// Following it again later subscribes anew.
 	c := f.connect(8, "s8", 2)
-	if !f.bus.live(false, 2) {
+	if !f.indexed(false, 2) {
 		t.Fatal("chat 2 not followed again")
 	}
 	f.hub.detach(b)
@@ -299,29 +292,28 @@ func TestHubFullQueueClosesWith1008(t *testing.T) {
 	}
 }
 
-func TestHubCannotFollowNewChatClosesWithTryAgain(t *testing.T) {
+func TestHubBusDownFailsTheConnectionUntilItComesBack(t *testing.T) {
 	f := newHubFixture(t)
-	c := f.connect(7, "s7")
 	f.bus.mu.Lock()
 	f.bus.fail = true
 	f.bus.mu.Unlock()
-	f.bus.user(t, 7, event(ports.EventChatMemberAdded, 0, 7, member(4, 7)))
-	if c.code != CloseTryAgainLater {
-		t.Fatalf("closed with %d, want 1013", c.code)
+	c := newConn(f.g, nil, command.Actor{UserID: 7, WorkspaceID: 1, SessionID: "s7"}, "test")
+	if err := f.hub.attachUser(context.Background(), c); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("attach with the bus down: %v, want unavailable", err)
 	}
-	// The failed room is gone, so a later attempt subscribes again.
+	if f.indexed(true, 7) {
+		t.Fatal("user 7 indexed without a subscription")
+	}
 	f.bus.mu.Lock()
 	f.bus.fail = false
 	f.bus.mu.Unlock()
-	if err := f.hub.joinChats(context.Background(), c, []int64{4}); err != nil {
-		t.Fatal(err)
-	}
-	if !f.bus.live(false, 4) {
-		t.Fatal("chat 4 not followed after the bus came back")
-	}
+	c = f.connect(7, "s7")
+	f.bus.user(t, 7, event(ports.EventChatMemberAdded, 0, 7, member(4, 7)))
+	f.bus.chat(t, 4, msg(4, 1))
+	expect(t, c, "chat.member_added user 7", "message.created seq 1")
 }
 
-func TestHubConcurrentJoinsShareOneSubscription(t *testing.T) {
+func TestHubConcurrentJoinsShareOneInstanceSubscription(t *testing.T) {
 	f := newHubFixture(t)
 	var wg sync.WaitGroup
 	conns := make([]*conn, 50)
@@ -352,12 +344,12 @@ func TestHubConcurrentJoinsShareOneSubscription(t *testing.T) {
 		go func() { defer wg.Done(); f.hub.detach(c) }()
 	}
 	wg.Wait()
-	if f.bus.live(false, 9) {
+	if f.indexed(false, 9) {
 		t.Fatal("chat 9 followed after everyone left")
 	}
 	f.bus.mu.Lock()
 	defer f.bus.mu.Unlock()
-	if f.bus.calls != 1 {
-		t.Fatalf("%d subscribe calls, want 1", f.bus.calls)
+	if f.bus.calls != 1 || f.bus.all.gone {
+		t.Fatalf("%d subscribe calls (gone %v), want 1 live", f.bus.calls, f.bus.all.gone)
 	}
 }

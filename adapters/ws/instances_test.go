@@ -18,6 +18,13 @@ import (
 // connection each, as separate server instances would have.
 func natsBus(t *testing.T) (*natsbus.Publisher, func(name string) *natsbus.Subscriber) {
 	t.Helper()
+	pub, sub, _ := natsBusServer(t)
+	return pub, sub
+}
+
+// natsBusServer is natsBus that also returns the embedded server.
+func natsBusServer(t *testing.T) (*natsbus.Publisher, func(name string) *natsbus.Subscriber, *natsbus.Embedded) {
+	t.Helper()
 	srv, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{StoreDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +59,7 @@ func natsBus(t *testing.T) (*natsbus.Publisher, func(name string) *natsbus.Subsc
 			t.Fatal(err)
 		}
 		return sub
-	}
+	}, srv
 }
 
 // Two gateways share the storage and one NATS server, as two instances
