@@ -12,7 +12,7 @@ COMPOSE_FILE := docker/docker-compose.yml
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help run test build lint migrate bench compose-config clean
+.PHONY: help run test deploy-test build lint migrate bench compose-config clean
 
 help:
 	@echo "make run             run the server (local profile: Postgres on 127.0.0.1:5432, NATS and search embedded)"
@@ -22,6 +22,7 @@ help:
 	@echo "make migrate         apply database migrations (local profile)"
 	@echo "make bench           hot-path go benchmarks, then fechatter bench seed and fanout (20 s each) on a spawned server"
 	@echo "make compose-config  validate $(COMPOSE_FILE)"
+	@echo "make deploy-test     the deployment checks (deploy/: Helm chart, Compose, alerts, dashboard)"
 
 run:
 	$(GO) run . serve
@@ -29,6 +30,7 @@ run:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 2 -timeout 10m ./...
+	$(MAKE) --no-print-directory deploy-test
 	@if command -v docker >/dev/null 2>&1; then $(MAKE) --no-print-directory compose-config; \
 	else echo "docker not installed: compose file check skipped"; fi
 
@@ -57,6 +59,14 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1s $(BENCH_PKGS)
 	bin/fechatter bench --spawn --url $(BENCH_URL) --workload seed --duration 20s
 	bin/fechatter bench --spawn --url $(BENCH_URL) --workload fanout --rate $(BENCH_RATE) --chat-size 10 --duration 20s
+
+# deploy-test: the deployment checks, a Go module of their own (deploy/go.mod)
+# so that Helm, the Kubernetes API types, compose-go and Prometheus stay out
+# of the server's go.mod: helm lint/template of the chart with strict
+# decoding into the Kubernetes types, the Compose files, alert rules and
+# dashboard queries. The first run compiles those libraries (minutes).
+deploy-test:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 compose-config:
 ifeq ($(COMPOSE),)
