@@ -23,6 +23,7 @@ type Commands struct {
 	SignIn         command.SignInHandler
 	RefreshSession command.RefreshSessionHandler
 	Logout         command.LogoutHandler
+	Sessions       command.SessionsHandler // password change, logout everywhere
 	CreateInvite   command.CreateInviteHandler
 	CreateChat     command.CreateChatHandler
 	UpdateChat     command.UpdateChatHandler
@@ -84,8 +85,12 @@ type Ports struct {
 	Tokens  ports.TokenIssuer
 	Secrets ports.SecretGenerator
 
-	SignInByEmail   ports.RateLimiter
-	SignInByAddress ports.RateLimiter
+	// Failure-only limits (shared across instances in production).
+	SignInByEmail   ports.FailureLimiter
+	SignInByAddress ports.FailureLimiter
+	InviteFailures  ports.FailureLimiter
+	PasswordChecks  ports.FailureLimiter
+	SignUpByAddress ports.RateLimiter
 	SendLimiter     ports.RateLimiter
 
 	// Presence is this instance's presence and typing state, PresenceView
@@ -112,10 +117,11 @@ func New(p Ports, o Options) App {
 	sessions := command.NewSessionIssuer(p.Tokens, p.RefreshTokens, p.Workspaces, p.Secrets, p.Clock, o.RefreshTTL)
 	return App{
 		Commands: Commands{
-			SignUp:         command.NewSignUpHandler(p.Tx, p.Workspaces, p.Users, p.Invites, p.Hasher, sessions),
+			SignUp:         command.NewSignUpHandler(p.Tx, p.Workspaces, p.Users, p.Invites, p.Hasher, sessions, p.SignUpByAddress, p.InviteFailures),
 			SignIn:         command.NewSignInHandler(p.Users, p.Hasher, p.SignInByEmail, p.SignInByAddress, sessions),
 			RefreshSession: command.NewRefreshSessionHandler(p.Tx, p.Users, p.RefreshTokens, p.Outbox, sessions),
 			Logout:         command.NewLogoutHandler(p.Tx, p.RefreshTokens, p.Outbox, p.Clock),
+			Sessions:       command.NewSessionsHandler(p.Tx, p.Users, p.RefreshTokens, p.Hasher, p.Outbox, p.Clock, p.PasswordChecks),
 			CreateInvite:   command.NewCreateInviteHandler(p.Users, p.Invites, p.Secrets, p.Clock),
 			CreateChat:     command.NewCreateChatHandler(p.Tx, p.Chats, p.Users, p.Outbox, p.Clock, o.Limits),
 			UpdateChat:     command.NewUpdateChatHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
@@ -143,9 +149,9 @@ func New(p Ports, o Options) App {
 			GetChat:        query.NewGetChat(p.ChatReads),
 			ListMembers:    query.NewListMembers(p.ChatReads),
 			BrowseChannels: query.NewBrowseChannels(p.ChatReads),
-			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads),
-			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads),
-			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup),
+			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads),
+			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads),
+			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup).WithPublicPreview(p.ChatReads),
 			GetReceipts:    query.NewGetReceipts(p.Chats, p.ReceiptReads),
 
 			GetPresence: query.NewGetPresence(p.Users, p.PresenceView, p.LastSeen),

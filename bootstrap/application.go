@@ -2,11 +2,14 @@ package bootstrap
 
 import (
 	"math"
+	"runtime"
 	"time"
 
+	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 
 	"github.com/fechatter/fechatter/adapters/memory"
+	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/adapters/security"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
@@ -23,13 +26,27 @@ func applicationModule(cfg Config) fx.Option {
 			func() ports.Clock { return memory.SystemClock{} },
 			func() ports.SecretGenerator { return memory.SecretGenerator{} },
 			func() ports.PasswordHasher {
-				if cfg.Profile == ProfileTest {
-					return security.NewArgon2Hasher(security.FastArgon2)
+				params := security.DefaultArgon2
+				if cfg.Profile == ProfileTest && cfg.Auth.HashCost != "owasp" {
+					params = security.FastArgon2
 				}
-				return security.NewArgon2Hasher(security.DefaultArgon2)
+				n, wait := cfg.Auth.HashConcurrency, cfg.Auth.HashWait
+				if n <= 0 {
+					n = runtime.NumCPU()
+				}
+				if wait <= 0 {
+					wait = 5 * time.Second
+				}
+				return security.NewBoundedHasher(security.NewArgon2Hasher(params), n, wait)
 			},
-			func(clock ports.Clock) (ports.TokenIssuer, error) {
-				return security.NewJWTIssuer([]byte(cfg.Auth.JWTSecret), cfg.Auth.AccessTTL, clock)
+			func(clock ports.Clock, refresh ports.RefreshTokenRepository) (ports.TokenIssuer, error) {
+				jwt, err := security.NewJWTIssuer([]byte(cfg.Auth.JWTSecret), cfg.Auth.AccessTTL, clock)
+				if err != nil {
+					return nil, err
+				}
+				// Every Verify (REST and the WebSocket upgrade) refuses the
+				// tokens of ended sessions, looked up in the database.
+				return security.NewSessionCheckedTokens(jwt, refresh, 0, clock), nil
 			},
 			newApplication,
 		),
@@ -59,6 +76,7 @@ type applicationIn struct {
 	Secrets       ports.SecretGenerator
 	Limits        chat.Limits
 	Config        Config
+	DB            *bun.DB
 	// Sends, when present (the observability module), is told of every
 	// SendMessage through a decorator.
 	Sends application.SendObserver `optional:"true"`
@@ -79,6 +97,10 @@ func newApplication(in applicationIn) application.App {
 		window = time.Duration(math.Ceil(float64(send.Burst) / send.PerSecond * float64(time.Second)))
 	}
 	signin := cfg.Auth.SigninLimit
+	signup := cfg.Auth.SignupLimit
+	if signup.Max <= 0 || signup.Window <= 0 {
+		signup = WindowLimit{Max: 20, Window: time.Hour}
+	}
 	app := application.New(application.Ports{
 		Tx:              in.Tx,
 		Workspaces:      in.Workspaces,
@@ -99,8 +121,11 @@ func newApplication(in applicationIn) application.App {
 		Hasher:          in.Hasher,
 		Tokens:          in.Tokens,
 		Secrets:         in.Secrets,
-		SignInByEmail:   memory.NewRateLimiter(signin.PerEmail.Max, signin.PerEmail.Window, in.Clock),
-		SignInByAddress: memory.NewRateLimiter(signin.PerAddress.Max, signin.PerAddress.Window, in.Clock),
+		SignInByEmail:   postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), in.Clock),
+		SignInByAddress: postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerAddress), in.Clock),
+		InviteFailures:  postgres.NewFailureLimiter(in.DB, failurePolicy(WindowLimit{Max: 5, Window: time.Hour}), in.Clock),
+		PasswordChecks:  postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), in.Clock),
+		SignUpByAddress: memory.NewRateLimiter(signup.Max, signup.Window, in.Clock),
 		SendLimiter:     memory.NewRateLimiter(send.Burst, window, in.Clock),
 		Presence:        in.Presence,
 		PresenceView:    in.PresenceView,
@@ -110,4 +135,11 @@ func newApplication(in applicationIn) application.App {
 		app.Commands.SendMessage = application.MeasureSends(app.Commands.SendMessage, in.Sends)
 	}
 	return app
+}
+
+// failurePolicy reads a sign-in limit as a failure allowance: Max failures
+// are free, each further one doubles the wait from one second, up to Window;
+// failures older than Window are forgotten.
+func failurePolicy(l WindowLimit) ports.BackoffPolicy {
+	return ports.BackoffPolicy{Free: l.Max, Base: time.Second, Max: l.Window, Forget: l.Window}
 }

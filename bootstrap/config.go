@@ -132,6 +132,17 @@ type AuthConfig struct {
 	AccessTTL      time.Duration `yaml:"access_ttl"`
 	RefreshTTL     time.Duration `yaml:"refresh_ttl"`
 	SigninLimit    SigninLimit   `yaml:"signin_limit"`
+	// SignupLimit: sign-ups per client address (per instance); zero values
+	// take 20 per hour.
+	SignupLimit WindowLimit `yaml:"signup_limit"`
+	// HashConcurrency bounds concurrent password hashes server-wide (0:
+	// the number of CPUs); HashWait is how long a sign-up waits for a slot
+	// before 429 (0: 5s).
+	HashConcurrency int           `yaml:"hash_concurrency"`
+	HashWait        time.Duration `yaml:"hash_wait"`
+	// HashCost "owasp" forces argon2id's production cost (19 MiB) in the
+	// test profile, which otherwise hashes cheaply.
+	HashCost string `yaml:"hash_cost"`
 }
 
 // SigninLimit throttles sign-in attempts per e-mail and per client address.

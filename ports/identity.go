@@ -28,6 +28,8 @@ type UserRepository interface {
 	// Search lists users of a workspace whose name or email contains q
 	// (case-insensitive; "" matches all), ordered by id, at most limit.
 	Search(ctx context.Context, workspaceID int64, q string, limit int) ([]identity.User, error)
+	// SetPasswordHash replaces the user's password hash.
+	SetPasswordHash(ctx context.Context, userID int64, hash string) error
 	// InWorkspace returns which of ids are users of the workspace.
 	InWorkspace(ctx context.Context, workspaceID int64, ids []int64) ([]int64, error)
 }
@@ -39,6 +41,9 @@ type InviteRepository interface {
 	// is still usable at now; errs.NotFound otherwise (unknown, used up,
 	// expired or of another workspace).
 	Redeem(ctx context.Context, code string, workspaceID int64, now time.Time) error
+	// Check is Redeem without using an admission: errs.NotFound unless the
+	// invite is usable at now.
+	Check(ctx context.Context, code string, workspaceID int64, now time.Time) error
 }
 
 // RefreshToken is the stored form of a refresh token: only its hash is kept.
@@ -63,4 +68,10 @@ type RefreshTokenRepository interface {
 	MarkUsed(ctx context.Context, id int64, at time.Time) (bool, error)
 	// RevokeFamily revokes every token of the family.
 	RevokeFamily(ctx context.Context, familyID string, at time.Time) error
+	// RevokeUserFamilies revokes every family (session) of the user except
+	// except ("" for none) and returns the ids of the families it revoked.
+	RevokeUserFamilies(ctx context.Context, userID int64, except string, at time.Time) ([]string, error)
+	// FamilyRevoked reports whether the session has ended: a token of the
+	// family is revoked, or the family is unknown.
+	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
 }

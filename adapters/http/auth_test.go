@@ -3,7 +3,9 @@ package http_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 )
 
@@ -130,25 +132,48 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	h.must(400, "POST", "/api/v1/auth/refresh", "", map[string]any{}, nil)
 }
 
-func TestSignInIsRateLimited(t *testing.T) {
-	h := newHarness(t, func(o *memapp.Options) { o.SignInPerEmail = 3 })
+// Only failures count, with exponential backoff; the right password is
+// never locked out for long, and a success clears the email's count.
+func TestSignInFailuresBackOffExponentially(t *testing.T) {
+	clock := memory.NewFakeClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	h := newHarness(t, func(o *memapp.Options) { o.SignInPerEmail = 3; o.Clock = clock })
 	u := h.signup("Hooli", nil)
+	wrong := map[string]any{"email": u.Email, "password": "wrong-password"}
+	right := map[string]any{"email": u.Email, "password": "password123"}
 	for i := 0; i < 3; i++ {
-		h.must(401, "POST", "/api/v1/auth/signin", "", map[string]any{"email": u.Email, "password": "wrong-password"}, nil)
+		h.must(401, "POST", "/api/v1/auth/signin", "", wrong, nil)
 	}
-	r := h.must(429, "POST", "/api/v1/auth/signin", "", map[string]any{"email": u.Email, "password": "password123"}, nil)
-	if r.errCode(t) != "rate_limited" || r.header.Get("Retry-After") == "" {
-		t.Errorf("429 without rate_limited code or Retry-After: %v %s", r.header, r.raw)
+	h.must(401, "POST", "/api/v1/auth/signin", "", wrong, nil) // 4th failure: 1 s wait
+	r := h.must(429, "POST", "/api/v1/auth/signin", "", right, nil)
+	if r.errCode(t) != "rate_limited" || r.header.Get("Retry-After") != "1" {
+		t.Errorf("429 without rate_limited code or Retry-After 1: %v %s", r.header, r.raw)
 	}
-	// Other emails from elsewhere are not affected by this email's limit.
+	clock.Advance(time.Second)
+	h.must(401, "POST", "/api/v1/auth/signin", "", wrong, nil) // 5th: 2 s
+	clock.Advance(time.Second)
+	h.must(429, "POST", "/api/v1/auth/signin", "", right, nil)
+	clock.Advance(time.Second)
+	// The real user gets in after the backoff, and the count is cleared.
+	h.must(200, "POST", "/api/v1/auth/signin", "", right, nil)
+	for i := 0; i < 3; i++ {
+		h.must(401, "POST", "/api/v1/auth/signin", "", wrong, nil)
+	}
+	h.must(200, "POST", "/api/v1/auth/signin", "", right, nil)
+	// Other emails are not affected by this email's failures.
 	v := h.signup("Hooli2", nil)
 	h.must(200, "POST", "/api/v1/auth/signin", "", map[string]any{"email": v.Email, "password": "password123"}, nil)
 }
 
-func TestSignInIsRateLimitedPerAddress(t *testing.T) {
+// Successful sign-ins from one address (an office NAT) are never limited;
+// failures from it are.
+func TestSignInAddressLimitCountsFailuresOnly(t *testing.T) {
 	h := newHarness(t, func(o *memapp.Options) { o.SignInPerAddress = 2 })
 	a, b, c := h.signup("P1", nil), h.signup("P2", nil), h.signup("P3", nil)
-	h.must(200, "POST", "/api/v1/auth/signin", "", map[string]any{"email": a.Email, "password": "password123"}, nil)
-	h.must(200, "POST", "/api/v1/auth/signin", "", map[string]any{"email": b.Email, "password": "password123"}, nil)
+	for i := 0; i < 20; i++ {
+		h.must(200, "POST", "/api/v1/auth/signin", "", map[string]any{"email": a.Email, "password": "password123"}, nil)
+	}
+	h.must(401, "POST", "/api/v1/auth/signin", "", map[string]any{"email": a.Email, "password": "nope-nope"}, nil)
+	h.must(401, "POST", "/api/v1/auth/signin", "", map[string]any{"email": b.Email, "password": "nope-nope"}, nil)
+	h.must(401, "POST", "/api/v1/auth/signin", "", map[string]any{"email": c.Email, "password": "nope-nope"}, nil)
 	h.must(429, "POST", "/api/v1/auth/signin", "", map[string]any{"email": c.Email, "password": "password123"}, nil)
 }

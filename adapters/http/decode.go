@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fechatter/fechatter/adapters/textcheck"
 	"github.com/fechatter/fechatter/domain/errs"
 )
 
@@ -31,7 +32,7 @@ func decodeBody(c *fiber.Ctx, v any) error {
 		}
 		return errs.Invalidf("request body is not valid JSON: %v", err)
 	}
-	return nil
+	return textcheck.JSON(trimmed)
 }
 
 func jsonType(kind string) string {

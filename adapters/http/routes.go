@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fechatter/fechatter/adapters/textcheck"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
@@ -48,7 +49,9 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: v1 + "/auth/signup", summary: "Create an account (and a workspace, or join one with an invite code)", status: 201, body: signupBody{}, answer: command.AuthResult{}, handler: s.signup},
 		{method: "POST", path: v1 + "/auth/signin", summary: "Sign in; rate limited per email and per client address", status: 200, body: signinBody{}, answer: command.AuthResult{}, handler: s.signin},
 		{method: "POST", path: v1 + "/auth/refresh", summary: "Rotate a refresh token; reusing a rotated one revokes its family", status: 200, body: refreshBody{}, answer: command.AuthResult{}, handler: s.refresh},
-		{method: "POST", path: v1 + "/auth/logout", summary: "Revoke the session of a refresh token", auth: true, status: 204, body: refreshBody{}, handler: s.logout},
+		{method: "POST", path: v1 + "/auth/logout", summary: "Revoke the session of a refresh token; its access tokens are refused at once (401) on every instance and its sockets close with 4001", auth: true, status: 204, body: refreshBody{}, handler: s.logout},
+		{method: "POST", path: v1 + "/auth/password", summary: "Change the caller's password (401 on a wrong old_password, which counts as a failed sign-in); every other session of the caller is revoked", auth: true, status: 204, body: passwordBody{}, handler: s.changePassword},
+		{method: "POST", path: v1 + "/auth/logout-all", summary: "Sign out everywhere: revoke every session of the caller, this one included", auth: true, status: 204, handler: s.logoutAll},
 		{method: "GET", path: v1 + "/users/me", summary: "The caller", auth: true, status: 200, answer: query.User{}, handler: s.me},
 		{method: "GET", path: v1 + "/users", summary: "The workspace directory", auth: true, status: 200, answer: usersAnswer{},
 			params: []param{{"q", "query", "string", "part of a name or email"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.users},
@@ -59,7 +62,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: v1 + "/chats", summary: "The caller's chats, most recent activity first", auth: true, status: 200, answer: chatsAnswer{}, handler: s.listChats},
 		{method: "GET", path: v1 + "/chats/public", summary: "Public channels of the workspace, by name, to browse and join (an addition to API.md)", auth: true, status: 200, answer: chatsAnswer{},
 			params: []param{{"q", "query", "string", "part of the name"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.browseChannels},
-		{method: "GET", path: v1 + "/chats/:id", summary: "One chat as the caller sees it", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.getChat},
+		{method: "GET", path: v1 + "/chats/:id", summary: "One chat as the caller sees it; a public channel of the workspace is shown to non-members too, with role null (preview; they are not listed among its members)", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.getChat},
 		{method: "PATCH", path: v1 + "/chats/:id", summary: "Rename or describe a chat (owner or admin)", auth: true, status: 200, body: updateChatBody{}, answer: query.Chat{}, params: []param{pChat}, handler: s.updateChat},
 		{method: "DELETE", path: v1 + "/chats/:id", summary: "Delete a chat (owner)", auth: true, status: 204, params: []param{pChat}, handler: s.deleteChat},
 		{method: "GET", path: v1 + "/chats/:id/members", summary: "Members of a chat", auth: true, status: 200, answer: membersAnswer{}, params: []param{pChat}, handler: s.listMembers},
@@ -69,9 +72,9 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: v1 + "/chats/:id/join", summary: "Join a public channel", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.join},
 
 		{method: "POST", path: v1 + "/chats/:id/messages", summary: "Send a message (200 and Idempotent-Replay: true for a repeated idempotency key)", auth: true, status: 201, body: sendBody{}, answer: query.Message{}, params: []param{pChat}, handler: s.send},
-		{method: "GET", path: v1 + "/chats/:id/messages", summary: "History by seq: before_seq newest first, or after_seq oldest first", auth: true, status: 200, answer: messagesAnswer{},
+		{method: "GET", path: v1 + "/chats/:id/messages", summary: "History by seq: before_seq newest first, or after_seq oldest first. Members read; so may any workspace member preview a public channel before joining (read-only: writing, reactions, receipts and typing need membership)", auth: true, status: 200, answer: messagesAnswer{},
 			params: []param{pChat, {"before_seq", "query", "integer", "messages with seq below this, newest first"}, {"after_seq", "query", "integer", "messages with seq above this, oldest first"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.listMessages},
-		{method: "GET", path: v1 + "/chats/:id/messages/:seq", summary: "One message", auth: true, status: 200, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.getMessage},
+		{method: "GET", path: v1 + "/chats/:id/messages/:seq", summary: "One message (members, or a workspace member previewing a public channel)", auth: true, status: 200, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.getMessage},
 		{method: "PATCH", path: v1 + "/chats/:id/messages/:seq", summary: "Edit one's own message", auth: true, status: 200, body: editBody{}, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.editMessage},
 		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq", summary: "Delete a message (sender, or chat owner or admin)", auth: true, status: 204, params: []param{pChat, pSeq}, handler: s.deleteMessage},
 
@@ -83,7 +86,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: v1 + "/presence", summary: "Presence of users of the caller's workspace (others are left out); offline users carry their stored last_seen, null if never seen", auth: true, status: 200, answer: presenceAnswer{},
 			params: []param{{"user_ids", "query", "string", "comma-separated user ids, 1..200"}}, handler: s.presence},
 
-		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats", auth: true, status: 200, answer: query.SearchResults{},
+		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats; with the chat_id of a public channel of the workspace, searches it before joining (preview)", auth: true, status: 200, answer: query.SearchResults{},
 			params: []param{{"q", "query", "string", "1..256 characters"}, {"chat_id", "query", "integer", "only this chat"}, {"limit", "query", "integer", "1..100, default 20"}, {"offset", "query", "integer", "0..1000"}}, handler: s.searchMessages},
 	})
 }
@@ -175,8 +178,8 @@ func (s *Server) signup(c *fiber.Ctx) error {
 	if err := required("email", b.Email, "password", b.Password, "fullname", b.Fullname, "workspace", b.Workspace); err != nil {
 		return err
 	}
-	res, err := s.app.Commands.SignUp.Handle(c.UserContext(), command.SignUp{Email: *b.Email, Password: *b.Password,
-		Fullname: *b.Fullname, Workspace: *b.Workspace, InviteCode: deref(b.InviteCode)})
+	res, err := s.app.Commands.SignUp.Handle(c.UserContext(), command.SignUp{Email: textcheck.FoldEmail(*b.Email), Password: *b.Password,
+		Fullname: *b.Fullname, Workspace: *b.Workspace, InviteCode: deref(b.InviteCode), ClientIP: c.IP()})
 	if err != nil {
 		return err
 	}
@@ -191,7 +194,7 @@ func (s *Server) signin(c *fiber.Ctx) error {
 	if err := required("email", b.Email, "password", b.Password); err != nil {
 		return err
 	}
-	res, err := s.app.Commands.SignIn.Handle(c.UserContext(), command.SignIn{Email: *b.Email, Password: *b.Password, ClientIP: c.IP()})
+	res, err := s.app.Commands.SignIn.Handle(c.UserContext(), command.SignIn{Email: textcheck.FoldEmail(*b.Email), Password: *b.Password, ClientIP: c.IP()})
 	if err != nil {
 		return err
 	}

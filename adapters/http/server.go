@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/adapters/textcheck"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
@@ -107,6 +108,7 @@ func NewServer(app application.App, tokens ports.TokenIssuer, log *zap.Logger, o
 	s.fiber.Use(s.requestLog)
 	s.fiber.Use(recovery)
 	s.fiber.Use(limitBody)
+	s.fiber.Use(cleanQuery)
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		h := r.handler
@@ -264,6 +266,24 @@ func viewer(c *fiber.Ctx) query.Viewer {
 func limitBody(c *fiber.Ctx) error {
 	if len(c.Request().Body()) > BodyLimit {
 		return errs.New(errs.TooLarge, "request body is larger than 64 KiB")
+	}
+	return c.Next()
+}
+
+// cleanQuery refuses query parameters that are not text Postgres and
+// clients can hold (NUL, invalid UTF-8, encoded surrogates); bodies get the
+// same check in decodeBody.
+func cleanQuery(c *fiber.Ctx) error {
+	var err error
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+		if err == nil {
+			if err = textcheck.String("query parameter", string(k)); err == nil {
+				err = textcheck.String(string(k), string(v))
+			}
+		}
+	})
+	if err != nil {
+		return err
 	}
 	return c.Next()
 }

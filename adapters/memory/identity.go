@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"time"
 
@@ -313,6 +314,84 @@ func (r *RefreshTokenRepo) RevokeFamily(ctx context.Context, familyID string, at
 			tok.RevokedAt = at
 			t.onRollback(func() { tok.RevokedAt = time.Time{} })
 		}
+	}
+	return nil
+}
+
+// RevokeUserFamilies revokes every family of the user but except.
+func (r *RefreshTokenRepo) RevokeUserFamilies(ctx context.Context, userID int64, except string, at time.Time) ([]string, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	seen := map[string]bool{}
+	var revoked []string
+	for _, tok := range s.tokens {
+		if tok.UserID != userID || tok.FamilyID == except || !tok.RevokedAt.IsZero() {
+			continue
+		}
+		tok.RevokedAt = at
+		t.onRollback(func() { tok.RevokedAt = time.Time{} })
+		if !seen[tok.FamilyID] {
+			seen[tok.FamilyID] = true
+			revoked = append(revoked, tok.FamilyID)
+		}
+	}
+	sort.Strings(revoked)
+	return revoked, nil
+}
+
+// FamilyRevoked reports whether the family has a revoked token or none.
+func (r *RefreshTokenRepo) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer s.leave(t)
+	ids := s.families[familyID]
+	if len(ids) == 0 {
+		return true, nil
+	}
+	for _, id := range ids {
+		if !s.tokens[id].RevokedAt.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SetPasswordHash replaces the user's password hash.
+func (r *UserRepo) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.leave(t)
+	u, ok := s.users[userID]
+	if !ok {
+		return errs.NotFoundf("user %d not found", userID)
+	}
+	old := u.PasswordHash
+	u.PasswordHash = hash
+	t.onRollback(func() { u.PasswordHash = old })
+	return nil
+}
+
+// Check is Redeem without the use.
+func (r *InviteRepo) Check(ctx context.Context, code string, workspaceID int64, now time.Time) error {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.leave(t)
+	inv, ok := s.invites[code]
+	if !ok || inv.WorkspaceID != workspaceID || !inv.Usable(now) {
+		return errs.NotFoundf("invite code is unknown, used up or expired")
 	}
 	return nil
 }

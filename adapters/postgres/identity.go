@@ -282,3 +282,54 @@ func mustDB(db *bun.DB, who string) {
 		panic("postgres: " + who + ": nil db")
 	}
 }
+
+// SetPasswordHash replaces the user's password hash.
+func (r *UserRepository) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
+	res, err := conn(ctx, r.db).NewUpdate().Model((*userRow)(nil)).
+		Set("password_hash = ?", hash).Where("id = ?", userID).Exec(ctx)
+	if err != nil {
+		return dbError(err, "set password hash")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.NotFoundf("user %d not found", userID)
+	}
+	return nil
+}
+
+// RevokeUserFamilies revokes the user's other sessions in one UPDATE.
+func (r *RefreshTokenRepository) RevokeUserFamilies(ctx context.Context, userID int64, except string, at time.Time) ([]string, error) {
+	var families []string
+	err := conn(ctx, r.db).NewRaw(`WITH revoked AS (
+		UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND family_id <> ? AND revoked_at IS NULL
+		RETURNING family_id)
+		SELECT DISTINCT family_id FROM revoked ORDER BY family_id`, at, userID, except).Scan(ctx, &families)
+	if err != nil && !isNoRows(err) {
+		return nil, dbError(err, "revoke the user's sessions")
+	}
+	return families, nil
+}
+
+// FamilyRevoked is one lookup on refresh_tokens_family_id_idx.
+func (r *RefreshTokenRepository) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+	var ended bool
+	err := conn(ctx, r.db).NewRaw(`SELECT count(*) = 0 OR bool_or(revoked_at IS NOT NULL)
+		FROM refresh_tokens WHERE family_id = ?`, familyID).Scan(ctx, &ended)
+	if err != nil {
+		return false, dbError(err, "check session")
+	}
+	return ended, nil
+}
+
+// Check is Redeem's WHERE clause as a read.
+func (r *InviteRepository) Check(ctx context.Context, code string, workspaceID int64, now time.Time) error {
+	n, err := conn(ctx, r.db).NewSelect().Model((*inviteRow)(nil)).
+		Where("code = ?", code).Where("workspace_id = ?", workspaceID).
+		Where("uses < max_uses").Where("expires_at > ?", now).Count(ctx)
+	if err != nil {
+		return dbError(err, "check invite")
+	}
+	if n == 0 {
+		return errs.NotFoundf("invite code is unknown, used up or expired")
+	}
+	return nil
+}

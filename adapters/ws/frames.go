@@ -6,6 +6,7 @@ import (
 	"errors"
 	"unicode/utf8"
 
+	"github.com/fechatter/fechatter/adapters/textcheck"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 )
@@ -75,6 +76,9 @@ func decodeFrame(data []byte) (clientFrame, error) {
 	}
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return f, errs.Invalidf("frame is not valid JSON: %v", err)
+	}
+	if err := textcheck.JSON(trimmed); err != nil {
+		return f, err
 	}
 	if ref := env.Ref; len(ref) > 0 && string(ref) != "null" {
 		if !validRef(ref) {

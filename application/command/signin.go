@@ -16,22 +16,29 @@ type SignIn struct {
 	ClientIP string
 }
 
-// SignInHandler handles SignIn. Attempts are limited per email and per
-// client address; a success clears the email's count.
+// SignInHandler handles SignIn. Only failures count: per email and per
+// client address, each failure past a free allowance makes the next attempt
+// wait exponentially longer (ports.FailureLimiter), and a success clears the
+// email's count, so the real user is slowed, never locked out, and a busy
+// office address is never limited by its successful sign-ins.
 type SignInHandler struct {
 	users     ports.UserRepository
 	hasher    ports.PasswordHasher
-	byEmail   ports.RateLimiter
-	byAddress ports.RateLimiter
+	byEmail   ports.FailureLimiter
+	byAddress ports.FailureLimiter
 	sessions  SessionIssuer
 	dummyHash string
 }
 
 // NewSignInHandler builds the handler.
-func NewSignInHandler(users ports.UserRepository, hasher ports.PasswordHasher, byEmail, byAddress ports.RateLimiter, sessions SessionIssuer) SignInHandler {
+func NewSignInHandler(users ports.UserRepository, hasher ports.PasswordHasher, byEmail, byAddress ports.FailureLimiter, sessions SessionIssuer) SignInHandler {
 	mustHave(map[string]any{"users": users, "hasher": hasher, "byEmail": byEmail, "byAddress": byAddress})
 	dummy, _ := hasher.Hash("not-a-real-password-but-equal-work")
 	return SignInHandler{users: users, hasher: hasher, byEmail: byEmail, byAddress: byAddress, sessions: sessions, dummyHash: dummy}
+}
+
+func waitError(wait time.Duration, what string) error {
+	return errs.RateLimitedf(wait, "too many failed sign-ins %s; retry in %s", what, max(wait.Round(time.Second), time.Second))
 }
 
 // Handle checks the credentials.
@@ -43,23 +50,38 @@ func (h SignInHandler) Handle(ctx context.Context, cmd SignIn) (AuthResult, erro
 	if cmd.Password == "" {
 		return AuthResult{}, errs.Invalidf("password is required")
 	}
-	if ok, wait := h.byAddress.Allow(ctx, "addr:"+cmd.ClientIP); !ok {
-		return AuthResult{}, errs.RateLimitedf(wait, "too many sign-in attempts from this address; retry in %s", wait.Round(time.Second))
+	addrKey, emailKey := "addr:"+cmd.ClientIP, "email:"+email
+	if wait, err := h.byAddress.Wait(ctx, addrKey); err != nil {
+		return AuthResult{}, err
+	} else if wait > 0 {
+		return AuthResult{}, waitError(wait, "from this address")
 	}
-	if ok, wait := h.byEmail.Allow(ctx, "email:"+email); !ok {
-		return AuthResult{}, errs.RateLimitedf(wait, "too many sign-in attempts for this email; retry in %s", wait.Round(time.Second))
+	if wait, err := h.byEmail.Wait(ctx, emailKey); err != nil {
+		return AuthResult{}, err
+	} else if wait > 0 {
+		return AuthResult{}, waitError(wait, "for this email")
 	}
 	u, err := h.users.ByEmail(ctx, email)
 	if err != nil && !errs.Is(err, errs.NotFound) {
 		return AuthResult{}, err
 	}
+	ok := false
 	if err != nil {
 		h.hasher.Verify(h.dummyHash, cmd.Password) // same work whether or not the email exists
+	} else {
+		ok = h.hasher.Verify(u.PasswordHash, cmd.Password)
+	}
+	if !ok {
+		if _, err := h.byAddress.Fail(ctx, addrKey); err != nil {
+			return AuthResult{}, err
+		}
+		if _, err := h.byEmail.Fail(ctx, emailKey); err != nil {
+			return AuthResult{}, err
+		}
 		return AuthResult{}, errs.Unauthenticatedf("wrong email or password")
 	}
-	if !h.hasher.Verify(u.PasswordHash, cmd.Password) {
-		return AuthResult{}, errs.Unauthenticatedf("wrong email or password")
+	if err := h.byEmail.Reset(ctx, emailKey); err != nil {
+		return AuthResult{}, err
 	}
-	h.byEmail.Reset(ctx, "email:"+email)
 	return h.sessions.issue(ctx, u, "")
 }

@@ -16,6 +16,7 @@ const (
 type ListMessages struct {
 	members  MembershipChecker
 	messages MessageReadModel
+	preview  ChatReadModel // nil: members only
 }
 
 // NewListMessages builds the handler.
@@ -35,7 +36,7 @@ func (h ListMessages) Handle(ctx context.Context, v Viewer, chatID int64, p Page
 	if p.BeforeSeq < 0 || p.AfterSeq < 0 {
 		return nil, false, errs.Invalidf("before_seq and after_seq must not be negative")
 	}
-	if err := checkMember(ctx, h.members, v, chatID); err != nil {
+	if err := checkReader(ctx, h.members, h.preview, v, chatID); err != nil {
 		return nil, false, err
 	}
 	msgs, more, err := h.messages.ListMessages(ctx, chatID, p)
@@ -49,6 +50,7 @@ func (h ListMessages) Handle(ctx context.Context, v Viewer, chatID int64, p Page
 type GetMessage struct {
 	members  MembershipChecker
 	messages MessageReadModel
+	preview  ChatReadModel // nil: members only
 }
 
 // NewGetMessage builds the handler.
@@ -59,7 +61,7 @@ func NewGetMessage(members MembershipChecker, messages MessageReadModel) GetMess
 
 // Handle returns one message.
 func (h GetMessage) Handle(ctx context.Context, v Viewer, chatID, seq int64) (Message, error) {
-	if err := checkMember(ctx, h.members, v, chatID); err != nil {
+	if err := checkReader(ctx, h.members, h.preview, v, chatID); err != nil {
 		return Message{}, err
 	}
 	if seq <= 0 {

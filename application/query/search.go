@@ -61,6 +61,7 @@ type SearchMessages struct {
 	index    ports.SearchIndex
 	chats    MemberChats
 	messages MessageLookup
+	preview  ChatReadModel // nil: members only
 }
 
 // NewSearchMessages builds the handler.
@@ -103,7 +104,15 @@ func (h SearchMessages) Handle(ctx context.Context, v Viewer, p SearchParams) (S
 		allowed[id] = true
 	}
 	if p.ChatID != 0 && !allowed[p.ChatID] {
-		return SearchResults{}, errs.NotFoundf("chat %d not found", p.ChatID)
+		ok, err := previewable(ctx, h.preview, v, p.ChatID)
+		if err != nil {
+			return SearchResults{}, err
+		}
+		if !ok {
+			return SearchResults{}, errs.NotFoundf("chat %d not found", p.ChatID)
+		}
+		allowed[p.ChatID] = true
+		chatIDs = append(chatIDs, p.ChatID)
 	}
 	out := SearchResults{Hits: []SearchHit{}}
 	if len(chatIDs) == 0 {

@@ -42,7 +42,10 @@ type User struct {
 // CanInvite reports whether the user may create invite codes.
 func (u User) CanInvite() bool { return u.Role == WorkspaceOwner || u.Role == WorkspaceAdmin }
 
-// NormalizeEmail validates an address and returns it lower-cased.
+// NormalizeEmail validates an address and returns it lower-cased. Unicode
+// look-alikes (NFD, full-width letters) are folded by the inbound adapters
+// before this (adapters/textcheck.FoldEmail), as the domain uses the
+// standard library only.
 func NormalizeEmail(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
 	if e == "" || len(e) > 254 {

@@ -124,6 +124,21 @@ func userIDs(us []identity.User) []int64 {
 func runUsers(t *testing.T, newEnv func(t *testing.T) Env) {
 	ctx := context.Background()
 
+	t.Run("SetPasswordHash", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		u := env.NewUser(t, env.NewWorkspace(t).ID)
+		if err := env.Users.SetPasswordHash(ctx, u.ID, "$argon2id$new"); err != nil {
+			t.Fatalf("SetPasswordHash: %v", err)
+		}
+		if got, _ := env.Users.ByID(ctx, u.ID); got.PasswordHash != "$argon2id$new" {
+			t.Fatalf("hash after SetPasswordHash = %q", got.PasswordHash)
+		}
+		if err := env.Users.SetPasswordHash(ctx, u.ID+1000000, "x"); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("SetPasswordHash of an unknown user: %v; want NotFound", err)
+		}
+	})
+
 	t.Run("create sets id and reads back", func(t *testing.T) {
 		t.Parallel()
 		env := newEnv(t)
@@ -279,6 +294,30 @@ func runInvites(t *testing.T, newEnv func(t *testing.T) Env) {
 		}
 	})
 
+	t.Run("Check uses nothing and agrees with Redeem", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		inv, now := setup(t, env, 1)
+		at := now.Add(time.Minute)
+		for i := 0; i < 3; i++ {
+			if err := env.Invites.Check(ctx, inv.Code, inv.WorkspaceID, at); err != nil {
+				t.Fatalf("Check %d: %v", i+1, err)
+			}
+		}
+		if err := env.Invites.Check(ctx, inv.Code, inv.WorkspaceID+1000000, at); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("Check for another workspace: %v; want NotFound", err)
+		}
+		if err := env.Invites.Check(ctx, "nope-"+inv.Code, inv.WorkspaceID, at); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("Check of an unknown code: %v; want NotFound", err)
+		}
+		if err := env.Invites.Redeem(ctx, inv.Code, inv.WorkspaceID, at); err != nil {
+			t.Fatalf("Redeem after Checks: %v", err)
+		}
+		if err := env.Invites.Check(ctx, inv.Code, inv.WorkspaceID, at); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("Check of a used-up invite: %v; want NotFound", err)
+		}
+	})
+
 	t.Run("expired is NotFound", func(t *testing.T) {
 		t.Parallel()
 		env := newEnv(t)
@@ -376,6 +415,51 @@ func runRefreshTokens(t *testing.T, newEnv func(t *testing.T) Env) {
 		}
 		return got
 	}
+
+	t.Run("sessions end: FamilyRevoked and RevokeUserFamilies", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		u, other := user(t, env), user(t, env)
+		keep, a, b := Unique("fam-"), Unique("fam-"), Unique("fam-")
+		newToken(t, env, u.ID, keep)
+		newToken(t, env, u.ID, a)
+		newToken(t, env, u.ID, a)
+		newToken(t, env, u.ID, b)
+		theirs := Unique("fam-")
+		newToken(t, env, other.ID, theirs)
+		revoked := func(f string) bool {
+			t.Helper()
+			ok, err := env.Tokens.FamilyRevoked(ctx, f)
+			if err != nil {
+				t.Fatalf("FamilyRevoked: %v", err)
+			}
+			return ok
+		}
+		if revoked(keep) || revoked(a) || revoked(theirs) {
+			t.Fatal("a live family reads as revoked")
+		}
+		if !revoked(Unique("unknown-")) {
+			t.Fatal("an unknown family reads as live")
+		}
+		got, err := env.Tokens.RevokeUserFamilies(ctx, u.ID, keep, Now())
+		if err != nil {
+			t.Fatalf("RevokeUserFamilies: %v", err)
+		}
+		want := []string{a, b}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("RevokeUserFamilies = %v, want %v", got, want)
+		}
+		if !revoked(a) || !revoked(b) || revoked(keep) || revoked(theirs) {
+			t.Fatal("RevokeUserFamilies revoked the wrong families")
+		}
+		if got, _ := env.Tokens.RevokeUserFamilies(ctx, u.ID, keep, Now()); len(got) != 0 {
+			t.Fatalf("revoking again reported %v", got)
+		}
+		if got, _ := env.Tokens.RevokeUserFamilies(ctx, u.ID, "", Now()); !slices.Equal(got, []string{keep}) || !revoked(keep) {
+			t.Fatalf("revoking all reported %v", got)
+		}
+	})
 
 	t.Run("create and ByHash", func(t *testing.T) {
 		t.Parallel()

@@ -3,6 +3,7 @@
 package memapp
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 type Options struct {
 	Clock            ports.Clock
 	Limits           chat.Limits
-	SignInPerEmail   int // attempts per 15 minutes; 0 is unlimited
+	SignInPerEmail   int // failed sign-ins before backoff starts; 0 is unlimited
 	SignInPerAddress int
+	SignUpPerAddress int // sign-ups per address per hour; 0 is unlimited
 	SendBurst        int // sends per user per second; 0 is unlimited
 	AccessTTL        time.Duration
 
@@ -89,10 +91,11 @@ func New(o Options) Env {
 	}
 	local := command.NewLocalPresence(o.PresenceStore, o.LastSeen, o.Signals, o.Clock, nil, o.Presence)
 	watcher := event.NewPresenceWatcher(o.PresenceStore, store.MessageReadModel(), o.Clock, nil, event.PresenceWatcherOptions{})
-	tokens, err := security.NewJWTIssuer([]byte(strings.Repeat("test-secret-", 4)), o.AccessTTL, o.Clock)
+	jwt, err := security.NewJWTIssuer([]byte(strings.Repeat("test-secret-", 4)), o.AccessTTL, o.Clock)
 	if err != nil {
 		panic(err) // the secret above is long enough
 	}
+	tokens := security.NewSessionCheckedTokens(jwt, store.RefreshTokens(), 0, o.Clock)
 	search := memory.NewSearchIndex()
 	app := application.New(application.Ports{
 		Tx:              store,
@@ -114,8 +117,11 @@ func New(o Options) Env {
 		Hasher:          security.NewArgon2Hasher(security.FastArgon2),
 		Tokens:          tokens,
 		Secrets:         memory.SecretGenerator{},
-		SignInByEmail:   memory.NewRateLimiter(o.SignInPerEmail, 15*time.Minute, o.Clock),
-		SignInByAddress: memory.NewRateLimiter(o.SignInPerAddress, 15*time.Minute, o.Clock),
+		SignInByEmail:   memory.NewFailureLimiter(failures(o.SignInPerEmail), o.Clock),
+		SignInByAddress: memory.NewFailureLimiter(failures(o.SignInPerAddress), o.Clock),
+		InviteFailures:  memory.NewFailureLimiter(failures(5), o.Clock),
+		PasswordChecks:  memory.NewFailureLimiter(failures(o.SignInPerEmail), o.Clock),
+		SignUpByAddress: memory.NewRateLimiter(o.SignUpPerAddress, time.Hour, o.Clock),
 		SendLimiter:     memory.NewRateLimiter(o.SendBurst, time.Second, o.Clock),
 		Presence:        local,
 		PresenceView:    watcher,
@@ -123,4 +129,13 @@ func New(o Options) Env {
 	}, application.Options{Limits: o.Limits})
 	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock, Search: search,
 		Presence: local, PresenceWatcher: watcher, PresenceStore: o.PresenceStore, LastSeen: o.LastSeen}
+}
+
+// failures is the backoff policy of memapp's failure limits: free failures
+// (0: unlimited), then 1s doubling up to 15 minutes.
+func failures(free int) ports.BackoffPolicy {
+	if free <= 0 {
+		free = math.MaxInt
+	}
+	return ports.BackoffPolicy{Free: free, Base: time.Second, Max: 15 * time.Minute, Forget: 15 * time.Minute}
 }
