@@ -393,6 +393,21 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 	bob.do("Bob gets one notification: the mention",
 		waitJS(`window.shown.length === 1 && window.shown[0].title === "Alice Archer in launch" && window.shown[0].body === "@Bob Baker can you check?"`),
 		waitJS(`!!document.querySelector("#messages .mention.me")`),
+	)
+	alice.do("Alice opens a direct chat with Bob and writes",
+		chromedp.Click(chromedp.CSS("#new-chat-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#new-chat-dialog")),
+		chromedp.SetValue(chromedp.CSS("#nc-type"), "direct"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#nc-type").dispatchEvent(new Event("change"))`),
+		chromedp.Click(`//ul[@id="nc-people"]//label[contains(., "Bob Baker")]`),
+		chromedp.Click(chromedp.CSS("#new-chat-form button[type=submit]")),
+		chromedp.WaitNotVisible(chromedp.CSS("#new-chat-dialog")),
+		waitJS(`document.querySelector("#chat-title").textContent === "Bob Baker"`),
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "psst, a direct one"), pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+	)
+	bob.do("Bob gets a notification for the direct message, then comes back",
+		waitJS(`window.shown.length === 2 && window.shown[1].title === "Alice Archer" && window.shown[1].body === "psst, a direct one"`),
 		chromedp.Evaluate[chromedp.Void](`(() => {
 			delete document.visibilityState; delete document.hidden;
 			document.dispatchEvent(new Event("visibilitychange"));
@@ -456,9 +471,9 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 
 	// ---- the phone: list -> chat -> back, in Chinese
 	bob.do("Bob chooses Chinese; the page reloads in Chinese, on the same chat",
-		chromedp.SetValue(chromedp.CSS("#account .lang-select"), "zh-CN"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#account .lang-select").dispatchEvent(new Event("change"))`),
-		waitJS(`document.documentElement.lang === "zh-CN"`),
+		// As a user picks it: the value, then one change event (the page reloads).
+		chromedp.Evaluate[chromedp.Void](`setTimeout(() => { const l = document.querySelector("#account .lang-select"); l.value = "zh-CN"; l.dispatchEvent(new Event("change")); }, 10)`),
+		waitAcrossLoad(`document.documentElement.lang === "zh-CN" && !!document.querySelector("#chat-view")`),
 		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
 		waitJS(`document.querySelector("#signout-btn").textContent === "退出登录" && document.querySelector("#composer-input").placeholder === "输入消息…"`),
 		waitJS(`document.querySelector("#messages .day-sep")?.textContent === "今天"`),
@@ -868,4 +883,22 @@ func fillSearch(ctx context.Context, base, chatPath string, n int, emails ...str
 		}
 	}
 	return nil
+}
+
+// waitAcrossLoad waits until the expression is truthy in a page that is
+// being reloaded: errors of the old document going away are retried.
+func waitAcrossLoad(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
+			if err == nil && ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: %w (last error %v)", expr, ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
 }
