@@ -954,6 +954,7 @@ function renderConnection(st) {
   const el = $("conn-status");
   el.textContent = st === "open" ? "" : st === "connecting" ? t("Connecting…") : t("Offline, reconnecting…");
   el.dataset.state = st;
+  $("chat-conn").textContent = el.textContent; // the phone's chat screen has no top bar
   if (st === "closed") {
     for (const p of state.pending.values()) if (p.status === "sending" && p.via === "ws") sendREST(p);
   }
