@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -47,7 +48,7 @@ func observabilityModule() fx.Option {
 			fx.Annotate(databaseHealthCheck, fx.ResultTags(`group:"health"`)),
 			fx.Annotate(newHealth, fx.ParamTags(``, ``, ``, `group:"health"`)),
 		),
-		fx.Invoke(watchConnections),
+		fx.Invoke(watchConnections, watchNATS),
 	)
 }
 
@@ -69,6 +70,19 @@ func watchConnections(in watchConnectionsIn) {
 		s := gw.Stats()
 		return s.Connections, s.Users
 	})
+}
+
+type watchNATSIn struct {
+	fx.In
+	Metrics *observability.Metrics
+	Conn    *natsgo.Conn `optional:"true"`
+}
+
+// watchNATS points fechatter_nats_connected at the connection's state.
+func watchNATS(in watchNATSIn) {
+	if in.Conn != nil {
+		in.Metrics.WatchNATS(in.Conn.IsConnected)
+	}
 }
 
 func newMetrics(db *bun.DB, outbox *postgres.Outbox) *observability.Metrics {

@@ -11,6 +11,9 @@
 // fechatter_active_users, fechatter_websocket_connections,
 // fechatter_http_requests_total{method,route,status},
 // fechatter_http_request_duration_seconds{method,route}, fechatter_outbox_backlog,
+// fechatter_nats_connected, fechatter_websocket_slow_consumer_closes_total,
+// fechatter_websocket_deliveries_total (the last two fed by the gateway
+// through SlowConsumerClosed and Delivered),
 // go_sql_*{db_name="fechatter"} (the pool), and the Go runtime (go_*) and
 // process (process_*) collectors.
 //

@@ -31,6 +31,9 @@ const (
 	MetricHTTPRequests        = "fechatter_http_requests_total"
 	MetricHTTPRequestDuration = "fechatter_http_request_duration_seconds"
 	MetricOutboxBacklog       = "fechatter_outbox_backlog"
+	MetricNATSConnected       = "fechatter_nats_connected"
+	MetricSlowConsumerCloses  = "fechatter_websocket_slow_consumer_closes_total"
+	MetricDeliveries          = "fechatter_websocket_deliveries_total"
 )
 
 // DefaultActiveUserSpan is how recent an authenticated request must be for
@@ -76,6 +79,9 @@ type Metrics struct {
 	indexDocs    *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	slowCloses   prometheus.Counter
+	deliveries   prometheus.Counter
+	natsUp       atomic.Pointer[func() bool]
 
 	sends       window // created messages over the last minute
 	recent      *recentUsers
@@ -140,8 +146,26 @@ func New(o Options) *Metrics {
 			Help:    "HTTP request latency, by method and route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
+		slowCloses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: MetricSlowConsumerCloses,
+			Help: "WebSocket connections closed with 1008 because the client did not read its frames (send queue full).",
+		}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: MetricDeliveries,
+			Help: "Event frames queued to local WebSocket connections (one per connection per event).",
+		}),
 	}
 	m.reg.MustRegister(
+		m.slowCloses, m.deliveries,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: MetricNATSConnected,
+			Help: "1 while this instance's NATS connection is up, 0 while it is disconnected or reconnecting (absent without NATS).",
+		}, func() float64 {
+			if f := m.natsUp.Load(); f != nil && (*f)() {
+				return 1
+			}
+			return 0
+		}),
 		m.sent, m.sendDuration, m.indexLag, m.indexWrites, m.indexFails, m.indexDocs, m.httpRequests, m.httpDuration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: MetricActiveUsers,
@@ -154,6 +178,13 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// The index ops exist from the start, so a rate or an alert on failures
+	// reads 0 rather than nothing before the first one.
+	for _, op := range []string{"upsert", "delete"} {
+		m.indexWrites.WithLabelValues(op)
+		m.indexFails.WithLabelValues(op)
+		m.indexDocs.WithLabelValues(op)
+	}
 	if o.DB != nil {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(o.DB, "fechatter"))
 	}
@@ -217,6 +248,18 @@ func (m *Metrics) ObserveIndexLag(lag time.Duration) {
 func (m *Metrics) WatchIndexLag(lastLag func() time.Duration) {
 	m.lagSource.Store(&lastLag)
 }
+
+// WatchNATS makes fechatter_nats_connected read the connection's state;
+// until it is called the gauge reads 0.
+func (m *Metrics) WatchNATS(connected func() bool) { m.natsUp.Store(&connected) }
+
+// SlowConsumerClosed counts one WebSocket closed because its send queue
+// was full (for the gateway to call).
+func (m *Metrics) SlowConsumerClosed() { m.slowCloses.Inc() }
+
+// Delivered counts n event frames queued to local WebSocket connections
+// (for the gateway to call).
+func (m *Metrics) Delivered(n int) { m.deliveries.Add(float64(n)) }
 
 // WatchConnections makes the WebSocket gauge and active users read the
 // gateway's counts; until it is called, connections are 0 and active users
