@@ -7,6 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X $(MODULE)/bootstrap.version=$(VERSION) -X $(MODULE)/bootstrap.commit=$(COMMIT)
 COMPOSE_FILE := docker/docker-compose.yml
+COMPOSE_HA_FILE := docker/docker-compose.ha.yml
 
 # The Compose CLI: the `docker compose` plugin, else docker-compose, else none.
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
@@ -70,10 +71,12 @@ deploy-test:
 
 compose-config:
 ifeq ($(COMPOSE),)
-	@echo "no Compose CLI (docker compose or docker-compose): $(COMPOSE_FILE) check skipped"
+	@echo "no Compose CLI (docker compose or docker-compose): CLI check of $(COMPOSE_FILE) and $(COMPOSE_HA_FILE) skipped (make deploy-test loads both with compose-go)"
 else
 	$(COMPOSE) -f $(COMPOSE_FILE) config -q
 	@echo "$(COMPOSE_FILE): valid ($(COMPOSE))"
+	$(COMPOSE) -f $(COMPOSE_HA_FILE) --env-file docker/.env.example config -q
+	@echo "$(COMPOSE_HA_FILE): valid ($(COMPOSE))"
 endif
 
 clean:
