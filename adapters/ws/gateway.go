@@ -380,6 +380,7 @@ func (c *conn) setup() (hello []byte, err error) {
 		}
 	}
 	c.g.hub.leaveChats(c, gone)
+	c.g.hub.setMembers(chats)
 	data := helloData{UserID: c.actor.UserID, SessionID: c.actor.SessionID,
 		HeartbeatIntervalMs: c.g.opts.HeartbeatInterval.Milliseconds(), Chats: make([]helloChat, len(chats))}
 	for i, s := range chats {

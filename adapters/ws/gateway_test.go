@@ -291,7 +291,8 @@ func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
 	e, bus := newMemEnv(t, memapp.Options{})
 	// Small kernel buffers on both sides, so the client that never reads
 	// fills its queue after tens of kilobytes rather than megabytes.
-	s := e.start(bus, serverOptions{Options: ws.Options{SendQueue: 16}, sndBuf: 16 << 10})
+	// A long write timeout: the blocked write must outlast a loaded machine.
+	s := e.start(bus, serverOptions{Options: ws.Options{SendQueue: 16, WriteTimeout: time.Minute}, sndBuf: 16 << 10})
 	us := e.users(3)
 	alice, bob, slow := us[0], us[1], us[2]
 	g := e.group(alice, bob, slow)

@@ -41,6 +41,8 @@ type room struct {
 	// already showed the event to; the chat-scoped copy skips them.
 	viaUser map[*conn]struct{}
 	dead    bool // removed from the index: late events ignore it
+	members int  // the chat's member count, as last heard (coalesce.go)
+	rc      *receipts
 }
 
 // hub routes bus events to local connections. The instance has one bus
@@ -59,13 +61,16 @@ type hub struct {
 	subMu sync.Mutex
 	sub   ports.Subscription // the instance subscription, once made
 
+	after         afterFunc // schedules receipt flushes
+	receiptWindow time.Duration
+
 	mu    sync.Mutex
 	chats map[int64]*room
 	users map[int64]*room
 }
 
 func newHub(bus ports.EventSubscriber, log *zap.Logger, timeout time.Duration) *hub {
-	return &hub{bus: bus, log: log, timeout: timeout,
+	return &hub{bus: bus, log: log, timeout: timeout, after: realAfter, receiptWindow: ReceiptWindow,
 		chats: make(map[int64]*room), users: make(map[int64]*room)}
 }
 
@@ -278,13 +283,38 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 			return
 		}
 	}
+	var receipt command.ReceiptUpdatedEvent
+	if e.Type == ports.EventReceiptUpdated && !h.decode(e, &receipt) {
+		return
+	}
+	count, hasCount := 0, false
+	if e.Type == ports.EventChatCreated || e.Type == ports.EventChatUpdated {
+		count, hasCount = memberCount(e.Data)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r.dead {
 		return
 	}
+	if hasCount {
+		r.members = count
+	}
 	switch e.Type {
+	case ports.EventReceiptUpdated:
+		h.queueReceiptLocked(r, receipt) // coalesce.go
+	case ports.EventMessageCreated:
+		if r.members > LargeChat {
+			var m struct {
+				Seq      int64 `json:"seq"`
+				SenderID int64 `json:"sender_id"`
+			}
+			if json.Unmarshal(e.Data, &m) == nil {
+				h.noteMessageLocked(r, m.Seq, m.SenderID)
+			}
+		}
+		h.deliverLocked(r, frame)
 	case ports.EventChatMemberAdded:
+		r.members++
 		// The new member's local connections join the chat here, at this
 		// point of its event stream, and see the event with everyone.
 		var skip map[*conn]struct{}
@@ -309,6 +339,7 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 			}
 		}
 	case ports.EventChatMemberRemoved:
+		r.members--
 		// Everyone sees it, the removed member included; then the removed
 		// member's connections hear nothing more of the chat.
 		h.deliverLocked(r, frame)
@@ -350,10 +381,16 @@ func (h *hub) onUserEvent(u *room, e ports.Event) {
 	switch e.Type {
 	case ports.EventChatCreated:
 		var c struct {
-			ID int64 `json:"id"`
+			ID          int64 `json:"id"`
+			MemberCount int   `json:"member_count"`
 		}
 		if h.decode(e, &c) {
 			h.userJoined(u, c.ID, e)
+			h.mu.Lock()
+			if r := h.chats[c.ID]; r != nil && c.MemberCount > r.members {
+				r.members = c.MemberCount
+			}
+			h.mu.Unlock()
 		}
 	case ports.EventChatMemberAdded:
 		var m command.MemberEvent

@@ -94,6 +94,12 @@ func (f *hubFixture) indexed(user bool, id int64) bool {
 	return f.hub.rooms(user)[id] != nil
 }
 
+// socketless is a connection without a socket or writer: its frames stay
+// queued for the test to read.
+func socketless(g *Gateway, actor command.Actor, platform string) *conn {
+	return newConn(g, nil, actor, platform)
+}
+
 func event(typ string, chatID, userID int64, data any) ports.Event {
 	b, _ := json.Marshal(data)
 	return ports.Event{ID: typ, Type: typ, ChatID: chatID, UserID: userID, Data: b}
@@ -121,7 +127,7 @@ func newHubFixture(t *testing.T) *hubFixture {
 // setup does (without a socket: frames stay in the queue).
 func (f *hubFixture) connect(userID int64, session string, chats ...int64) *conn {
 	f.t.Helper()
-	c := newConn(f.g, nil, command.Actor{UserID: userID, WorkspaceID: 1, SessionID: session}, "test")
+	c := socketless(f.g, command.Actor{UserID: userID, WorkspaceID: 1, SessionID: session}, "test")
 	if err := f.hub.attachUser(context.Background(), c); err != nil {
 		f.t.Fatal(err)
 	}
@@ -297,7 +303,7 @@ func TestHubBusDownFailsTheConnectionUntilItComesBack(t *testing.T) {
 	f.bus.mu.Lock()
 	f.bus.fail = true
 	f.bus.mu.Unlock()
-	c := newConn(f.g, nil, command.Actor{UserID: 7, WorkspaceID: 1, SessionID: "s7"}, "test")
+	c := socketless(f.g, command.Actor{UserID: 7, WorkspaceID: 1, SessionID: "s7"}, "test")
 	if err := f.hub.attachUser(context.Background(), c); !errs.Is(err, errs.Unavailable) {
 		t.Fatalf("attach with the bus down: %v, want unavailable", err)
 	}
@@ -318,7 +324,7 @@ func TestHubConcurrentJoinsShareOneInstanceSubscription(t *testing.T) {
 	var wg sync.WaitGroup
 	conns := make([]*conn, 50)
 	for i := range conns {
-		conns[i] = newConn(f.g, nil, command.Actor{UserID: int64(100 + i)}, "test")
+		conns[i] = socketless(f.g, command.Actor{UserID: int64(100 + i)}, "test")
 	}
 	errc := make(chan error, len(conns))
 	for _, c := range conns {
