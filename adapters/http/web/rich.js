@@ -55,8 +55,9 @@ export function richNodes(content, { isMention = () => 0 } = {}) {
 }
 
 // One pattern for every inline form; the first that matches at a place
-// wins. Links end before trailing punctuation.
-const inlineRe = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\s][^*\n]*\*|_[^_\s][^_\n]*_)|((?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]}'])|(@[\p{L}\p{N}_.-]+(?: [\p{Lu}\p{Lo}][\p{L}\p{N}_.-]*)?)/gu;
+// wins. Italics need a non-word character on both sides (snake_case and
+// 2*3*4 stay text). Links end before trailing punctuation.
+const inlineRe = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|((?<![\p{L}\p{N}*])\*[^*\s][^*\n]*\*(?![\p{L}\p{N}])|(?<![\p{L}\p{N}_])_[^_\s][^_\n]*_(?![\p{L}\p{N}]))|((?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]}'])|(@[\p{L}\p{N}_.-]+(?: [\p{Lu}\p{Lo}][\p{L}\p{N}_.-]*)?)/gu;
 
 function inline(text, isMention) {
   const nodes = [];
