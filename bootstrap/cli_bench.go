@@ -238,6 +238,8 @@ func (c *cli) spawnServer(ctx context.Context, rawURL, database string, withPpro
 	for k, v := range map[string]string{
 		"FECHATTER_LIMITS_SEND_RATE_PER_SECOND": benchSendRate,
 		"FECHATTER_LIMITS_SEND_RATE_BURST":      benchSendBurst,
+		// Every bench user signs up from 127.0.0.1.
+		"FECHATTER_AUTH_SIGNUP_LIMIT_MAX": "10000000",
 	} {
 		if env[k] == "" {
 			set[k] = v

@@ -15,6 +15,14 @@ func (s *Server) openAPI(c *fiber.Ctx) error {
 	return c.JSON(s.OpenAPI())
 }
 
+// receiptRule is how WebSocket receipt.updated frames are sent (README,
+// "Receipts on the WebSocket").
+const receiptRule = "WebSocket receipt.updated is coalesced per chat over 250 ms: at most one frame per chat per connection " +
+	"per window, data = the last mover's {chat_id, user_id, last_delivered_seq, last_read_seq} plus receipts: every member " +
+	"that moved in the window with its latest pointers. In chats of more than 50 members a connection gets only its own " +
+	"user's moves and moves past messages its user sent (first move seen by an instance: the last 64 messages). " +
+	"GET /api/v1/chats/{id}/messages/{seq}/receipts and the members list stay exact."
+
 // OpenAPI returns the document.
 func (s *Server) OpenAPI() map[string]any {
 	schemas := map[string]any{
@@ -65,7 +73,7 @@ func (s *Server) OpenAPI() map[string]any {
 	}
 	return map[string]any{
 		"openapi": "3.0.3",
-		"info":    map[string]any{"title": "Fechatter API", "version": "1"},
+		"info":    map[string]any{"title": "Fechatter API", "version": "1", "description": receiptRule},
 		"paths":   paths,
 		"components": map[string]any{
 			"schemas":         schemas,
