@@ -119,6 +119,7 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 	f.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the server's base URL")
 	f.StringVar(&cfg.Workload, "workload", bench.Fanout, fmt.Sprintf("one of %v", bench.Workloads()))
 	f.IntVar(&cfg.Users, "users", 0, "users to sign up, one WebSocket each (default: seed 200, fanout max(100, 4*rate), connections 1000, search max(20, rate/5))")
+	f.IntVar(&cfg.Users, "members", 0, "channel: members of the one channel, one WebSocket each (default 1000; the same as --users)")
 	f.IntVar(&cfg.ChatSize, "chat-size", 0, "members per chat (seed: per team) (default 10)")
 	f.Float64Var(&cfg.Rate, "rate", 0, "messages per second (default: seed users*50/duration, fanout 100, search 500 while seeding)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "length of the timed phase (default 30s; connections 10s; search 20s of queries)")

@@ -20,13 +20,17 @@ const (
 	// Connections holds Users idle WebSockets to measure server memory per
 	// connection.
 	Connections = "connections"
+	// Channel sends Rate messages a second into one channel of Users
+	// members (--members), every member sending in turn: each message is
+	// delivered to every member's connection.
+	Channel = "channel"
 	// Search seeds Messages messages and measures index lag and query
 	// latency.
 	Search = "search"
 )
 
 // Workloads lists the workload names.
-func Workloads() []string { return []string{Seed, Fanout, Connections, Search} }
+func Workloads() []string { return []string{Seed, Fanout, Connections, Search, Channel} }
 
 // Transports for sends.
 const (
@@ -138,6 +142,17 @@ func (c Config) WithDefaults() Config {
 		if c.Duration <= 0 {
 			c.Duration = 30 * time.Second
 		}
+	case Channel:
+		if c.Users <= 0 {
+			c.Users = 1000
+		}
+		if c.Rate <= 0 {
+			c.Rate = 20
+		}
+		if c.Duration <= 0 {
+			c.Duration = 30 * time.Second
+		}
+		c.ChatSize = c.Users // one chat of everyone
 	case Connections:
 		if c.Users <= 0 {
 			c.Users = 1000

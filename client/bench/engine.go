@@ -39,8 +39,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	switch cfg.Workload {
 	case Seed:
 		err = e.seed(ctx)
-	case Fanout:
-		err = e.fanout(ctx)
+	case Fanout, Channel:
+		err = e.fanout(ctx) // a channel is one chat of everyone
 	case Connections:
 		err = e.connections(ctx)
 	case Search:

@@ -110,3 +110,21 @@ func TestInterleaveSpreadsSendsOverChatsAndUsers(t *testing.T) {
 		}
 	}
 }
+
+func TestChannelIsOneChatOfEveryMember(t *testing.T) {
+	c := Config{URL: "http://127.0.0.1:1", Workload: Channel}.WithDefaults()
+	if c.Users != 1000 || c.ChatSize != 1000 || c.Rate != 20 {
+		t.Fatalf("channel defaults: %d users, chats of %d, %g msg/s", c.Users, c.ChatSize, c.Rate)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c = Config{URL: "http://127.0.0.1:1", Workload: Channel, Users: 300}.WithDefaults()
+	if c.Users != 300 || c.ChatSize != 300 {
+		t.Fatalf("--members 300: %d users, chats of %d", c.Users, c.ChatSize)
+	}
+	c = Config{URL: "http://127.0.0.1:1", Workload: Channel, Users: 1001}.WithDefaults()
+	if c.Validate() == nil {
+		t.Fatal("a channel over the server's 1,000-member limit validated")
+	}
+}
