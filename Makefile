@@ -13,11 +13,12 @@ COMPOSE_HA_FILE := docker/docker-compose.ha.yml
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help run test deploy-test build lint migrate bench compose-config clean
+.PHONY: help run test fuzz deploy-test build lint migrate bench compose-config clean
 
 help:
 	@echo "make run             run the server (local profile: Postgres on 127.0.0.1:5432, NATS and search embedded)"
 	@echo "make test            go vet, the race-enabled test suite, and the compose file check"
+	@echo "make fuzz            the Go fuzz targets of the body, query and frame decoders, FUZZTIME (10s) each"
 	@echo "make build           build bin/fechatter ($(VERSION), $(COMMIT))"
 	@echo "make lint            gofmt, go vet, and staticcheck when installed"
 	@echo "make migrate         apply database migrations (local profile)"
@@ -28,12 +29,24 @@ help:
 run:
 	$(GO) run . serve
 
+# Fuzz targets run for FUZZTIME each (their seed corpora also run in the
+# plain test run above them).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./adapters/textcheck:FuzzJSON ./adapters/http:FuzzDecodeBody \
+	./adapters/ws:FuzzDecodeFrame ./adapters/ws:FuzzDecodeFrameRefusesNUL
+
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 2 -timeout 10m ./...
+	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory deploy-test
 	@if command -v docker >/dev/null 2>&1; then $(MAKE) --no-print-directory compose-config; \
 	else echo "docker not installed: compose file check skipped"; fi
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/fechatter .
