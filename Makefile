@@ -38,6 +38,7 @@ FUZZ_TARGETS := ./adapters/textcheck:FuzzJSON ./adapters/http:FuzzDecodeBody \
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 2 -timeout 10m ./...
+	$(GO) test -count=1 -run '^TestSignUpFloodKeepsMemoryBounded$$' ./bootstrap/
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory deploy-test
 	@if command -v docker >/dev/null 2>&1; then $(MAKE) --no-print-directory compose-config; \
