@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,6 +32,14 @@ func TestRevocationAndSignInLimitsAcrossInstances(t *testing.T) {
 	b.call(t, 200, "GET", "/api/v1/users/me", u.AccessToken, nil, nil)
 	ws := dialWS(t, a, u.AccessToken, "cli")
 	ws.waitFor("hello", nil)
+	// A NUL in a frame is an invalid_argument error frame naming the field;
+	// the connection stays open.
+	if err := ws.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"message.send","ref":"n1","chat_id":1,"content":"a\u0000b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ws.waitFor("error", func(d json.RawMessage) bool {
+		return strings.Contains(string(d), `"invalid_argument"`) && strings.Contains(string(d), `content`) && strings.Contains(string(d), `"n1"`)
+	})
 
 	a.call(t, 204, "POST", "/api/v1/auth/logout", u.AccessToken, map[string]any{"refresh_token": u.RefreshToken}, nil)
 	b.call(t, 401, "GET", "/api/v1/users/me", u.AccessToken, nil, nil)

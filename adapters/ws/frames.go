@@ -77,14 +77,14 @@ func decodeFrame(data []byte) (clientFrame, error) {
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return f, errs.Invalidf("frame is not valid JSON: %v", err)
 	}
-	if err := textcheck.JSON(trimmed); err != nil {
-		return f, err
-	}
 	if ref := env.Ref; len(ref) > 0 && string(ref) != "null" {
 		if !validRef(ref) {
 			return f, errs.Invalidf("field \"ref\" must be a string or a number of at most %d bytes", maxRefBytes)
 		}
 		f.Ref = append(json.RawMessage(nil), ref...)
+	}
+	if err := textcheck.JSON(trimmed); err != nil {
+		return f, err // after Ref, so the error frame names its request
 	}
 	if len(env.Type) == 0 || string(env.Type) == "null" {
 		return f, errs.Invalidf("field \"type\" is required")
