@@ -58,6 +58,9 @@ type PresenceStore interface {
 	// Watch calls handler with every live entry before it returns, then
 	// with every put and delete after that, from one goroutine at a time
 	// in order, until the subscription ends; ctx bounds the call only.
+	// A key's changes not yet delivered may be coalesced to its latest
+	// (the JetStream bucket keeps one revision per key, so a watcher that
+	// lags skips older ones): every key's latest state always arrives.
 	// Expiry is not announced (NATS Server 2.9 has no expiry markers):
 	// watchers drop an entry not rewritten within TTL themselves.
 	Watch(ctx context.Context, handler func(PresenceChange)) (Subscription, error)
