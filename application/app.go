@@ -71,6 +71,7 @@ type Ports struct {
 	RefreshTokens ports.RefreshTokenRepository
 	Chats         ports.ChatRepository
 	Messages      ports.MessageRepository
+	Sender        ports.MessageSender // the write of a send (group commit in Postgres)
 	Outbox        ports.Outbox
 	ChatReads     query.ChatReadModel
 	MessageReads  query.MessageReadModel
@@ -130,7 +131,7 @@ func New(p Ports, o Options) App {
 			RemoveMember:   command.NewRemoveMemberHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			ChangeRole:     command.NewChangeRoleHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
-			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock, p.SendLimiter), p.Presence),
+			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter), p.Presence),
 			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
 			DeleteMessage:  command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
 			MarkDelivered:  command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),

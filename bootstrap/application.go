@@ -62,6 +62,7 @@ type applicationIn struct {
 	RefreshTokens ports.RefreshTokenRepository
 	Chats         ports.ChatRepository
 	Messages      ports.MessageRepository
+	Sender        ports.MessageSender
 	Outbox        ports.Outbox
 	ChatReads     query.ChatReadModel
 	MessageReads  query.MessageReadModel
@@ -109,6 +110,7 @@ func newApplication(in applicationIn) application.App {
 		RefreshTokens:   in.RefreshTokens,
 		Chats:           in.Chats,
 		Messages:        in.Messages,
+		Sender:          in.Sender,
 		Outbox:          in.Outbox,
 		ChatReads:       in.ChatReads,
 		MessageReads:    in.MessageReads,

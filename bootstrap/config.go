@@ -76,6 +76,14 @@ type HTTPConfig struct {
 type DatabaseConfig struct {
 	URL          string `yaml:"url"`
 	MaxOpenConns int    `yaml:"max_open_conns"`
+	// MaxIdleConns is how many of them stay open while idle (0: as many as
+	// MaxOpenConns, so that a burst does not open and close connections).
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// SendWriters is how many transactions write sends at once (group
+	// commit, one per share of the chats); SendBatch bounds the sends per
+	// transaction.
+	SendWriters int `yaml:"send_writers"`
+	SendBatch   int `yaml:"send_batch"`
 	// AutoCreate creates the database named in URL when it is missing.
 	AutoCreate bool `yaml:"auto_create"`
 	// AutoMigrate applies pending migrations on start.
@@ -528,6 +536,15 @@ func (c Config) Validate() error {
 	}
 	if c.Database.MaxOpenConns <= 0 {
 		add("database.max_open_conns must be positive, got %d", c.Database.MaxOpenConns)
+	}
+	if c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		add("database.max_idle_conns must be 0..max_open_conns (%d), got %d", c.Database.MaxOpenConns, c.Database.MaxIdleConns)
+	}
+	if c.Database.SendWriters < 1 || c.Database.SendWriters >= c.Database.MaxOpenConns {
+		add("database.send_writers must be 1..max_open_conns-1 (%d), got %d", c.Database.MaxOpenConns-1, c.Database.SendWriters)
+	}
+	if c.Database.SendBatch < 1 || c.Database.SendBatch > 10000 {
+		add("database.send_batch must be 1..10000, got %d", c.Database.SendBatch)
 	}
 
 	switch c.NATS.Mode {

@@ -252,7 +252,7 @@ func TestMetricsFollowTraffic(t *testing.T) {
 		`fechatter_http_requests_total{method="GET",route="/api/v1/chats/:id/messages/:seq",status="404"}`: 1,
 		`fechatter_http_requests_total{method="GET",route="unmatched",status="404"}`:                       1,
 		`fechatter_http_request_duration_seconds_count{method="POST",route="/api/v1/chats/:id/messages"}`:  5,
-		`go_sql_max_open_connections{db_name="fechatter"}`:                                                 20,
+		`go_sql_max_open_connections{db_name="fechatter"}`:                                                 16,
 	} {
 		if got, ok := sample(text, series); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)

@@ -42,7 +42,11 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*bun.DB, error) 
 			return nil, fmt.Errorf("create database: %w", err)
 		}
 	}
-	db, err := postgres.Open(ctx, dsn, postgres.WithMaxOpenConns(cfg.Database.MaxOpenConns))
+	idle := cfg.Database.MaxIdleConns
+	if idle == 0 {
+		idle = cfg.Database.MaxOpenConns
+	}
+	db, err := postgres.Open(ctx, dsn, postgres.WithMaxOpenConns(cfg.Database.MaxOpenConns), postgres.WithMaxIdleConns(idle))
 	if err != nil {
 		return nil, err
 	}

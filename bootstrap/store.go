@@ -1,6 +1,9 @@
 package bootstrap
 
 import (
+	"context"
+
+	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 
 	"github.com/fechatter/fechatter/adapters/postgres"
@@ -30,9 +33,20 @@ func storeModule() fx.Option {
 			postgres.NewOutbox,
 			func(o *postgres.Outbox) ports.Outbox { return o },
 			func(o *postgres.Outbox) ports.OutboxStore { return o },
+			newMessageSender,
 			func(cfg Config) chat.Limits {
 				return chat.Limits{Group: cfg.Limits.GroupMembers, Channel: cfg.Limits.ChannelMembers}
 			},
 		),
 	)
+}
+
+// newMessageSender starts the group-commit writers of sends; they stop,
+// after writing what is queued, when the application stops (before the
+// database closes: fx stops in reverse order of construction).
+func newMessageSender(lc fx.Lifecycle, db *bun.DB, outbox *postgres.Outbox, cfg Config) ports.MessageSender {
+	s := postgres.NewMessageSender(db, outbox, postgres.SenderOptions{
+		Writers: cfg.Database.SendWriters, MaxBatch: cfg.Database.SendBatch})
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { s.Close(); return nil }})
+	return s
 }

@@ -21,7 +21,7 @@ func newEnv(*testing.T) porttest.Env {
 
 func envOf(s *memory.Store) porttest.Env {
 	return porttest.Env{Tx: s, Workspaces: s.Workspaces(), Users: s.Users(), Invites: s.Invites(),
-		Tokens: s.RefreshTokens(), Chats: s.Chats(), Messages: s.Messages(), Outbox: s.Outbox(),
+		Tokens: s.RefreshTokens(), Chats: s.Chats(), Messages: s.Messages(), Sender: s.Messages(), Outbox: s.Outbox(),
 		OutboxStore: s.Outbox(), Receipts: s.Receipts()}
 }
 
@@ -38,6 +38,7 @@ func TestIdentityRepositories(t *testing.T) {
 func TestChatRepository(t *testing.T)    { t.Parallel(); porttest.RunChatRepository(t, newEnv) }
 func TestMessageRepository(t *testing.T) { t.Parallel(); porttest.RunMessageRepository(t, newEnv) }
 func TestOutbox(t *testing.T)            { t.Parallel(); porttest.RunOutbox(t, newEnv) }
+func TestMessageSender(t *testing.T)     { t.Parallel(); porttest.RunMessageSender(t, newEnv) }
 func TestTransactor(t *testing.T)        { t.Parallel(); porttest.RunTransactor(t, newEnv) }
 func TestChatReadModel(t *testing.T)     { t.Parallel(); querytest.RunChatReadModel(t, newQueryEnv) }
 func TestMessageReadModel(t *testing.T)  { t.Parallel(); querytest.RunMessageReadModel(t, newQueryEnv) }

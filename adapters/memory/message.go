@@ -170,3 +170,39 @@ func (r *MessageRepo) Save(ctx context.Context, m *message.Message) error {
 	t.onRollback(func() { *row = old })
 	return nil
 }
+
+var _ ports.MessageSender = (*MessageRepo)(nil)
+
+// Send is the whole write of a send in one transaction: replay by key
+// first, then membership, the reply target, the message and its events.
+func (r *MessageRepo) Send(ctx context.Context, m *message.Message, events ports.MessageEvents) (ports.Sent, error) {
+	var sent ports.Sent
+	err := r.s.InTx(ctx, func(ctx context.Context) error {
+		if k := m.IdempotencyKey(); k != "" {
+			if prior, err := r.ByIdempotencyKey(ctx, m.SenderID(), k); err == nil {
+				sent = ports.Sent{Message: prior, Replay: true}
+				return nil
+			}
+		}
+		if !r.isMember(m.ChatID(), m.SenderID()) {
+			return errs.NotFoundf("chat %d not found", m.ChatID())
+		}
+		if id := m.ReplyToID(); id != 0 {
+			if parent, err := r.ByID(ctx, id); err != nil || parent.ChatID() != m.ChatID() {
+				return errs.Invalidf("reply_to_id %d is not a message of chat %d", id, m.ChatID())
+			}
+		}
+		if err := r.Append(ctx, m); err != nil {
+			return err
+		}
+		sent = ports.Sent{Message: m}
+		return r.s.Outbox().Add(ctx, events(m)...)
+	})
+	return sent, err
+}
+
+// isMember must run inside a transaction (the store's lock held).
+func (r *MessageRepo) isMember(chatID, userID int64) bool {
+	c, ok := r.s.chats[chatID]
+	return ok && c.member(userID) >= 0
+}

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -101,11 +100,11 @@ type messageRow struct {
 type outboxRow struct {
 	bun.BaseModel `bun:"table:outbox"`
 
-	Position  int64           `bun:"position,pk,autoincrement"`
-	ID        string          `bun:"id,notnull,type:uuid"`
-	Type      string          `bun:"type,notnull"`
-	Payload   json.RawMessage `bun:"payload,notnull,type:jsonb"`
-	CreatedAt time.Time       `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	Position  int64     `bun:"position,pk,autoincrement"`
+	ID        string    `bun:"id,notnull,type:uuid"`
+	Type      string    `bun:"type,notnull"`
+	Payload   string    `bun:"payload,notnull"`
+	CreatedAt time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 }
 
 // utc returns t in UTC; the zero time stays zero.

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +42,7 @@ func (o *Outbox) Add(ctx context.Context, events ...ports.Event) error {
 		if err != nil {
 			return fmt.Errorf("postgres: outbox: encode event %s: %w", e.ID, err)
 		}
-		rows[i] = outboxRow{ID: e.ID, Type: e.Type, Payload: payload}
+		rows[i] = outboxRow{ID: e.ID, Type: e.Type, Payload: string(payload)}
 	}
 	if _, err := conn(ctx, o.db).NewInsert().Model(&rows).Exec(ctx); err != nil {
 		return dbError(err, "add events to the outbox")
@@ -73,10 +72,9 @@ func (o *Outbox) Pending(ctx context.Context, limit int) ([]ports.OutboxEntry, e
 	out := make([]ports.OutboxEntry, len(rows))
 	for i, row := range rows {
 		var e ports.Event
-		if err := json.Unmarshal(row.Payload, &e); err != nil {
+		if err := json.Unmarshal([]byte(row.Payload), &e); err != nil {
 			return nil, fmt.Errorf("postgres: outbox entry %d does not decode: %w", row.Position, err)
 		}
-		e.Data = compactJSON(e.Data) // jsonb re-spaces what it stores
 		out[i] = ports.OutboxEntry{Position: row.Position, Event: e}
 	}
 	return out, nil
@@ -94,14 +92,3 @@ func (o *Outbox) Remove(ctx context.Context, positions []int64) error {
 
 // Notify receives a value after a commit that added events.
 func (o *Outbox) Notify() <-chan struct{} { return o.notify }
-
-func compactJSON(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return raw
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return raw
-	}
-	return buf.Bytes()
-}

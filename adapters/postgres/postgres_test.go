@@ -32,6 +32,16 @@ func TestContracts(t *testing.T) {
 	t.Run("IdentityRepositories", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, newEnv) })
 	t.Run("ChatRepository", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, newEnv) })
 	t.Run("MessageRepository", func(t *testing.T) { t.Parallel(); porttest.RunMessageRepository(t, newEnv) })
+	t.Run("MessageSender", func(t *testing.T) {
+		t.Parallel()
+		porttest.RunMessageSender(t, func(t *testing.T) porttest.Env {
+			env := envOn(db)
+			sender := postgres.NewMessageSender(db, env.Outbox.(*postgres.Outbox), postgres.SenderOptions{})
+			t.Cleanup(sender.Close)
+			env.Sender = sender
+			return env
+		})
+	})
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); porttest.RunOutbox(t, newEnv) })
 	t.Run("Transactor", func(t *testing.T) { t.Parallel(); porttest.RunTransactor(t, newEnv) })
 	t.Run("ChatReadModel", func(t *testing.T) { t.Parallel(); querytest.RunChatReadModel(t, newQueryEnv) })

@@ -25,6 +25,7 @@ type Env struct {
 	Tokens      ports.RefreshTokenRepository
 	Chats       ports.ChatRepository
 	Messages    ports.MessageRepository
+	Sender      ports.MessageSender
 	Outbox      ports.Outbox
 	OutboxStore ports.OutboxStore
 	Receipts    ports.ReceiptRepository

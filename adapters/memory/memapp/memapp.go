@@ -105,6 +105,7 @@ func New(o Options) Env {
 		RefreshTokens:   store.RefreshTokens(),
 		Chats:           store.Chats(),
 		Messages:        store.Messages(),
+		Sender:          store.Messages(),
 		Outbox:          store.Outbox(),
 		ChatReads:       store.ChatReadModel(),
 		MessageReads:    store.MessageReadModel(),
