@@ -29,6 +29,7 @@ type Message struct {
 	createdAt      time.Time
 	editedAt       time.Time
 	deletedAt      time.Time
+	threadRootID   int64 // mention.go
 }
 
 // ValidateContent checks the content rules: 1..4000 characters of valid UTF-8,
