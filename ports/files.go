@@ -28,7 +28,7 @@ type FileRepository interface {
 	// Add stores a new file and sets its id, counting its bytes (and its
 	// thumbnail's) against the workspace quota in the same step:
 	// errs.TooLarge when quota would be exceeded.
-	Add(ctx context.Context, f *file.File, thumbBytes, quota int64) error
+	Add(ctx context.Context, f *file.File, quota int64) error
 	// ByID loads a file; errs.NotFound. Inside a transaction the row is
 	// locked until it ends.
 	ByID(ctx context.Context, id int64) (*file.File, error)
@@ -48,4 +48,23 @@ type FileRepository interface {
 	// member of the chat its live message is in, or (avatars) anyone of
 	// the workspace it is the avatar of a user of.
 	CanRead(ctx context.Context, f *file.File, userID int64) (bool, error)
+}
+
+// ImageInfo is what an image inspector learnt of an image.
+type ImageInfo struct {
+	Width, Height int
+	// Thumbnail is a JPEG or PNG of at most file.ThumbnailMaxSide pixels
+	// on its longer side; nil when the image could not be decoded whole.
+	Thumbnail     []byte
+	ThumbnailType string
+}
+
+// FileInspector tells what uploaded bytes are.
+type FileInspector interface {
+	// Sniff names the content type of a file from its first bytes (up to
+	// 512), never from what the client said.
+	Sniff(head []byte) string
+	// Image measures an image and makes its thumbnail; errs.Invalid when r
+	// is not a decodable image of a known format.
+	Image(ctx context.Context, r io.Reader) (ImageInfo, error)
 }

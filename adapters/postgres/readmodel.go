@@ -42,6 +42,7 @@ type summaryRow struct {
 	LastReadSeq      int64     `bun:"last_read_seq"`
 	LastDeliveredSeq int64     `bun:"last_delivered_seq"`
 	UnreadCount      int64     `bun:"unread_count"`
+	MentionCount     int64     `bun:"mention_count"`
 
 	LMID             *int64     `bun:"lm_id"`
 	LMSeq            *int64     `bun:"lm_seq"`
@@ -55,9 +56,10 @@ type summaryRow struct {
 }
 
 // summarySelect lists what a ChatSummary needs; the caller adds the FROM
-// clause's chat_members row "m" (joined or left-joined) and the WHERE. The
-// unread count is a correlated subquery over messages(chat_id, seq); the
-// last message is one probe of the same index.
+// clause's chat_members row "m" (joined or left-joined), lastMessageJoin and
+// the WHERE. The unread and mention counts are one lateral scan of the
+// unread range of messages(chat_id, seq); the last message is one probe of
+// the same index.
 const summarySelect = `
 SELECT c.id, c.workspace_id, c.type, c.name, c.description, c.owner_id, c.last_seq,
 	c.created_at, c.updated_at,
@@ -65,15 +67,20 @@ SELECT c.id, c.workspace_id, c.type, c.name, c.description, c.owner_id, c.last_s
 	m.role,
 	coalesce(m.last_read_seq, 0) AS last_read_seq,
 	coalesce(m.last_delivered_seq, 0) AS last_delivered_seq,
-	(SELECT count(*) FROM messages u
-		WHERE u.chat_id = c.id AND u.seq > m.last_read_seq
-		AND u.sender_id <> m.user_id AND u.deleted_at IS NULL) AS unread_count,
+	uc.unread_count, uc.mention_count,
 	lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.content AS lm_content,
 	lm.reply_to_id AS lm_reply_to_id, lm.idempotency_key AS lm_idempotency_key,
 	lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at
 `
 
 const lastMessageJoin = `
+LEFT JOIN LATERAL (
+	SELECT count(*) AS unread_count,
+		count(*) FILTER (WHERE u.mentions_all OR u.mentions @> ARRAY[m.user_id]) AS mention_count
+	FROM messages u
+	WHERE u.chat_id = c.id AND u.seq > m.last_read_seq
+		AND u.sender_id <> m.user_id AND u.deleted_at IS NULL
+) uc ON true
 LEFT JOIN LATERAL (
 	SELECT * FROM messages WHERE messages.chat_id = c.id ORDER BY seq DESC LIMIT 1
 ) lm ON true
@@ -141,7 +148,7 @@ func (row summaryRow) summary() query.ChatSummary {
 		Chat: query.Chat{ID: row.ID, WorkspaceID: row.WorkspaceID, Type: chat.Type(row.Type), Name: row.Name,
 			Description: row.Description, OwnerID: row.OwnerID, MemberCount: row.MemberCount,
 			LastSeq: row.LastSeq, CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC()},
-		UnreadCount: row.UnreadCount, LastReadSeq: row.LastReadSeq, LastDeliveredSeq: row.LastDeliveredSeq,
+		UnreadCount: row.UnreadCount, MentionCount: row.MentionCount, LastReadSeq: row.LastReadSeq, LastDeliveredSeq: row.LastDeliveredSeq,
 	}
 	if row.Role != nil {
 		role := chat.Role(*row.Role)
@@ -150,7 +157,7 @@ func (row summaryRow) summary() query.ChatSummary {
 	if row.LMID != nil {
 		m := query.Message{ID: *row.LMID, ChatID: row.ID, Seq: deref(row.LMSeq), SenderID: deref(row.LMSenderID),
 			Content: deref(row.LMContent), ReplyToID: row.LMReplyToID, IdempotencyKey: row.LMIdempotencyKey,
-			CreatedAt: deref(row.LMCreatedAt).UTC(), EditedAt: utcPtr(row.LMEditedAt), DeletedAt: utcPtr(row.LMDeletedAt)}
+			CreatedAt: deref(row.LMCreatedAt).UTC(), EditedAt: utcPtr(row.LMEditedAt), DeletedAt: utcPtr(row.LMDeletedAt)}.WithEmptyLists()
 		s.LastMessage = &m
 	}
 	return s
@@ -209,6 +216,9 @@ func (r *MessageReadModel) ListMessages(ctx context.Context, chatID int64, page 
 	for i, row := range rows {
 		out[i] = query.MessageOf(row.domain())
 	}
+	if err := enrichMessages(ctx, conn(ctx, r.db), out); err != nil {
+		return nil, false, err
+	}
 	return out, hasMore, nil
 }
 
@@ -218,7 +228,11 @@ func (r *MessageReadModel) MessageBySeq(ctx context.Context, chatID, seq int64) 
 	if err != nil {
 		return query.Message{}, notFound(err, "message %d not found in chat %d", seq, chatID)
 	}
-	return query.MessageOf(row.domain()), nil
+	out := []query.Message{query.MessageOf(row.domain())}
+	if err := enrichMessages(ctx, conn(ctx, r.db), out); err != nil {
+		return query.Message{}, err
+	}
+	return out[0], nil
 }
 
 func deref[T any](p *T) T {

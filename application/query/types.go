@@ -72,6 +72,7 @@ type ChatSummary struct {
 	Chat
 	Role             *chat.Role `json:"role"`
 	UnreadCount      int64      `json:"unread_count"`
+	MentionCount     int64      `json:"mention_count"`
 	LastReadSeq      int64      `json:"last_read_seq"`
 	LastDeliveredSeq int64      `json:"last_delivered_seq"`
 	LastMessage      *Message   `json:"last_message"`
@@ -104,12 +105,24 @@ type Message struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	EditedAt       *time.Time `json:"edited_at"`
 	DeletedAt      *time.Time `json:"deleted_at"`
+
+	// Issue 14 (files.go): never null, empty when there are none.
+	Attachments  []File     `json:"attachments"`
+	Reactions    []Reaction `json:"reactions"`
+	Mentions     []int64    `json:"mentions"`
+	MentionsAll  bool       `json:"mentions_all"`
+	ThreadRootID *int64     `json:"thread_root_id"`
+	ReplyCount   int        `json:"reply_count"`
+	LastReplyAt  *time.Time `json:"last_reply_at"`
 }
 
 // MessageOf maps a message aggregate.
 func MessageOf(m *message.Message) Message {
 	out := Message{ID: m.ID(), ChatID: m.ChatID(), Seq: m.Seq(), SenderID: m.SenderID(),
-		Content: m.Content(), CreatedAt: m.CreatedAt().UTC()}
+		Content: m.Content(), CreatedAt: m.CreatedAt().UTC()}.WithEmptyLists()
+	if id := m.ThreadRootID(); id != 0 {
+		out.ThreadRootID = &id
+	}
 	if id := m.ReplyToID(); id != 0 {
 		out.ReplyToID = &id
 	}

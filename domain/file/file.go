@@ -87,7 +87,9 @@ type File struct {
 	height      int
 	key         string // where the bytes are in the file store
 	thumbKey    string // "" without thumbnail
-	messageID   int64  // 0 while not attached
+	thumbType   string
+	thumbSize   int64
+	messageID   int64 // 0 while not attached
 	chatID      int64
 	createdAt   time.Time
 	deletedAt   time.Time
@@ -101,6 +103,8 @@ type Upload struct {
 	SHA256                  string
 	Width, Height           int
 	Key, ThumbKey           string
+	ThumbType               string
+	ThumbSize               int64
 	CreatedAt               time.Time
 }
 
@@ -117,7 +121,7 @@ func New(u Upload) (*File, error) {
 	}
 	return &File{workspaceID: u.WorkspaceID, uploaderID: u.UploaderID, name: SanitizeName(u.Name),
 		contentType: u.ContentType, size: u.Size, sha256: u.SHA256, width: u.Width, height: u.Height,
-		key: u.Key, thumbKey: u.ThumbKey, createdAt: u.CreatedAt}, nil
+		key: u.Key, thumbKey: u.ThumbKey, thumbType: u.ThumbType, thumbSize: u.ThumbSize, createdAt: u.CreatedAt}, nil
 }
 
 // Stored is a file as storage keeps it.
@@ -131,7 +135,7 @@ type Stored struct {
 func UnmarshalFromDatabase(s Stored) *File {
 	return &File{id: s.ID, workspaceID: s.WorkspaceID, uploaderID: s.UploaderID, name: s.Name,
 		contentType: s.ContentType, size: s.Size, sha256: s.SHA256, width: s.Width, height: s.Height,
-		key: s.Key, thumbKey: s.ThumbKey, messageID: s.MessageID, chatID: s.ChatID,
+		key: s.Key, thumbKey: s.ThumbKey, thumbType: s.ThumbType, thumbSize: s.ThumbSize, messageID: s.MessageID, chatID: s.ChatID,
 		createdAt: s.CreatedAt, deletedAt: s.DeletedAt}
 }
 
@@ -146,6 +150,8 @@ func (f *File) Width() int           { return f.width }
 func (f *File) Height() int          { return f.height }
 func (f *File) Key() string          { return f.key }
 func (f *File) ThumbKey() string     { return f.thumbKey }
+func (f *File) ThumbType() string    { return f.thumbType }
+func (f *File) ThumbSize() int64     { return f.thumbSize }
 func (f *File) MessageID() int64     { return f.messageID }
 func (f *File) ChatID() int64        { return f.chatID }
 func (f *File) CreatedAt() time.Time { return f.createdAt }
