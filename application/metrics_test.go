@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestMeasureSendsReportsEachSendAndPassesResultsThrough(t *testing.T) {
 			h := application.MeasureSends(&inner, obs)
 			cmd := command.SendMessage{ChatID: 5, Content: "hi"}
 			msg, replay, err := h.Handle(context.Background(), cmd)
-			if msg != inner.msg || replay != tt.replay || !errors.Is(err, tt.err) {
+			if !reflect.DeepEqual(msg, inner.msg) || replay != tt.replay || !errors.Is(err, tt.err) {
 				t.Fatalf("Handle = %+v, %v, %v; want the inner handler's %+v, %v, %v", msg, replay, err, inner.msg, tt.replay, tt.err)
 			}
 			if len(inner.got) != 1 || inner.got[0] != cmd {

@@ -83,8 +83,8 @@ func TestMigrateUpDownUp(t *testing.T) {
 		}
 		return names
 	}
-	want := []string{"auth_failures", "chat_members", "chats", "email_collisions", "invites", "messages", "outbox", "receipt_moves",
-		"refresh_tokens", "user_presence", "users", "workspaces"}
+	want := []string{"auth_failures", "chat_members", "chats", "email_collisions", "files", "invites", "message_reactions", "messages", "outbox", "receipt_moves",
+		"refresh_tokens", "user_presence", "users", "workspace_storage", "workspaces"}
 	if got := tables(); !slices.Equal(got, want) {
 		t.Fatalf("tables after migrate = %v; want %v", got, want)
 	}
