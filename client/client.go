@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fechatter/fechatter/api"
 )
 
 // apiPrefix is API.md's base path.
@@ -182,9 +184,7 @@ func (c *Client) CreateChat(ctx context.Context, n NewChat) (Chat, error) {
 
 // ListChats lists the caller's chats, most recent activity first.
 func (c *Client) ListChats(ctx context.Context) ([]ChatSummary, error) {
-	var out struct {
-		Chats []ChatSummary `json:"chats"`
-	}
+	var out api.Chats
 	_, err := c.do(ctx, http.MethodGet, "/chats", nil, nil, &out)
 	return out.Chats, err
 }
@@ -199,9 +199,7 @@ func (c *Client) GetChat(ctx context.Context, chatID int64) (ChatSummary, error)
 // AddMembers adds users of the workspace to a chat (owner or admin) and
 // returns its members.
 func (c *Client) AddMembers(ctx context.Context, chatID int64, userIDs ...int64) ([]Member, error) {
-	var out struct {
-		Members []Member `json:"members"`
-	}
+	var out api.Members
 	_, err := c.do(ctx, http.MethodPost, chatPath(chatID, "/members"), nil, map[string][]int64{"user_ids": userIDs}, &out)
 	return out.Members, err
 }
@@ -279,9 +277,7 @@ func (c *Client) Presence(ctx context.Context, userIDs ...int64) ([]Presence, er
 	for i, id := range userIDs {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	var out struct {
-		Presence []Presence `json:"presence"`
-	}
+	var out api.PresenceList
 	_, err := c.do(ctx, http.MethodGet, "/presence", url.Values{"user_ids": {strings.Join(ids, ",")}}, nil, &out)
 	return out.Presence, err
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fechatter/fechatter/api"
 )
 
 // Error codes of API.md.
@@ -106,12 +108,7 @@ func codeOfStatus(status int) string {
 // decodeError builds the Error of a non-2xx answer.
 func decodeError(status int, header http.Header, body []byte) *Error {
 	e := &Error{Status: status}
-	var b struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var b api.Error
 	if json.Unmarshal(body, &b) == nil && b.Error.Code != "" {
 		e.Code, e.Message = b.Error.Code, b.Error.Message
 	} else {

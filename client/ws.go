@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/fechatter/fechatter/api"
 )
 
 // Client frame types (the "type" of a frame the client sends).
@@ -227,13 +229,10 @@ func (k *Conn) Send(ctx context.Context, chatID int64, m NewMessage) (msg Messag
 	k.pending[ref] = ch
 	k.mu.Unlock()
 	frame := struct {
-		Type           string `json:"type"`
-		Ref            string `json:"ref"`
-		ChatID         int64  `json:"chat_id"`
-		Content        string `json:"content"`
-		IdempotencyKey string `json:"idempotency_key,omitempty"`
-		ReplyToID      int64  `json:"reply_to_id,omitempty"`
-	}{frameSend, ref, chatID, m.Content, m.IdempotencyKey, m.ReplyToID}
+		Type string `json:"type"`
+		api.SendFrame
+	}{frameSend, api.SendFrame{Ref: json.RawMessage(strconv.Quote(ref)), ChatID: chatID, Content: m.Content,
+		IdempotencyKey: m.IdempotencyKey, ReplyToID: m.ReplyToID}}
 	if err := k.write(frame); err != nil {
 		k.forget(ref)
 		return Message{}, false, err
@@ -256,10 +255,9 @@ func (k *Conn) forget(ref string) {
 // Typing says the user started (or stopped) typing in a chat.
 func (k *Conn) Typing(chatID int64, isTyping bool) error {
 	return k.write(struct {
-		Type     string `json:"type"`
-		ChatID   int64  `json:"chat_id"`
-		IsTyping bool   `json:"is_typing"`
-	}{frameTyping, chatID, isTyping})
+		Type string `json:"type"`
+		api.TypingFrame
+	}{frameTyping, api.TypingFrame{ChatID: chatID, IsTyping: isTyping}})
 }
 
 // Read moves the user's read pointer in a chat to seq.
@@ -270,18 +268,17 @@ func (k *Conn) Delivered(chatID, seq int64) error { return k.pointer(frameDelive
 
 func (k *Conn) pointer(typ string, chatID, seq int64) error {
 	return k.write(struct {
-		Type   string `json:"type"`
-		ChatID int64  `json:"chat_id"`
-		Seq    int64  `json:"seq"`
-	}{typ, chatID, seq})
+		Type string `json:"type"`
+		api.PointerFrame
+	}{typ, api.PointerFrame{ChatID: chatID, Seq: seq}})
 }
 
 // SetPresence tells the server the user is "online" or "away".
 func (k *Conn) SetPresence(status string) error {
 	return k.write(struct {
-		Type   string `json:"type"`
-		Status string `json:"status"`
-	}{framePresence, status})
+		Type string `json:"type"`
+		api.PresenceFrame
+	}{framePresence, api.PresenceFrame{Status: status}})
 }
 
 // Ping sends the JSON ping frame; the server answers pong.
@@ -389,10 +386,7 @@ func (k *Conn) answer(f Frame) bool {
 		ch <- sendResult{err: ErrorOf(f)}
 		return true
 	}
-	var ack struct {
-		Message Message `json:"message"`
-		Replay  bool    `json:"replay"`
-	}
+	var ack api.Ack
 	if err := f.Decode(&ack); err != nil {
 		ch <- sendResult{err: fmt.Errorf("client: undecodable ack: %w", err)}
 		return true
@@ -404,11 +398,7 @@ func (k *Conn) answer(f Frame) bool {
 // ErrorOf decodes an error frame (one delivered to OnFrame or Frames:
 // the answer to a typing, read or presence frame, say).
 func ErrorOf(f Frame) *Error {
-	var d struct {
-		Code         string `json:"code"`
-		Message      string `json:"message"`
-		RetryAfterMs int64  `json:"retry_after_ms"`
-	}
+	var d api.ErrorFrame
 	_ = f.Decode(&d)
 	return &Error{Status: statusOfCode(d.Code), Code: d.Code, Message: d.Message,
 		RetryAfter: time.Duration(d.RetryAfterMs) * time.Millisecond}

@@ -8,19 +8,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/domain/errs"
 )
 
-// ErrorBody is the shape of every error answer.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail says what went wrong.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// ErrorBody is the shape of every error answer; ErrorDetail says what went
+// wrong (package api defines both).
+type (
+	ErrorBody   = api.Error
+	ErrorDetail = api.ErrorDetail
+)
 
 // StatusOf maps an error kind to its HTTP status.
 func StatusOf(k errs.Kind) int {

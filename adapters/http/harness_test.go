@@ -8,14 +8,15 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
 
 	httpadapter "github.com/fechatter/fechatter/adapters/http"
+	"github.com/fechatter/fechatter/adapters/http/contract"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
+	"github.com/fechatter/fechatter/api"
 )
 
 // harness is a REST server on the memory adapters, driven in-process.
@@ -66,19 +67,23 @@ func (r reply) errCode(t *testing.T) string {
 // do sends body (a string is sent as is, anything else as JSON).
 func (h *harness) do(method, path, token string, body any) reply {
 	h.t.Helper()
-	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		sent = b
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
+		sent = raw
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req := httptest.NewRequest(method, path, rd)
 	if body != nil {
@@ -93,6 +98,10 @@ func (h *harness) do(method, path, token string, body any) reply {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	// Every exchange is checked against openapi.json.
+	if err := contract.Default(h.t).Exchange(req, sent, resp.StatusCode, resp.Header, raw); err != nil {
+		h.t.Errorf("contract: %v", err)
+	}
 	return reply{status: resp.StatusCode, header: resp.Header, raw: raw}
 }
 
@@ -151,37 +160,12 @@ func (h *harness) team(n int) (owner user, members []user) {
 	return owner, members
 }
 
-type chatJSON struct {
-	ID          int64    `json:"id"`
-	WorkspaceID int64    `json:"workspace_id"`
-	Type        string   `json:"type"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	OwnerID     *int64   `json:"owner_id"`
-	MemberCount int      `json:"member_count"`
-	LastSeq     int64    `json:"last_seq"`
-	Role        *string  `json:"role"`
-	UnreadCount int64    `json:"unread_count"`
-	LastReadSeq int64    `json:"last_read_seq"`
-	LastMessage *msgJSON `json:"last_message"`
-}
-
-type msgJSON struct {
-	ID             int64   `json:"id"`
-	ChatID         int64   `json:"chat_id"`
-	Seq            int64   `json:"seq"`
-	SenderID       int64   `json:"sender_id"`
-	Content        string  `json:"content"`
-	ReplyToID      *int64  `json:"reply_to_id"`
-	IdempotencyKey *string `json:"idempotency_key"`
-	EditedAt       *string `json:"edited_at"`
-	DeletedAt      *string `json:"deleted_at"`
-}
-
-type memberJSON struct {
-	UserID int64  `json:"user_id"`
-	Role   string `json:"role"`
-}
+// The API objects as the tests read them: the one definition in package api.
+type (
+	chatJSON   = api.ChatSummary
+	msgJSON    = api.Message
+	memberJSON = api.Member
+)
 
 func (h *harness) createChat(by user, typ, name string, members ...user) chatJSON {
 	h.t.Helper()

@@ -131,8 +131,9 @@ func TestHealthAnswersByDependency(t *testing.T) {
 func TestHealthWithoutAReporterIsUnavailable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	if code := h.must(503, "GET", "/health", "", nil, nil).errCode(t); code != "unavailable" {
-		t.Fatalf("code %q", code)
+	var r struct{ Status string }
+	if h.must(503, "GET", "/health", "", nil, &r); r.Status != "unhealthy" {
+		t.Fatalf("status %q", r.Status)
 	}
 	if code := h.must(404, "GET", "/metrics", "", nil, nil).errCode(t); code != "not_found" {
 		t.Fatalf("code %q", code)

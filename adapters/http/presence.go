@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
@@ -15,10 +16,6 @@ import (
 // typingBody is the body of POST /chats/{id}/typing.
 type typingBody struct {
 	IsTyping *bool `json:"is_typing"`
-}
-
-type presenceAnswer struct {
-	Presence []query.Presence `json:"presence"`
 }
 
 // typing answers 204 once the start or stop is taken (broadcast or
@@ -67,7 +64,7 @@ func (s *Server) presence(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(presenceAnswer{Presence: ps})
+	return c.JSON(api.PresenceList{Presence: ps})
 }
 
 func clipText(s string) string {

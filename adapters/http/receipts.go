@@ -3,17 +3,13 @@ package http
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/command"
-	"github.com/fechatter/fechatter/application/query"
 )
 
 // pointerBody is the body of POST /chats/{id}/delivered and /read.
 type pointerBody struct {
 	Seq *int64 `json:"seq"`
-}
-
-type receiptsAnswer struct {
-	Receipts []query.Receipt `json:"receipts"`
 }
 
 // markDelivered and markRead answer 200 with the caller's Member whether
@@ -70,5 +66,5 @@ func (s *Server) getReceipts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(receiptsAnswer{Receipts: rs})
+	return c.JSON(api.Receipts{Receipts: rs})
 }

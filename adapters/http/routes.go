@@ -1,27 +1,37 @@
 package http
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fechatter/fechatter/adapters/textcheck"
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 )
 
-// route is one REST route with what the OpenAPI document says of it.
+// route is one REST route with everything the OpenAPI document says of it:
+// the document (GET /openapi.json) is generated from this table and the
+// types it names, and the test harnesses validate every exchange against
+// it. A route is added here and nowhere else (/work/notes/api-how.md).
 type route struct {
 	method  string
 	path    string // Fiber syntax, e.g. /api/v1/chats/:id
 	summary string
 	auth    bool
-	status  int // success status
-	body    any // request body type, nil if none
-	answer  any // success body type, nil if none
+	status  int   // success status
+	also    []int // other statuses answered with the success body (200 for a replay, 503 for health)
+	// fails are the error statuses of this route beyond those every route
+	// of its kind answers (see errorStatuses): 403, 409, 429, ...
+	fails   []int
+	body    any // request body type, nil if none; fields without omitempty are required
+	answer  any // success body type (a package api type), nil if none
 	params  []param
 	handler fiber.Handler
+	// optionalBody: the body may be left out entirely.
+	optionalBody bool
+	// text: the success answer is text/plain, not JSON.
+	text bool
 }
 
 type param struct {
@@ -40,53 +50,53 @@ func (s *Server) routeTable() []route {
 	return s.touchingWrites([]route{ // presence.go
 		{method: "GET", path: "/health", summary: "Service health: 200 healthy or degraded (search down), 503 unhealthy (database or NATS down); " +
 			"dependency statuses are up or down; metrics.active_users counts WebSocket users, or users with an authenticated request in the last 5 minutes where no gateway reports connections",
-			status: 200, answer: query.HealthReport{}, handler: s.health},
+			status: 200, answer: query.HealthReport{}, also: []int{503}, handler: s.health},
 		{method: "GET", path: "/health/live", summary: "The process is up", status: 200, answer: healthAnswer{}, handler: s.live},
-		{method: "GET", path: "/health/ready", summary: "Database and NATS reachable, migrations applied", status: 200, answer: healthAnswer{}, handler: s.ready},
-		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format)", status: 200, handler: s.metrics},
+		{method: "GET", path: "/health/ready", summary: "Database and NATS reachable, migrations applied", status: 200, answer: healthAnswer{}, also: []int{503}, handler: s.ready},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format)", status: 200, text: true, fails: []int{404}, handler: s.metrics},
 		{method: "GET", path: "/openapi.json", summary: "This document", status: 200, handler: s.openAPI},
 
-		{method: "POST", path: v1 + "/auth/signup", summary: "Create an account (and a workspace, or join one with an invite code)", status: 201, body: signupBody{}, answer: command.AuthResult{}, handler: s.signup},
-		{method: "POST", path: v1 + "/auth/signin", summary: "Sign in; rate limited per email and per client address", status: 200, body: signinBody{}, answer: command.AuthResult{}, handler: s.signin},
-		{method: "POST", path: v1 + "/auth/refresh", summary: "Rotate a refresh token; reusing a rotated one revokes its family", status: 200, body: refreshBody{}, answer: command.AuthResult{}, handler: s.refresh},
+		{method: "POST", path: v1 + "/auth/signup", summary: "Create an account (and a workspace, or join one with an invite code)", status: 201, body: signupBody{}, answer: api.AuthResult{}, fails: []int{409, 429}, handler: s.signup},
+		{method: "POST", path: v1 + "/auth/signin", summary: "Sign in; rate limited per email and per client address", status: 200, body: signinBody{}, answer: api.AuthResult{}, fails: []int{401, 429}, handler: s.signin},
+		{method: "POST", path: v1 + "/auth/refresh", summary: "Rotate a refresh token; reusing a rotated one revokes its family", status: 200, body: refreshBody{}, answer: api.AuthResult{}, fails: []int{401}, handler: s.refresh},
 		{method: "POST", path: v1 + "/auth/logout", summary: "Revoke the session of a refresh token; its access tokens are refused at once (401) on every instance and its sockets close with 4001", auth: true, status: 204, body: refreshBody{}, handler: s.logout},
-		{method: "POST", path: v1 + "/auth/password", summary: "Change the caller's password (401 on a wrong old_password, which counts as a failed sign-in); every other session of the caller is revoked", auth: true, status: 204, body: passwordBody{}, handler: s.changePassword},
+		{method: "POST", path: v1 + "/auth/password", summary: "Change the caller's password (401 on a wrong old_password, which counts as a failed sign-in); every other session of the caller is revoked", auth: true, status: 204, body: passwordBody{}, fails: []int{429}, handler: s.changePassword},
 		{method: "POST", path: v1 + "/auth/logout-all", summary: "Sign out everywhere: revoke every session of the caller, this one included", auth: true, status: 204, handler: s.logoutAll},
-		{method: "GET", path: v1 + "/users/me", summary: "The caller", auth: true, status: 200, answer: query.User{}, handler: s.me},
-		{method: "GET", path: v1 + "/users", summary: "The workspace directory", auth: true, status: 200, answer: usersAnswer{},
+		{method: "GET", path: v1 + "/users/me", summary: "The caller", auth: true, status: 200, answer: api.User{}, handler: s.me},
+		{method: "GET", path: v1 + "/users", summary: "The workspace directory", auth: true, status: 200, answer: api.Users{},
 			params: []param{{"q", "query", "string", "part of a name or email"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.users},
-		{method: "GET", path: v1 + "/workspace", summary: "The caller's workspace", auth: true, status: 200, answer: query.Workspace{}, handler: s.workspace},
-		{method: "POST", path: v1 + "/workspace/invites", summary: "Create an invite code (workspace owner or admin)", auth: true, status: 201, body: inviteBody{}, answer: inviteAnswer{}, handler: s.createInvite},
+		{method: "GET", path: v1 + "/workspace", summary: "The caller's workspace", auth: true, status: 200, answer: api.Workspace{}, handler: s.workspace},
+		{method: "POST", path: v1 + "/workspace/invites", summary: "Create an invite code (workspace owner or admin)", auth: true, status: 201, body: inviteBody{}, answer: api.Invite{}, optionalBody: true, fails: []int{403}, handler: s.createInvite},
 
-		{method: "POST", path: v1 + "/chats", summary: "Create a chat (200 with the existing one for a repeated direct chat)", auth: true, status: 201, body: createChatBody{}, answer: query.Chat{}, handler: s.createChat},
-		{method: "GET", path: v1 + "/chats", summary: "The caller's chats, most recent activity first", auth: true, status: 200, answer: chatsAnswer{}, handler: s.listChats},
-		{method: "GET", path: v1 + "/chats/public", summary: "Public channels of the workspace, by name, to browse and join (an addition to API.md)", auth: true, status: 200, answer: chatsAnswer{},
+		{method: "POST", path: v1 + "/chats", summary: "Create a chat (200 with the existing one for a repeated direct chat)", auth: true, status: 201, body: createChatBody{}, answer: api.Chat{}, also: []int{200}, fails: []int{404, 409}, handler: s.createChat},
+		{method: "GET", path: v1 + "/chats", summary: "The caller's chats, most recent activity first", auth: true, status: 200, answer: api.Chats{}, handler: s.listChats},
+		{method: "GET", path: v1 + "/chats/public", summary: "Public channels of the workspace, by name, to browse and join (an addition to API.md)", auth: true, status: 200, answer: api.Chats{},
 			params: []param{{"q", "query", "string", "part of the name"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.browseChannels},
-		{method: "GET", path: v1 + "/chats/:id", summary: "One chat as the caller sees it; a public channel of the workspace is shown to non-members too, with role null (preview; they are not listed among its members)", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.getChat},
-		{method: "PATCH", path: v1 + "/chats/:id", summary: "Rename or describe a chat (owner or admin)", auth: true, status: 200, body: updateChatBody{}, answer: query.Chat{}, params: []param{pChat}, handler: s.updateChat},
-		{method: "DELETE", path: v1 + "/chats/:id", summary: "Delete a chat (owner)", auth: true, status: 204, params: []param{pChat}, handler: s.deleteChat},
-		{method: "GET", path: v1 + "/chats/:id/members", summary: "Members of a chat", auth: true, status: 200, answer: membersAnswer{}, params: []param{pChat}, handler: s.listMembers},
-		{method: "POST", path: v1 + "/chats/:id/members", summary: "Add members (owner or admin)", auth: true, status: 200, body: addMembersBody{}, answer: membersAnswer{}, params: []param{pChat}, handler: s.addMembers},
-		{method: "PATCH", path: v1 + "/chats/:id/members/:user_id", summary: "Change a member's role (owner); giving owner hands over", auth: true, status: 200, body: roleBody{}, answer: query.Member{}, params: []param{pChat, pUser}, handler: s.changeRole},
-		{method: "DELETE", path: v1 + "/chats/:id/members/:user_id", summary: "Remove a member, or leave", auth: true, status: 204, params: []param{pChat, pUser}, handler: s.removeMember},
-		{method: "POST", path: v1 + "/chats/:id/join", summary: "Join a public channel", auth: true, status: 200, answer: query.ChatSummary{}, params: []param{pChat}, handler: s.join},
+		{method: "GET", path: v1 + "/chats/:id", summary: "One chat as the caller sees it; a public channel of the workspace is shown to non-members too, with role null (preview; they are not listed among its members)", auth: true, status: 200, answer: api.ChatSummary{}, params: []param{pChat}, handler: s.getChat},
+		{method: "PATCH", path: v1 + "/chats/:id", summary: "Rename or describe a chat (owner or admin)", auth: true, status: 200, body: updateChatBody{}, answer: api.Chat{}, params: []param{pChat}, fails: []int{403}, handler: s.updateChat},
+		{method: "DELETE", path: v1 + "/chats/:id", summary: "Delete a chat (owner)", auth: true, status: 204, params: []param{pChat}, fails: []int{403}, handler: s.deleteChat},
+		{method: "GET", path: v1 + "/chats/:id/members", summary: "Members of a chat", auth: true, status: 200, answer: api.Members{}, params: []param{pChat}, handler: s.listMembers},
+		{method: "POST", path: v1 + "/chats/:id/members", summary: "Add members (owner or admin)", auth: true, status: 200, body: addMembersBody{}, answer: api.Members{}, params: []param{pChat}, fails: []int{403, 409}, handler: s.addMembers},
+		{method: "PATCH", path: v1 + "/chats/:id/members/:user_id", summary: "Change a member's role (owner); giving owner hands over", auth: true, status: 200, body: roleBody{}, answer: api.Member{}, params: []param{pChat, pUser}, fails: []int{403, 409}, handler: s.changeRole},
+		{method: "DELETE", path: v1 + "/chats/:id/members/:user_id", summary: "Remove a member, or leave", auth: true, status: 204, params: []param{pChat, pUser}, fails: []int{403, 409}, handler: s.removeMember},
+		{method: "POST", path: v1 + "/chats/:id/join", summary: "Join a public channel", auth: true, status: 200, answer: api.ChatSummary{}, params: []param{pChat}, fails: []int{403, 409}, handler: s.join},
 
-		{method: "POST", path: v1 + "/chats/:id/messages", summary: "Send a message (200 and Idempotent-Replay: true for a repeated idempotency key)", auth: true, status: 201, body: sendBody{}, answer: query.Message{}, params: []param{pChat}, handler: s.send},
-		{method: "GET", path: v1 + "/chats/:id/messages", summary: "History by seq: before_seq newest first, or after_seq oldest first. Members read; so may any workspace member preview a public channel before joining (read-only: writing, reactions, receipts and typing need membership)", auth: true, status: 200, answer: messagesAnswer{},
+		{method: "POST", path: v1 + "/chats/:id/messages", summary: "Send a message (200 and Idempotent-Replay: true for a repeated idempotency key)", auth: true, status: 201, body: sendBody{}, answer: api.Message{}, params: []param{pChat}, also: []int{200}, fails: []int{403, 409, 429}, handler: s.send},
+		{method: "GET", path: v1 + "/chats/:id/messages", summary: "History by seq: before_seq newest first, or after_seq oldest first. Members read; so may any workspace member preview a public channel before joining (read-only: writing, reactions, receipts and typing need membership)", auth: true, status: 200, answer: api.Messages{},
 			params: []param{pChat, {"before_seq", "query", "integer", "messages with seq below this, newest first"}, {"after_seq", "query", "integer", "messages with seq above this, oldest first"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.listMessages},
-		{method: "GET", path: v1 + "/chats/:id/messages/:seq", summary: "One message (members, or a workspace member previewing a public channel)", auth: true, status: 200, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.getMessage},
-		{method: "PATCH", path: v1 + "/chats/:id/messages/:seq", summary: "Edit one's own message", auth: true, status: 200, body: editBody{}, answer: query.Message{}, params: []param{pChat, pSeq}, handler: s.editMessage},
-		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq", summary: "Delete a message (sender, or chat owner or admin)", auth: true, status: 204, params: []param{pChat, pSeq}, handler: s.deleteMessage},
+		{method: "GET", path: v1 + "/chats/:id/messages/:seq", summary: "One message (members, or a workspace member previewing a public channel)", auth: true, status: 200, answer: api.Message{}, params: []param{pChat, pSeq}, handler: s.getMessage},
+		{method: "PATCH", path: v1 + "/chats/:id/messages/:seq", summary: "Edit one's own message", auth: true, status: 200, body: editBody{}, answer: api.Message{}, params: []param{pChat, pSeq}, fails: []int{403, 409}, handler: s.editMessage},
+		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq", summary: "Delete a message (sender, or chat owner or admin)", auth: true, status: 204, params: []param{pChat, pSeq}, fails: []int{403}, handler: s.deleteMessage},
 
-		{method: "POST", path: v1 + "/chats/:id/delivered", summary: "Move the caller's delivered pointer forward to seq (lower values are ignored; seq beyond last_seq is 400)", auth: true, status: 200, body: pointerBody{}, answer: query.Member{}, params: []param{pChat}, handler: s.markDelivered},
-		{method: "POST", path: v1 + "/chats/:id/read", summary: "Move the caller's read pointer forward to seq, and delivered with it (lower values are ignored; seq beyond last_seq is 400)", auth: true, status: 200, body: pointerBody{}, answer: query.Member{}, params: []param{pChat}, handler: s.markRead},
-		{method: "GET", path: v1 + "/chats/:id/messages/:seq/receipts", summary: "When each member other than the sender first had the message delivered and read (null while not)", auth: true, status: 200, answer: receiptsAnswer{}, params: []param{pChat, pSeq}, handler: s.getReceipts},
+		{method: "POST", path: v1 + "/chats/:id/delivered", summary: "Move the caller's delivered pointer forward to seq (lower values are ignored; seq beyond last_seq is 400)", auth: true, status: 200, body: pointerBody{}, answer: api.Member{}, params: []param{pChat}, fails: []int{403}, handler: s.markDelivered},
+		{method: "POST", path: v1 + "/chats/:id/read", summary: "Move the caller's read pointer forward to seq, and delivered with it (lower values are ignored; seq beyond last_seq is 400)", auth: true, status: 200, body: pointerBody{}, answer: api.Member{}, params: []param{pChat}, fails: []int{403}, handler: s.markRead},
+		{method: "GET", path: v1 + "/chats/:id/messages/:seq/receipts", summary: "When each member other than the sender first had the message delivered and read (null while not)", auth: true, status: 200, answer: api.Receipts{}, params: []param{pChat, pSeq}, handler: s.getReceipts},
 
-		{method: "POST", path: v1 + "/chats/:id/typing", summary: "Start or stop the caller's typing indicator in a chat (as the WebSocket typing frame): starts are broadcast with expires_at = now + 6 s, repeats within 2 s are not", auth: true, status: 204, body: typingBody{}, params: []param{pChat}, handler: s.typing},
-		{method: "GET", path: v1 + "/presence", summary: "Presence of users of the caller's workspace (others are left out); offline users carry their stored last_seen, null if never seen", auth: true, status: 200, answer: presenceAnswer{},
+		{method: "POST", path: v1 + "/chats/:id/typing", summary: "Start or stop the caller's typing indicator in a chat (as the WebSocket typing frame): starts are broadcast with expires_at = now + 6 s, repeats within 2 s are not", auth: true, status: 204, body: typingBody{}, params: []param{pChat}, fails: []int{403}, handler: s.typing},
+		{method: "GET", path: v1 + "/presence", summary: "Presence of users of the caller's workspace (others are left out); offline users carry their stored last_seen, null if never seen", auth: true, status: 200, answer: api.PresenceList{},
 			params: []param{{"user_ids", "query", "string", "comma-separated user ids, 1..200"}}, handler: s.presence},
 
-		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats; with the chat_id of a public channel of the workspace, searches it before joining (preview)", auth: true, status: 200, answer: query.SearchResults{},
+		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats; with the chat_id of a public channel of the workspace, searches it before joining (preview)", auth: true, status: 200, answer: api.SearchResults{}, fails: []int{404},
 			params: []param{{"q", "query", "string", "1..256 characters"}, {"chat_id", "query", "integer", "only this chat"}, {"limit", "query", "integer", "1..100, default 20"}, {"offset", "query", "integer", "0..1000"}}, handler: s.searchMessages},
 	})
 }
@@ -106,23 +116,14 @@ type signinBody struct {
 	Password *string `json:"password"`
 }
 
+// refreshBody: refresh_token may be left out by a web session (cookie).
 type refreshBody struct {
-	RefreshToken *string `json:"refresh_token"`
-}
-
-type usersAnswer struct {
-	Users []query.User `json:"users"`
+	RefreshToken *string `json:"refresh_token,omitempty"`
 }
 
 type inviteBody struct {
 	MaxUses        *int `json:"max_uses,omitempty"`
 	ExpiresInHours *int `json:"expires_in_hours,omitempty"`
-}
-
-type inviteAnswer struct {
-	Code      string    `json:"code"`
-	ExpiresAt time.Time `json:"expires_at"`
-	MaxUses   int       `json:"max_uses"`
 }
 
 type createChatBody struct {
@@ -132,17 +133,9 @@ type createChatBody struct {
 	MemberIDs   []int64 `json:"member_ids"`
 }
 
-type chatsAnswer struct {
-	Chats []query.ChatSummary `json:"chats"`
-}
-
 type updateChatBody struct {
 	Name        *string `json:"name,omitempty"`
 	Description *string `json:"description,omitempty"`
-}
-
-type membersAnswer struct {
-	Members []query.Member `json:"members"`
 }
 
 type addMembersBody struct {
@@ -157,11 +150,6 @@ type sendBody struct {
 	Content        *string `json:"content"`
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	ReplyToID      *int64  `json:"reply_to_id,omitempty"`
-}
-
-type messagesAnswer struct {
-	Messages []query.Message `json:"messages"`
-	HasMore  bool            `json:"has_more"`
 }
 
 type editBody struct {
@@ -253,7 +241,7 @@ func (s *Server) users(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(usersAnswer{Users: us})
+	return c.JSON(api.Users{Users: us})
 }
 
 func (s *Server) workspace(c *fiber.Ctx) error {
@@ -275,7 +263,7 @@ func (s *Server) createInvite(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(inviteAnswer{Code: inv.Code, ExpiresAt: inv.ExpiresAt.UTC(), MaxUses: inv.MaxUses})
+	return c.Status(fiber.StatusCreated).JSON(api.Invite{Code: inv.Code, ExpiresAt: inv.ExpiresAt.UTC(), MaxUses: inv.MaxUses})
 }
 
 func (s *Server) createChat(c *fiber.Ctx) error {
@@ -306,7 +294,7 @@ func (s *Server) listChats(c *fiber.Ctx) error {
 	if cs == nil {
 		cs = []query.ChatSummary{}
 	}
-	return c.JSON(chatsAnswer{Chats: cs})
+	return c.JSON(api.Chats{Chats: cs})
 }
 
 func (s *Server) getChat(c *fiber.Ctx) error {
@@ -357,7 +345,7 @@ func (s *Server) listMembers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(membersAnswer{Members: ms})
+	return c.JSON(api.Members{Members: ms})
 }
 
 func (s *Server) addMembers(c *fiber.Ctx) error {
@@ -376,7 +364,7 @@ func (s *Server) addMembers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(membersAnswer{Members: ms})
+	return c.JSON(api.Members{Members: ms})
 }
 
 func (s *Server) changeRole(c *fiber.Ctx) error {
@@ -482,7 +470,7 @@ func (s *Server) listMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(messagesAnswer{Messages: msgs, HasMore: more})
+	return c.JSON(api.Messages{Messages: msgs, HasMore: more})
 }
 
 func (s *Server) getMessage(c *fiber.Ctx) error {
@@ -566,5 +554,5 @@ func (s *Server) browseChannels(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(chatsAnswer{Chats: cs})
+	return c.JSON(api.Chats{Chats: cs})
 }

@@ -105,7 +105,7 @@ func (r *ChatReadModel) PublicChannels(ctx context.Context, workspaceID, userID 
 
 // summary is c as userID sees it, member or not.
 func (s *Store) summary(c *chatRow, userID int64) query.ChatSummary {
-	out := query.ChatSummary{Chat: query.Chat{ID: c.id, WorkspaceID: c.workspaceID, Type: c.typ, Name: c.name,
+	out := query.ChatSummary{Chat: query.Chat{ID: c.id, WorkspaceID: c.workspaceID, Type: string(c.typ), Name: c.name,
 		Description: c.description, MemberCount: len(c.members), LastSeq: c.lastSeq,
 		CreatedAt: c.createdAt.UTC(), UpdatedAt: c.updatedAt.UTC()}}
 	if c.ownerID != 0 {
@@ -121,7 +121,7 @@ func (s *Store) summary(c *chatRow, userID int64) query.ChatSummary {
 		return out
 	}
 	m := c.members[i]
-	out.Role = &m.Role
+	out.Role = query.RoleOf(m.Role)
 	out.LastReadSeq, out.LastDeliveredSeq = m.LastReadSeq, m.LastDeliveredSeq
 	for _, id := range c.msgs[min(max(m.LastReadSeq, 0), int64(len(c.msgs))):] {
 		if msg := s.messages[id]; msg.senderID != userID && msg.deletedAt.IsZero() {

@@ -145,14 +145,13 @@ LIMIT ?`, userID, workspaceID, string(chat.PublicChannel), "%"+escapeLike(q)+"%"
 
 func (row summaryRow) summary() query.ChatSummary {
 	s := query.ChatSummary{
-		Chat: query.Chat{ID: row.ID, WorkspaceID: row.WorkspaceID, Type: chat.Type(row.Type), Name: row.Name,
+		Chat: query.Chat{ID: row.ID, WorkspaceID: row.WorkspaceID, Type: row.Type, Name: row.Name,
 			Description: row.Description, OwnerID: row.OwnerID, MemberCount: row.MemberCount,
 			LastSeq: row.LastSeq, CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC()},
 		UnreadCount: row.UnreadCount, MentionCount: row.MentionCount, LastReadSeq: row.LastReadSeq, LastDeliveredSeq: row.LastDeliveredSeq,
 	}
 	if row.Role != nil {
-		role := chat.Role(*row.Role)
-		s.Role = &role
+		s.Role = query.RoleOf(chat.Role(*row.Role))
 	}
 	if row.LMID != nil {
 		m := query.Message{ID: *row.LMID, ChatID: row.ID, Seq: deref(row.LMSeq), SenderID: deref(row.LMSenderID),

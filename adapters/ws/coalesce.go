@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/ports"
@@ -29,14 +30,12 @@ const (
 	firstLookBack = 64
 )
 
-// receiptFrame is the data of a coalesced receipt.updated frame: the
-// API.md object of the last member that moved (so a client reading one
-// object still gets a correct pointer) and every moved member's latest
-// pointers in receipts, in the order they first moved in the window.
-type receiptFrame struct {
-	command.ReceiptUpdatedEvent
-	Receipts []command.ReceiptUpdatedEvent `json:"receipts"`
-}
+// receiptFrame is the data of a coalesced receipt.updated frame
+// (api.ReceiptFrame): the API.md object of the last member that moved (so a
+// client reading one object still gets a correct pointer) and every moved
+// member's latest pointers in receipts, in the order they first moved in
+// the window.
+type receiptFrame = api.ReceiptFrame
 
 // receipts is a chat room's receipt state, guarded by the hub's mutex.
 type receipts struct {
@@ -164,7 +163,7 @@ func (h *hub) flushReceipts(r *room) {
 }
 
 func (h *hub) receiptFrame(moved []command.ReceiptUpdatedEvent) []byte {
-	b, err := encodeFrame(ports.EventReceiptUpdated, receiptFrame{ReceiptUpdatedEvent: moved[len(moved)-1], Receipts: moved})
+	b, err := encodeFrame(ports.EventReceiptUpdated, receiptFrame{ReceiptUpdate: moved[len(moved)-1], Receipts: moved})
 	if err != nil {
 		h.log.Error("websocket hub: receipt frame does not encode", zap.Error(err))
 		return nil

@@ -69,8 +69,8 @@ func receiptFrames(t *testing.T, c *conn) [][]string {
 			list = append(list, itoa(r.UserID)+":"+itoa(r.LastDeliveredSeq)+"/"+itoa(r.LastReadSeq))
 		}
 		last := f.Data.Receipts[len(f.Data.Receipts)-1]
-		if f.Data.ReceiptUpdatedEvent != last {
-			t.Fatalf("top-level object %+v is not the last mover %+v", f.Data.ReceiptUpdatedEvent, last)
+		if f.Data.ReceiptUpdate != last {
+			t.Fatalf("top-level object %+v is not the last mover %+v", f.Data.ReceiptUpdate, last)
 		}
 		out = append(out, list)
 	}

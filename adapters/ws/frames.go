@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fechatter/fechatter/adapters/textcheck"
-	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/domain/errs"
 )
 
@@ -257,33 +257,13 @@ func encodeFrame(typ string, data any) ([]byte, error) {
 	return json.Marshal(serverFrame{Type: typ, Data: data})
 }
 
-// helloData is the data of hello.
-type helloData struct {
-	UserID              int64       `json:"user_id"`
-	SessionID           string      `json:"session_id"`
-	HeartbeatIntervalMs int64       `json:"heartbeat_interval_ms"`
-	Chats               []helloChat `json:"chats"`
-}
-
-type helloChat struct {
-	ChatID  int64 `json:"chat_id"`
-	LastSeq int64 `json:"last_seq"`
-}
-
-// ackData answers message.send.
-type ackData struct {
-	Ref     json.RawMessage `json:"ref"`
-	Message query.Message   `json:"message"`
-	Replay  bool            `json:"replay"`
-}
-
-// errorData is the data of an error frame; errorOf builds it.
-type errorData struct {
-	Ref          json.RawMessage `json:"ref,omitempty"`
-	Code         string          `json:"code"`
-	Message      string          `json:"message"`
-	RetryAfterMs int64           `json:"retry_after_ms,omitempty"`
-}
+// The data of the frames this package builds, defined once in package api.
+type (
+	helloData = api.Hello
+	helloChat = api.HelloChat
+	ackData   = api.Ack
+	errorData = api.ErrorFrame
+)
 
 // pongFrame answers ping.
 var pongFrame = []byte(`{"type":"pong","data":{}}`)

@@ -106,7 +106,7 @@ func event(typ string, chatID, userID int64, data any) ports.Event {
 }
 
 func member(chatID, userID int64) command.MemberEvent {
-	return command.MemberEvent{ChatID: chatID, UserID: userID, Role: chat.Member}
+	return command.MemberEvent{ChatID: chatID, UserID: userID, Role: string(chat.Member)}
 }
 
 type hubFixture struct {

@@ -62,8 +62,8 @@ func (h AddMembersHandler) Handle(ctx context.Context, cmd AddMembers) ([]query.
 		}
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
 		for _, m := range added {
-			ev.chat(ports.EventChatMemberAdded, c.ID(), MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: m.Role})
-			ev.user(ports.EventChatMemberAdded, m.UserID, MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: m.Role})
+			ev.chat(ports.EventChatMemberAdded, c.ID(), MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: string(m.Role)})
+			ev.user(ports.EventChatMemberAdded, m.UserID, MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: string(m.Role)})
 		}
 		return ev.save(ctx, h.outbox)
 	})

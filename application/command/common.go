@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/domain/chat"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/ports"
@@ -62,30 +63,19 @@ func (r *eventRecorder) save(ctx context.Context, outbox ports.Outbox) error {
 	return outbox.Add(ctx, r.list...)
 }
 
-// MemberEvent is the data of chat.member_added and chat.member_removed.
-type MemberEvent struct {
-	ChatID int64     `json:"chat_id"`
-	UserID int64     `json:"user_id"`
-	Role   chat.Role `json:"role"`
-}
+// The event payloads that are also WebSocket frame data are defined once,
+// in package api.
+type (
+	MemberEvent         = api.MemberChange   // chat.member_added, chat.member_removed
+	ChatDeletedEvent    = api.ChatDeleted    // chat.deleted
+	MessageDeletedEvent = api.MessageDeleted // message.deleted
+)
 
 // SessionRevokedEvent is the data of session.revoked (user-scoped): the
 // sockets of that session close.
 type SessionRevokedEvent struct {
 	UserID    int64  `json:"user_id"`
 	SessionID string `json:"session_id"`
-}
-
-// ChatDeletedEvent is the data of chat.deleted.
-type ChatDeletedEvent struct {
-	ChatID int64 `json:"chat_id"`
-}
-
-// MessageDeletedEvent is the data of message.deleted.
-type MessageDeletedEvent struct {
-	ChatID int64 `json:"chat_id"`
-	ID     int64 `json:"id"`
-	Seq    int64 `json:"seq"`
 }
 
 // loadVisibleChat loads a chat for update and hides it (NotFound) from

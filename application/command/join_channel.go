@@ -42,8 +42,8 @@ func (h JoinChannelHandler) Handle(ctx context.Context, cmd JoinChannel) error {
 			return err
 		}
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
-		ev.chat(ports.EventChatMemberAdded, c.ID(), MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: m.Role})
-		ev.user(ports.EventChatMemberAdded, m.UserID, MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: m.Role})
+		ev.chat(ports.EventChatMemberAdded, c.ID(), MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: string(m.Role)})
+		ev.user(ports.EventChatMemberAdded, m.UserID, MemberEvent{ChatID: c.ID(), UserID: m.UserID, Role: string(m.Role)})
 		return ev.save(ctx, h.outbox)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/receipt"
@@ -26,14 +27,8 @@ type MarkRead struct {
 	Seq    int64
 }
 
-// ReceiptUpdatedEvent is the data of receipt.updated: a member's pointers
-// after a delivered or read moved one of them.
-type ReceiptUpdatedEvent struct {
-	ChatID           int64 `json:"chat_id"`
-	UserID           int64 `json:"user_id"`
-	LastDeliveredSeq int64 `json:"last_delivered_seq"`
-	LastReadSeq      int64 `json:"last_read_seq"`
-}
+// ReceiptUpdatedEvent is the data of receipt.updated.
+type ReceiptUpdatedEvent = api.ReceiptUpdate
 
 // MarkDeliveredHandler handles MarkDelivered.
 type MarkDeliveredHandler struct{ m receiptMarker }

@@ -42,8 +42,8 @@ func (h RemoveMemberHandler) Handle(ctx context.Context, cmd RemoveMember) error
 			return err
 		}
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
-		ev.chat(ports.EventChatMemberRemoved, c.ID(), MemberEvent{ChatID: c.ID(), UserID: removed.UserID, Role: removed.Role})
-		ev.user(ports.EventChatMemberRemoved, removed.UserID, MemberEvent{ChatID: c.ID(), UserID: removed.UserID, Role: removed.Role})
+		ev.chat(ports.EventChatMemberRemoved, c.ID(), MemberEvent{ChatID: c.ID(), UserID: removed.UserID, Role: string(removed.Role)})
+		ev.user(ports.EventChatMemberRemoved, removed.UserID, MemberEvent{ChatID: c.ID(), UserID: removed.UserID, Role: string(removed.Role)})
 		return ev.save(ctx, h.outbox)
 	})
 }

@@ -8,19 +8,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/identity"
 	"github.com/fechatter/fechatter/ports"
 )
 
 // AuthResult is what signup, signin and refresh answer.
-type AuthResult struct {
-	User         query.User      `json:"user"`
-	Workspace    query.Workspace `json:"workspace"`
-	AccessToken  string          `json:"access_token"`
-	RefreshToken string          `json:"refresh_token"`
-	ExpiresIn    int             `json:"expires_in"`
-}
+type AuthResult = api.AuthResult
 
 // SessionIssuer mints access and refresh tokens for a user.
 type SessionIssuer struct {

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"time"
 
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/presence"
@@ -11,15 +10,6 @@ import (
 
 // MaxPresenceUsers bounds the user ids of one GET /presence.
 const MaxPresenceUsers = 200
-
-// Presence is API.md's Presence: also the data of presence.updated.
-// LastSeen is null for a user never seen; Platform is "" when unknown.
-type Presence struct {
-	UserID   int64      `json:"user_id"`
-	Status   string     `json:"status"`
-	LastSeen *time.Time `json:"last_seen"`
-	Platform string     `json:"platform"`
-}
 
 // PresenceOf is the Presence of userID given their merged entry.
 func PresenceOf(userID int64, e presence.Entry) Presence {

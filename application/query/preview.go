@@ -59,5 +59,5 @@ func previewable(ctx context.Context, chats ChatReadModel, v Viewer, chatID int6
 	if err != nil {
 		return false, err
 	}
-	return s.Type == chat.PublicChannel && s.WorkspaceID == v.WorkspaceID, nil
+	return chat.Type(s.Type) == chat.PublicChannel && s.WorkspaceID == v.WorkspaceID, nil
 }

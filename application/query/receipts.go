@@ -2,18 +2,9 @@ package query
 
 import (
 	"context"
-	"time"
 
 	"github.com/fechatter/fechatter/domain/errs"
 )
-
-// Receipt is the API's Receipt object: when one member's delivered and
-// read pointers first reached a message; null while they have not.
-type Receipt struct {
-	UserID      int64      `json:"user_id"`
-	DeliveredAt *time.Time `json:"delivered_at"`
-	ReadAt      *time.Time `json:"read_at"`
-}
 
 // ReceiptReadModel answers who has received and read a message.
 type ReceiptReadModel interface {

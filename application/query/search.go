@@ -42,19 +42,6 @@ type SearchParams struct {
 	Offset int
 }
 
-// SearchHit is one found message with its highlighted text.
-type SearchHit struct {
-	Message   Message `json:"message"`
-	Highlight string  `json:"highlight"`
-}
-
-// SearchResults is the answer of GET /search/messages.
-type SearchResults struct {
-	Hits           []SearchHit `json:"hits"`
-	EstimatedTotal int         `json:"estimated_total"`
-	TookMs         int64       `json:"took_ms"`
-}
-
 // SearchMessages answers GET /search/messages: full-text search over the
 // messages of the chats the caller is a member of now.
 type SearchMessages struct {

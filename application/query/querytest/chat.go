@@ -125,7 +125,7 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 				wantRole = chat.Owner
 			}
 			checkChat(t, s.Chat, wantChat)
-			if s.Role == nil || *s.Role != wantRole || s.UnreadCount != cs.unread || s.LastReadSeq != cs.read || s.LastDeliveredSeq != cs.dlv {
+			if s.Role == nil || *s.Role != string(wantRole) || s.UnreadCount != cs.unread || s.LastReadSeq != cs.read || s.LastDeliveredSeq != cs.dlv {
 				t.Fatalf("user %d: role %v unread %d read %d delivered %d; want %s %d %d %d",
 					cs.user, s.Role, s.UnreadCount, s.LastReadSeq, s.LastDeliveredSeq, wantRole, cs.unread, cs.read, cs.dlv)
 			}
@@ -215,7 +215,7 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 
 		// A member of the public channel sees their role.
 		s, err := env.ChatReads.ChatSummary(ctx, ws.ID, public.ID(), u[0].ID)
-		if err != nil || s.Role == nil || *s.Role != chat.Owner {
+		if err != nil || s.Role == nil || *s.Role != string(chat.Owner) {
 			t.Fatalf("member's summary = %+v, %v; want role owner", s, err)
 		}
 
@@ -282,7 +282,7 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 		if err != nil || len(all) != 3 || all[0].Name != "50%_off" || all[1].ID != general.ID() || all[2].ID != random.ID() {
 			t.Fatalf("all public channels = %+v, %v", all, err)
 		}
-		if all[1].Role == nil || *all[1].Role != chat.Member || all[2].Role != nil {
+		if all[1].Role == nil || *all[1].Role != string(chat.Member) || all[2].Role != nil {
 			t.Errorf("roles as u1 sees them: general %v, random %v; want member, nil", all[1].Role, all[2].Role)
 		}
 		if all[1].MemberCount != 2 {
@@ -330,10 +330,10 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 			t.Fatalf("Members: %v", err)
 		}
 		want := []query.Member{
-			{UserID: u[0].ID, Role: chat.Owner, JoinedAt: t0},
-			{UserID: u[1].ID, Role: chat.Member, JoinedAt: t0},
-			{UserID: u[3].ID, Role: chat.Admin, JoinedAt: t0.Add(time.Minute), LastReadSeq: 1, LastDeliveredSeq: 1},
-			{UserID: u[2].ID, Role: chat.Member, JoinedAt: t0.Add(2 * time.Minute)},
+			{UserID: u[0].ID, Role: string(chat.Owner), JoinedAt: t0},
+			{UserID: u[1].ID, Role: string(chat.Member), JoinedAt: t0},
+			{UserID: u[3].ID, Role: string(chat.Admin), JoinedAt: t0.Add(time.Minute), LastReadSeq: 1, LastDeliveredSeq: 1},
+			{UserID: u[2].ID, Role: string(chat.Member), JoinedAt: t0.Add(2 * time.Minute)},
 		}
 		if len(got) == 4 && got[0].UserID == u[1].ID { // joined together: either order
 			got[0], got[1] = got[1], got[0]
