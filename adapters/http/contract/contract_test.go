@@ -20,7 +20,8 @@ func TestCheckerCatchesDrift(t *testing.T) {
 	}
 	json := http.Header{"Content-Type": {"application/json"}}
 	okMsg := `{"id":1,"chat_id":2,"seq":3,"sender_id":4,"content":"hi","reply_to_id":null,"idempotency_key":null,` +
-		`"created_at":"2026-11-25T19:33:47.123456Z","edited_at":null,"deleted_at":null}`
+		`"created_at":"2026-11-25T19:33:47.123456Z","edited_at":null,"deleted_at":null,` +
+		`"attachments":[],"reactions":[],"mentions":[],"mentions_all":false,"thread_root_id":null,"reply_count":0,"last_reply_at":null}`
 	tests := []struct {
 		name   string
 		req    *http.Request
