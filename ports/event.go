@@ -81,3 +81,14 @@ type OutboxStore interface {
 type EventPublisher interface {
 	Publish(ctx context.Context, e Event) error
 }
+
+// EventBatchPublisher is an EventPublisher that can have many publishes in
+// flight at once. PublishBatch sends events in order without waiting for
+// each ack, then waits for all of them, and returns how many leading
+// events were acknowledged: len(events), or the index of the first failure
+// with its error (later events may have been stored too; the bus drops
+// them as duplicates when they are published again).
+type EventBatchPublisher interface {
+	EventPublisher
+	PublishBatch(ctx context.Context, events []Event) (int, error)
+}

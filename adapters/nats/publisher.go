@@ -14,7 +14,7 @@ import (
 	"github.com/fechatter/fechatter/ports"
 )
 
-var _ ports.EventPublisher = (*Publisher)(nil)
+var _ ports.EventBatchPublisher = (*Publisher)(nil)
 
 // DefaultPublishTimeout bounds the wait for JetStream's ack.
 const DefaultPublishTimeout = 5 * time.Second
@@ -50,16 +50,12 @@ func (p *Publisher) Publish(ctx context.Context, e ports.Event) error {
 	if err := checkEvent(e); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep Data as written: "<" stays "<"
-	if err := enc.Encode(e); err != nil {
-		return errs.Wrap(errs.Invalid, err, "encode event %s", e.ID)
+	msg, err := p.message(e)
+	if err != nil {
+		return err
 	}
-	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	msg := &nats.Msg{Subject: e.Subject(p.prefix), Data: data}
 	if _, err := p.js.PublishMsg(ctx, msg,
 		jetstream.WithMsgID(e.ID),
 		jetstream.WithExpectStream(p.stream),
@@ -67,6 +63,57 @@ func (p *Publisher) Publish(ctx context.Context, e ports.Event) error {
 		return errs.Wrap(errs.Unavailable, err, "publish event %s to %s", e.ID, msg.Subject)
 	}
 	return nil
+}
+
+// message encodes e as the NATS message of its subject.
+func (p *Publisher) message(e ports.Event) (*nats.Msg, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep Data as written: "<" stays "<"
+	if err := enc.Encode(e); err != nil {
+		return nil, errs.Wrap(errs.Invalid, err, "encode event %s", e.ID)
+	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return &nats.Msg{Subject: e.Subject(p.prefix), Data: data}, nil
+}
+
+// PublishBatch publishes events asynchronously, in order on one
+// connection (so the stream stores them in that order), and waits for every
+// ack within the publish timeout. It returns how many leading events were
+// acknowledged. A malformed event is reported as errs.Invalid at its index,
+// before anything after it is sent.
+func (p *Publisher) PublishBatch(ctx context.Context, events []ports.Event) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	var sendErr error
+	for i, e := range events {
+		if err := checkEvent(e); err != nil {
+			sendErr = err
+			break
+		}
+		msg, err := p.message(e)
+		if err != nil {
+			sendErr = err
+			break
+		}
+		f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithExpectStream(p.stream))
+		if err != nil {
+			sendErr = errs.Wrap(errs.Unavailable, err, "publish event %s to %s", events[i].ID, msg.Subject)
+			break
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return i, errs.Wrap(errs.Unavailable, err, "publish event %s", events[i].ID)
+		case <-ctx.Done():
+			return i, errs.Wrap(errs.Unavailable, ctx.Err(), "publish event %s: no ack", events[i].ID)
+		}
+	}
+	return len(futures), sendErr
 }
 
 // checkEvent refuses events whose subject the stream would not capture.

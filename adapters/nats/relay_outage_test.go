@@ -20,7 +20,14 @@ import (
 // down and comes back on the same port and store: events added before,
 // during and after the outage all end up in the stream exactly once, each
 // chat's in the order they were added.
+// It runs with a publisher that publishes one event at a time and with one
+// that has whole batches in flight.
 func TestRelayOutage(t *testing.T) {
+	t.Run("one at a time", func(t *testing.T) { relayOutage(t, false) })
+	t.Run("batches in flight", func(t *testing.T) { relayOutage(t, true) })
+}
+
+func relayOutage(t *testing.T, batches bool) {
 	storeDir := t.TempDir()
 	srv := startEmbedded(t, natsadapter.EmbeddedConfig{StoreDir: storeDir})
 	port := srv.Port()
@@ -36,8 +43,12 @@ func TestRelayOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	bus := &countingPublisher{next: pub, changed: make(chan struct{}, 1)}
+	var to ports.EventPublisher = bus
+	if batches {
+		to = &countingBatchPublisher{countingPublisher: bus, next: pub}
+	}
 	outbox := newTestOutbox(bus.changed)
-	relay, err := event.NewOutboxRelay(outbox, bus, zap.NewNop(), event.RelayOptions{
+	relay, err := event.NewOutboxRelay(outbox, to, zap.NewNop(), event.RelayOptions{
 		BatchSize:    7,
 		PollInterval: 50 * time.Millisecond,
 		MinBackoff:   10 * time.Millisecond,
@@ -150,6 +161,23 @@ func (p *countingPublisher) Publish(ctx context.Context, e ports.Event) error {
 	p.mu.Unlock()
 	signal(p.changed)
 	return err
+}
+
+// countingBatchPublisher is a countingPublisher that publishes batches.
+type countingBatchPublisher struct {
+	*countingPublisher
+	next ports.EventBatchPublisher
+}
+
+func (p *countingBatchPublisher) PublishBatch(ctx context.Context, events []ports.Event) (int, error) {
+	n, err := p.next.PublishBatch(ctx, events)
+	p.mu.Lock()
+	if err != nil {
+		p.failed++
+	}
+	p.mu.Unlock()
+	signal(p.changed)
+	return n, err
 }
 
 func (p *countingPublisher) failures() int {

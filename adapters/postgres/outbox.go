@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -22,7 +24,17 @@ var (
 type Outbox struct {
 	db     *bun.DB
 	notify chan struct{}
+
+	// Every event is inserted and deleted once, so the table is all dead
+	// tuples unless vacuumed; the relay's scan of an "empty" outbox then
+	// reads them all. The outbox vacuums itself after vacuumEvery removals
+	// (not relying on autovacuum, which may be off).
+	removed   atomic.Int64
+	vacuuming atomic.Bool
 }
+
+// vacuumEvery is how many removed events make the outbox vacuum itself.
+const vacuumEvery = 20_000
 
 // NewOutbox returns an Outbox on db.
 func NewOutbox(db *bun.DB) *Outbox {
@@ -87,7 +99,22 @@ func (o *Outbox) Remove(ctx context.Context, positions []int64) error {
 	}
 	_, err := conn(ctx, o.db).NewDelete().Model((*outboxRow)(nil)).
 		Where("position IN (?)", bun.List(positions)).Exec(ctx)
-	return dbError(err, "remove events from the outbox")
+	if err != nil {
+		return dbError(err, "remove events from the outbox")
+	}
+	if o.removed.Add(int64(len(positions))) >= vacuumEvery && o.vacuuming.CompareAndSwap(false, true) {
+		o.removed.Store(0)
+		go o.vacuum()
+	}
+	return nil
+}
+
+// vacuum reclaims the dead tuples of removed events, in the background.
+func (o *Outbox) vacuum() {
+	defer o.vacuuming.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _ = o.db.ExecContext(ctx, "VACUUM outbox") // best effort: the next one retries
 }
 
 // Notify receives a value after a commit that added events.

@@ -42,7 +42,12 @@ type LagObserver func(lag time.Duration)
 
 // IndexerOptions tune an Indexer; zero values take the defaults.
 type IndexerOptions struct {
-	BatchSize    int           // events per batch at most (default 10)
+	BatchSize    int           // events that make a batch ready (default 10)
+	// MaxBatch bounds a batch when more than BatchSize are already pending
+	// (a backlog: the index was busy writing): the ready batch then takes
+	// everything pending up to MaxBatch, so that the index writes fewer,
+	// larger batches as the rate grows (default 1000).
+	MaxBatch int
 	BatchTimeout time.Duration // longest wait to fill a batch (default 1s)
 	MinBackoff   time.Duration // first wait after a failed batch (default 100ms)
 	MaxBackoff   time.Duration // longest wait between retries (default 10s)
@@ -59,6 +64,9 @@ func (o IndexerOptions) withDefaults() IndexerOptions {
 	}
 	if o.BatchTimeout <= 0 {
 		o.BatchTimeout = time.Second
+	}
+	if o.MaxBatch < o.BatchSize {
+		o.MaxBatch = max(1000, o.BatchSize)
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 100 * time.Millisecond
@@ -153,8 +161,27 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
-// collect fetches until the batch is full or BatchTimeout has passed.
+// collect fetches until BatchSize events are there or BatchTimeout has
+// passed; a batch that filled up takes whatever else is pending at once, up
+// to MaxBatch.
 func (ix *Indexer) collect(ctx context.Context) ([]DeliveredEvent, error) {
+	batch, err := ix.fill(ctx)
+	for err == nil && len(batch) >= ix.opts.BatchSize && len(batch) < ix.opts.MaxBatch {
+		var got []DeliveredEvent
+		got, err = ix.src.Fetch(ctx, ix.opts.MaxBatch-len(batch), 0)
+		batch = append(batch, got...)
+		if len(got) == 0 {
+			break
+		}
+	}
+	if err != nil && len(batch) > 0 && ctx.Err() == nil {
+		err = nil // what was fetched is indexed; the next fetch reports again
+	}
+	return batch, err
+}
+
+// fill fetches until the batch has BatchSize events or BatchTimeout passed.
+func (ix *Indexer) fill(ctx context.Context) ([]DeliveredEvent, error) {
 	var batch []DeliveredEvent
 	deadline := time.Now().Add(ix.opts.BatchTimeout)
 	for len(batch) < ix.opts.BatchSize {

@@ -300,7 +300,7 @@ func TestIndexerBatchesBySize(t *testing.T) {
 	}
 	start := time.Now()
 	src.publish(events...)
-	ixRun(t, src, idx, event.IndexerOptions{BatchSize: 10, BatchTimeout: time.Minute})
+	ixRun(t, src, idx, event.IndexerOptions{BatchSize: 10, MaxBatch: 10, BatchTimeout: time.Minute})
 
 	ixEventually(t, "two full batches", func() bool { return len(idx.writes()) >= 2 })
 	w := idx.writes()
@@ -313,6 +313,24 @@ func TestIndexerBatchesBySize(t *testing.T) {
 	ixEventually(t, "20 acks", func() bool { a, _, _, _ := src.counts(); return a == 20 })
 	if a, _, _, _ := src.counts(); a != 20 {
 		t.Errorf("acked %d, want exactly the 20 indexed", a)
+	}
+}
+
+// With a backlog (more than BatchSize pending), a ready batch takes
+// everything pending up to MaxBatch: the index writes one large batch, not
+// one per BatchSize events.
+func TestIndexerTakesTheBacklogUpToMaxBatch(t *testing.T) {
+	src, idx := newIxSource(), newIxIndex()
+	var events []ports.Event
+	for i := range 250 {
+		events = append(events, ixCreated(ixMessage(fmt.Sprintf("message %d", i))))
+	}
+	src.publish(events...)
+	ixRun(t, src, idx, event.IndexerOptions{BatchSize: 10, MaxBatch: 200, BatchTimeout: time.Minute})
+	ixEventually(t, "250 acks", func() bool { a, _, _, _ := src.counts(); return a == 250 })
+	w := idx.writes()
+	if len(w) != 2 || w[0].n != 200 || w[1].n != 50 {
+		t.Errorf("writes %+v, want a batch of 200 (MaxBatch) and one of the 50 left", w)
 	}
 }
 
@@ -338,7 +356,7 @@ func TestIndexerBatchesByTimeout(t *testing.T) {
 func TestIndexerFailingIndexLosesNothing(t *testing.T) {
 	src, idx := newIxSource(), newIxIndex()
 	idx.setFailing(true)
-	ixRun(t, src, idx, event.IndexerOptions{BatchSize: 10, BatchTimeout: 50 * time.Millisecond})
+	ixRun(t, src, idx, event.IndexerOptions{BatchSize: 10, MaxBatch: 10, BatchTimeout: 50 * time.Millisecond})
 
 	var msgs []query.Message
 	var events []ports.Event

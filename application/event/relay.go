@@ -15,7 +15,7 @@ import (
 
 // RelayOptions tune an OutboxRelay; zero values take the defaults.
 type RelayOptions struct {
-	BatchSize    int           // events read from the outbox at a time (default 100)
+	BatchSize    int           // events read from the outbox at a time (default 500)
 	PollInterval time.Duration // how often the outbox is read without a signal (default 1s)
 	MinBackoff   time.Duration // first wait after a failure (default 100ms)
 	MaxBackoff   time.Duration // longest wait between retries (default 10s)
@@ -23,7 +23,7 @@ type RelayOptions struct {
 
 func (o RelayOptions) withDefaults() RelayOptions {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 100
+		o.BatchSize = 500
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
@@ -41,20 +41,27 @@ func (o RelayOptions) withDefaults() RelayOptions {
 }
 
 // OutboxRelay moves committed events from the outbox to the event bus. It
-// publishes in outbox order, one event at a time, waiting for each ack, and
-// removes entries only after they were acknowledged: an event is never lost,
+// reads a batch in outbox order, publishes it (a ports.EventBatchPublisher
+// gets the whole batch in flight at once, in order on one connection; any
+// other publisher one event at a time, each after the previous ack), and
+// removes the acknowledged prefix in one statement: an event is never lost,
 // and is published again (then deduplicated by the bus) if the process dies
 // between the ack and the removal.
 //
 // Several relays (one per server instance) may run against the same outbox
 // and still keep every chat's events in order in the stream. Each relay
-// publishes in position order and publishes event n+1 only after event n was
-// acknowledged, that is, after n is in the stream. So whichever relay stores
-// n+1 first, n is already stored; the copies the other relays publish later
-// carry the same Nats-Msg-Id (the event id) and JetStream drops them within
-// its duplicate window (2 minutes). That holds as long as no relay sits on a
-// stale batch for longer than the window, which the publish timeout (seconds)
-// ensures; consumers still tolerate a late duplicate by event id or seq.
+// publishes in position order on one connection, which the stream stores
+// in the order it receives; so whichever relay's copy of n+1 is stored, n
+// was stored before it (by the same relay, or by another earlier). The
+// copies the other relays publish later carry the same Nats-Msg-Id (the
+// event id) and JetStream drops them within its duplicate window (2
+// minutes). That holds as long as no relay sits on a stale batch for longer
+// than the window, which the publish timeout (seconds) ensures; consumers
+// still tolerate a late duplicate by event id or seq. One case can reorder:
+// a publish lost in the middle of a batch (a connection lost between two
+// of its messages) while later ones of the same batch were stored; the
+// lost one is stored when retried, after them. Consumers order a chat's
+// messages by seq, and clients fill gaps from history.
 type OutboxRelay struct {
 	store ports.OutboxStore
 	pub   ports.EventPublisher
@@ -158,16 +165,48 @@ func (r *OutboxRelay) drain(ctx context.Context) error {
 }
 
 // publish sends entries in order and stops at the first failure, returning
-// how many were acknowledged.
+// how many were acknowledged. A publisher that can have many publishes in
+// flight gets the whole batch at once.
 func (r *OutboxRelay) publish(ctx context.Context, entries []ports.OutboxEntry) (int, error) {
+	bp, ok := r.pub.(ports.EventBatchPublisher)
+	if !ok {
+		return r.publishEach(ctx, entries)
+	}
+	events := make([]ports.Event, len(entries))
+	for i, e := range entries {
+		events[i] = e.Event
+	}
+	done := 0
+	for done < len(entries) {
+		n, err := bp.PublishBatch(ctx, events[done:])
+		done += n
+		if err == nil {
+			continue
+		}
+		if errs.Is(err, errs.Invalid) && done < len(entries) {
+			r.dropping(entries[done], err)
+			done++
+			continue
+		}
+		return done, err
+	}
+	return done, nil
+}
+
+func (r *OutboxRelay) dropping(e ports.OutboxEntry, err error) {
+	r.log.Error("outbox relay: dropping an event the bus refuses",
+		zap.Int64("position", e.Position), zap.String("event_id", e.Event.ID),
+		zap.String("type", e.Event.Type), zap.Error(err))
+}
+
+// publishEach publishes one event at a time, each after the previous ack.
+func (r *OutboxRelay) publishEach(ctx context.Context, entries []ports.OutboxEntry) (int, error) {
 	for i, e := range entries {
 		err := r.pub.Publish(ctx, e.Event)
 		if errs.Is(err, errs.Invalid) {
 			// The bus can never take this event (malformed): retrying it
 			// would hold back every later one, so it is dropped, loudly.
-			r.log.Error("outbox relay: dropping an event the bus refuses",
-				zap.Int64("position", e.Position), zap.String("event_id", e.Event.ID),
-				zap.String("type", e.Event.Type), zap.Error(err))
+			r.dropping(e, err)
 			continue
 		}
 		if err != nil {
