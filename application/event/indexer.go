@@ -42,12 +42,12 @@ type LagObserver func(lag time.Duration)
 
 // IndexerOptions tune an Indexer; zero values take the defaults.
 type IndexerOptions struct {
-	BatchSize    int           // events that make a batch ready (default 10)
+	BatchSize int // events that make a batch ready (default 10)
 	// MaxBatch bounds a batch when more than BatchSize are already pending
 	// (a backlog: the index was busy writing): the ready batch then takes
 	// everything pending up to MaxBatch, so that the index writes fewer,
 	// larger batches as the rate grows (default 1000).
-	MaxBatch int
+	MaxBatch     int
 	BatchTimeout time.Duration // longest wait to fill a batch (default 1s)
 	MinBackoff   time.Duration // first wait after a failed batch (default 100ms)
 	MaxBackoff   time.Duration // longest wait between retries (default 10s)
