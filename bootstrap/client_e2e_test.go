@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fechatter/fechatter/adapters/http/contract"
 	"github.com/fechatter/fechatter/client"
 	"github.com/fechatter/fechatter/client/bench"
 	"github.com/fechatter/fechatter/ports/porttest"
@@ -48,8 +49,11 @@ func TestClientAgainstARealServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	hc := client.NewHTTPClient(8)
+	// Every exchange and frame is checked against openapi.json.
+	check := contract.Default(t)
+	hc.Transport = check.Transport(t, hc.Transport)
 	newClient := func() *client.Client {
-		c, err := client.New(s.base, client.WithHTTPClient(hc))
+		c, err := client.New(s.base, client.WithHTTPClient(hc), client.WithWireHook(check.WireHook(t)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/adapters/http/contract"
 	natsadapter "github.com/fechatter/fechatter/adapters/nats"
 	"github.com/fechatter/fechatter/adapters/postgres/pgtest"
 	"github.com/fechatter/fechatter/ports"
@@ -27,6 +28,8 @@ import (
 type server struct {
 	base string
 	stop func()
+	// hc checks every exchange against openapi.json (contract).
+	hc *http.Client
 }
 
 func startServer(t *testing.T, extraEnv ...string) server {
@@ -58,7 +61,7 @@ func startServer(t *testing.T, extraEnv ...string) server {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	s := server{base: "http://" + l.Addr().String()}
+	s := server{base: "http://" + l.Addr().String(), hc: contract.Default(t).Client(t)}
 	var stopped bool
 	s.stop = func() {
 		if stopped {
@@ -88,7 +91,7 @@ func (s server) call(t *testing.T, want int, method, path, token string, body, o
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

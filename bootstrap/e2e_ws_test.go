@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/fechatter/fechatter/adapters/http/contract"
 )
 
 // TestWebSocketDeliversOnARealServer connects a WebSocket to a whole server
@@ -35,8 +37,15 @@ func TestWebSocketDeliversOnARealServer(t *testing.T) {
 		t.Helper()
 		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 		var f frame
-		if err := conn.ReadJSON(&f); err != nil {
+		_, raw, err := conn.ReadMessage()
+		if err != nil {
 			t.Fatalf("read frame: %v", err)
+		}
+		if err := contract.Default(t).ServerFrame(raw); err != nil {
+			t.Errorf("contract: %v", err)
+		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatalf("frame %s: %v", raw, err)
 		}
 		return f
 	}

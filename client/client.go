@@ -32,6 +32,7 @@ const maxAnswer = 16 << 20
 type Client struct {
 	base string // scheme://host[:port], no trailing slash
 	hc   *http.Client
+	wire func(sent bool, frame []byte) // WithWireHook
 
 	mu      sync.RWMutex
 	session Session
@@ -43,6 +44,14 @@ type Option func(*Client)
 // WithHTTPClient makes the client use hc (share one between the clients of
 // many users so they share its connection pool).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithWireHook makes every WebSocket connection of the client call hook
+// with each text frame as it crosses the wire: sent is true for a frame
+// the client sends. It runs on the connection's reader or writer and must
+// be quick; tests use it to check frames against the API document.
+func WithWireHook(hook func(sent bool, frame []byte)) Option {
+	return func(c *Client) { c.wire = hook }
+}
 
 // NewHTTPClient returns an http.Client suited to many concurrent calls to
 // one server: up to maxConns kept-alive connections, a 30s timeout.
@@ -90,7 +99,7 @@ func (c *Client) Session() Session {
 // WithSession returns a client of the same server and HTTP client acting
 // as another session.
 func (c *Client) WithSession(s Session) *Client {
-	return &Client{base: c.base, hc: c.hc, session: s}
+	return &Client{base: c.base, hc: c.hc, wire: c.wire, session: s}
 }
 
 func (c *Client) setSession(s Session) {

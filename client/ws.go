@@ -62,6 +62,7 @@ type Conn struct {
 	opts    DialOptions
 	onFrame func(Frame)
 	frames  chan Frame
+	wire    func(sent bool, frame []byte) // may be nil
 
 	wmu         sync.Mutex    // one writer at a time
 	readTimeout time.Duration // silence after which the server is gone
@@ -118,7 +119,7 @@ func (c *Client) Dial(ctx context.Context, o DialOptions) (*Conn, error) {
 		}
 		return nil, fmt.Errorf("client: websocket dial: %w", err)
 	}
-	k := &Conn{ws: ws, opts: o, onFrame: o.OnFrame,
+	k := &Conn{ws: ws, opts: o, onFrame: o.OnFrame, wire: c.wire,
 		pending: make(map[string]chan sendResult),
 		closing: make(chan struct{}), done: make(chan struct{})}
 	if k.onFrame == nil {
@@ -297,6 +298,9 @@ func (k *Conn) write(v any) error {
 	if isClosed(k.done) {
 		return ErrClosed
 	}
+	if k.wire != nil {
+		k.wire(true, b)
+	}
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
 	_ = k.ws.SetWriteDeadline(time.Now().Add(k.opts.WriteTimeout))
@@ -331,6 +335,9 @@ func (k *Conn) readFrame() (Frame, error) {
 	_, data, err := k.ws.ReadMessage()
 	if err != nil {
 		return Frame{}, err
+	}
+	if k.wire != nil {
+		k.wire(false, data)
 	}
 	f := Frame{At: time.Now()}
 	if err := json.Unmarshal(data, &f); err != nil {

@@ -130,7 +130,7 @@ type createChatBody struct {
 	Type        *string `json:"type"`
 	Name        *string `json:"name,omitempty"`
 	Description *string `json:"description,omitempty"`
-	MemberIDs   []int64 `json:"member_ids"`
+	MemberIDs   []int64 `json:"member_ids,omitempty"` // optional (a channel may start with its creator alone)
 }
 
 type updateChatBody struct {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/fechatter/fechatter/adapters/http/contract"
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/adapters/ws"
@@ -298,6 +299,12 @@ func (c *client) readLoop() {
 	defer c.c.Close() // after the close handshake, as clients do
 	for {
 		_, data, err := c.c.ReadMessage()
+		if err == nil {
+			// Every frame the server sends is checked against openapi.json.
+			if cerr := contract.Default(c.t).ServerFrame(data); cerr != nil {
+				c.t.Errorf("%s: contract: %v", c.name, cerr)
+			}
+		}
 		c.mu.Lock()
 		if err != nil {
 			c.closeErr = err

@@ -217,3 +217,22 @@ func clipBytes(b []byte) string {
 	}
 	return string(b)
 }
+
+// WireHook returns a hook for client.WithWireHook: every frame a client
+// sends or receives is checked, and a drift fails t.
+func (c *Checker) WireHook(t testing.TB) func(sent bool, frame []byte) {
+	return func(sent bool, frame []byte) {
+		check := c.ServerFrame
+		if sent {
+			check = c.ClientFrame
+		}
+		if err := check(frame); err != nil {
+			t.Errorf("contract: %v", err)
+		}
+	}
+}
+
+// Client returns an http.Client whose exchanges are all checked.
+func (c *Checker) Client(t testing.TB) *http.Client {
+	return &http.Client{Transport: c.Transport(t, nil)}
+}
