@@ -7,18 +7,32 @@ import (
 	"go.uber.org/zap"
 
 	httpadapter "github.com/fechatter/fechatter/adapters/http"
+	"github.com/fechatter/fechatter/adapters/observability"
 	"github.com/fechatter/fechatter/adapters/ws"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/ports"
 )
+
+type gatewayIn struct {
+	fx.In
+	App     application.App
+	Tokens  ports.TokenIssuer
+	Sub     ports.EventSubscriber
+	Log     *zap.Logger
+	Metrics *observability.Metrics `optional:"true"` // deliveries and slow-consumer closes
+}
 
 // wsModule mounts the WebSocket gateway on the HTTP server. It comes after
 // httpModule, so on stop it closes the sockets (1001, after draining) before
 // the HTTP server shuts down (fasthttp does not wait for WebSockets).
 func wsModule(cfg Config) fx.Option {
 	return fx.Module("ws",
-		fx.Provide(func(app application.App, tokens ports.TokenIssuer, sub ports.EventSubscriber, log *zap.Logger) *ws.Gateway {
-			return ws.NewGateway(app, tokens, sub, log.Named("ws"), ws.Options{HeartbeatInterval: cfg.Presence.Heartbeat})
+		fx.Provide(func(in gatewayIn) *ws.Gateway {
+			opts := ws.Options{HeartbeatInterval: cfg.Presence.Heartbeat}
+			if in.Metrics != nil {
+				opts.Observer = in.Metrics
+			}
+			return ws.NewGateway(in.App, in.Tokens, in.Sub, in.Log.Named("ws"), opts)
 		}),
 		fx.Invoke(func(lc fx.Lifecycle, gw *ws.Gateway, srv *httpadapter.Server) {
 			gw.Mount(srv.Fiber())

@@ -157,7 +157,7 @@ func (h *hub) flushReceipts(r *room) {
 			frames[u] = frame
 		}
 		if frame != nil {
-			c.send(frame)
+			h.deliver(c, frame)
 		}
 	}
 }

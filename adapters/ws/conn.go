@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,12 +17,26 @@ import (
 
 var errAborted = errors.New("connection aborted")
 
-// maxSpare is the largest batch buffer a connection keeps between bursts.
-const maxSpare = 32
+// Why a connection that does not read is closed (1008).
+const (
+	reasonQueueFull  = "slow consumer: send queue full"
+	reasonUnread     = "slow consumer: too many bytes unread"
+	reasonReadStalls = "slow consumer: stopped reading"
+)
 
 // conn is one client connection. Its reader runs on the goroutine the
-// upgrade gave us (frames are handled one at a time, in order); its writer
-// is a second goroutine that drains the send queue and sends the pings.
+// upgrade gave us (frames are handled one at a time, in order). An idle
+// connection has no other goroutine: a writer runs only while frames, a
+// ping or the close wait to be sent (started by whoever queues them), and
+// one timer per connection schedules its pings and its stall check.
+//
+// How far behind the client is: each ping's payload is the count of frame
+// bytes written before it, and the client's pong echoes it once it has
+// read that far (pongs come in order with the frames). Frame bytes queued
+// or written but not confirmed so count against MaxUnreadBytes, wherever
+// they wait (queue, socket buffers); a ping covering unconfirmed bytes
+// that is not answered within StallTimeout, while the reader is idle,
+// closes the connection with 1008 too.
 type conn struct {
 	g        *Gateway
 	ws       *websocket.Conn
@@ -38,78 +53,204 @@ type conn struct {
 
 	mu      sync.Mutex
 	queue   [][]byte
-	spare   [][]byte // the writer's last batch, reused
-	closing bool     // no more frames are queued
-	code    int      // close code and reason, once closing
+	queued  int   // bytes in queue
+	written int64 // frame bytes written to the socket
+	read    int64 // frame bytes the client confirmed reading (pong)
+	probe   int64 // written when the unanswered ping went out; 0: none
+	probeAt time.Time
+	stallAt time.Time // when an unanswered probe means a stall; zero: none
+	pingAt  time.Time // next heartbeat ping
+	fireAt  time.Time // when timer fires next
+	timer   *time.Timer
+	hello   []byte // the first frame, not counted in written
+	ready   bool   // hello is set: the writer may start
+	writing bool   // a writer runs; stays set once the close is done
+	pingDue bool
+	closing bool // no more frames are queued
+	code    int  // close code and reason, once closing
 	reason  string
 	drain   bool // send what is queued before the close frame
 
-	wake       chan struct{} // a frame was queued
-	dying      chan struct{} // closed by kill
+	writerDone chan struct{} // closed once the writer finished the close
 	readerDone chan struct{}
-	writerDone chan struct{}
+	killed     atomic.Bool // closing, read without the lock by the writer
+	busy       atomic.Bool // the reader is handling a frame (pongs wait)
 	stopping   atomic.Bool // the gateway is shutting down
 	aborted    atomic.Bool // the socket is being dropped
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, actor command.Actor, platform string) *conn {
 	return &conn{g: g, ws: ws, actor: actor, platform: platform,
-		chats: make(map[int64]*room),
-		wake:  make(chan struct{}, 1), dying: make(chan struct{}),
-		readerDone: make(chan struct{}), writerDone: make(chan struct{})}
+		chats:      make(map[int64]*room),
+		writerDone: make(chan struct{}), readerDone: make(chan struct{})}
 }
 
-// send queues a frame without waiting. A full queue means the client does
-// not read: the connection is closed with 1008 rather than slowing the
-// sender, which is the event fan-out.
+// send queues a reply or an event frame without waiting. A client too far
+// behind is closed with 1008 rather than slowing the sender (the event
+// fan-out, or its own reader).
 func (c *conn) send(frame []byte) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue) >= c.g.opts.SendQueue {
+	reason := ""
+	switch {
+	case len(c.queue) >= c.g.opts.SendQueue:
+		reason = reasonQueueFull
+	case int64(c.queued+len(frame))+c.written-c.read > int64(c.g.opts.MaxUnreadBytes):
+		reason = reasonUnread
+	}
+	if reason != "" {
 		c.mu.Unlock()
-		c.kill(websocket.ClosePolicyViolation, "send queue full: the client does not read its frames", false)
+		c.slowConsumer(reason)
 		return false
 	}
 	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	start := c.startWriterLocked()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		go c.writeLoop()
 	}
 	return true
 }
 
-// sendFirst queues a frame ahead of everything queued so far (hello).
-func (c *conn) sendFirst(frame []byte) {
-	c.mu.Lock()
-	if !c.closing {
-		c.queue = append([][]byte{frame}, c.queue...)
-	}
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// kill starts closing the connection with a close code and reason; with
-// drain, the frames already queued go out first. The first call wins. It
-// never blocks: the writer sends the close frame.
-func (c *conn) kill(code int, reason string, drain bool) {
+// sendHello sends hello ahead of every frame queued so far, which wait
+// for it. Its bytes do not count as unread: a user of many chats has a
+// large hello.
+func (c *conn) sendHello(frame []byte) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return
 	}
+	c.hello, c.ready = frame, true
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// startWriterLocked reports whether the caller must start the writer:
+// none runs, and hello is out or the connection closes.
+func (c *conn) startWriterLocked() bool {
+	if c.writing || !(c.ready || c.closing) {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// slowConsumer closes a connection that does not read with 1008. A
+// write in progress keeps its deadline (WriteTimeout): should the client
+// read meanwhile, the close frame follows it.
+func (c *conn) slowConsumer(reason string) {
+	if c.kill(websocket.ClosePolicyViolation, reason, false) {
+		c.g.opts.Observer.SlowConsumerClosed()
+		c.g.log.Info("websocket closed: slow consumer", zap.Int64("user_id", c.actor.UserID), zap.String("reason", reason))
+	}
+}
+
+// kill starts closing the connection with a close code and reason; with
+// drain, the frames already queued go out first. The first call wins (and
+// gets true). It never blocks: the writer sends the close frame.
+func (c *conn) kill(code int, reason string, drain bool) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
 	c.closing, c.code, c.reason, c.drain = true, code, reason, drain
+	c.killed.Store(true)
 	if !drain {
-		c.queue = nil
+		c.queue, c.queued = nil, 0
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return true
+}
+
+// startTimer starts the heartbeat: a ping every HeartbeatInterval.
+func (c *conn) startTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.pingAt = time.Now().Add(c.g.opts.HeartbeatInterval)
+	c.fireAt = c.pingAt
+	c.timer = time.AfterFunc(c.g.opts.HeartbeatInterval, c.onTimer)
+}
+
+// armLocked makes the timer fire by at.
+func (c *conn) armLocked(at time.Time) {
+	if c.timer == nil || c.closing || (!c.fireAt.IsZero() && !at.Before(c.fireAt)) {
+		return
+	}
+	c.fireAt = at
+	c.timer.Reset(time.Until(at))
+}
+
+// onTimer sends the heartbeat ping when due and closes a connection whose
+// client stalled. It runs on a goroutine of its own, which becomes the
+// writer if one is needed.
+func (c *conn) onTimer() {
+	now := time.Now()
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if !c.stallAt.IsZero() && !now.Before(c.stallAt) {
+		if !c.busy.Load() {
+			c.mu.Unlock()
+			c.slowConsumer(reasonReadStalls)
+			return
+		}
+		// The reader is busy with a frame (a send waiting on the
+		// database, say) and reads no pong meanwhile: look again later.
+		c.stallAt = now.Add(c.g.opts.StallTimeout / 4)
+	}
+	if !now.Before(c.pingAt) {
+		c.pingDue = true
+		c.pingAt = now.Add(c.g.opts.HeartbeatInterval)
+	}
+	next := c.pingAt
+	if !c.stallAt.IsZero() && c.stallAt.Before(next) {
+		next = c.stallAt
+	}
+	c.fireAt = next
+	c.timer.Reset(next.Sub(now))
+	start := c.pingDue && c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.writeLoop()
+	}
+}
+
+// onPong notes how far the client has read: the pong of one of our pings
+// echoes the frame bytes written before it.
+func (c *conn) onPong(data string) {
+	n, err := strconv.ParseInt(data, 10, 64)
+	if err != nil || n <= 0 {
+		return // a pong the client sent on its own
+	}
+	c.mu.Lock()
+	if n > c.read && n <= c.written {
+		c.read = n
+	}
+	if c.probe != 0 && n >= c.probe {
+		c.probe, c.stallAt = 0, time.Time{}
 	}
 	c.mu.Unlock()
-	close(c.dying)
 }
 
 // shutdown asks the connection to close with 1001 once the frame being
@@ -130,28 +271,69 @@ func (c *conn) extendReadDeadline() {
 	}
 }
 
-// writeLoop sends queued frames and pings until the connection dies, then
-// the close frame.
+// writeLoop sends what waits (frames, then a ping) until nothing does and
+// returns; once the connection is closing it sends the close frame and
+// closes writerDone. Only one runs at a time (c.writing).
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.g.opts.HeartbeatInterval)
-	defer ping.Stop()
-	ok := true
-	for ok {
-		select {
-		case <-c.dying:
+	for {
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
 			c.closeSocket()
+			close(c.writerDone)
 			return
-		case <-c.wake:
-			ok = c.flush()
-		case <-ping.C:
-			ok = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.opts.WriteTimeout)) == nil
 		}
+		if c.hello != nil {
+			hello := c.hello
+			c.hello = nil
+			c.mu.Unlock()
+			if c.write(hello, time.Now().Add(c.g.opts.WriteTimeout)) != nil {
+				c.writeFailed()
+				return
+			}
+			continue
+		}
+		if len(c.queue) > 0 {
+			batch := c.queue
+			c.queue, c.queued = nil, 0
+			c.mu.Unlock()
+			if !c.flush(batch) {
+				c.writeFailed()
+				return
+			}
+			continue
+		}
+		var ping []byte
+		if c.pingDue || (c.probe == 0 && c.written-c.read >= int64(c.g.opts.ProbeBytes)) {
+			// A ping: the heartbeat, or a probe of how far the client
+			// has read once enough is unconfirmed.
+			c.pingDue = false
+			ping = strconv.AppendInt(nil, c.written, 10)
+			if c.probe == 0 && c.written > c.read {
+				c.probe, c.probeAt = c.written, time.Now()
+				c.stallAt = c.probeAt.Add(c.g.opts.StallTimeout)
+				c.armLocked(c.stallAt)
+			}
+			c.mu.Unlock()
+			if c.ws.WriteControl(websocket.PingMessage, ping, time.Now().Add(c.g.opts.WriteTimeout)) != nil {
+				c.writeFailed()
+				return
+			}
+			continue
+		}
+		c.writing = false
+		c.mu.Unlock()
+		return
 	}
-	// A write failed: the socket is broken or the client stopped reading
-	// for WriteTimeout. Nothing more can be said to it.
+}
+
+// writeFailed ends the connection after a failed write: the socket is
+// broken or the client stopped reading for WriteTimeout. Nothing more can
+// be said to it.
+func (c *conn) writeFailed() {
 	c.kill(websocket.CloseAbnormalClosure, "write failed", false)
 	c.abort()
+	close(c.writerDone)
 }
 
 // abort stops all I/O on the socket at once. Closing a hijacked socket is
@@ -165,36 +347,27 @@ func (c *conn) abort() {
 	_ = c.ws.Close()
 }
 
-// flush writes the queued frames; false if a write failed.
-func (c *conn) flush() bool {
-	for {
+// flush writes a batch of frames; false if a write failed. If the
+// connection starts closing meanwhile it stops, and a draining close gets
+// the rest back at the head of the queue.
+func (c *conn) flush(batch [][]byte) bool {
+	n := 0
+	defer func() {
 		c.mu.Lock()
-		if c.closing || len(c.queue) == 0 {
-			c.mu.Unlock()
+		c.written += int64(n)
+		c.mu.Unlock()
+	}()
+	for i, f := range batch {
+		if c.killed.Load() {
+			c.requeue(batch[i:])
 			return true
 		}
-		batch := c.queue
-		c.queue, c.spare = c.spare, nil
-		c.mu.Unlock()
-		for i, f := range batch {
-			if err := c.write(f, time.Now().Add(c.g.opts.WriteTimeout)); err != nil {
-				return false
-			}
-			select {
-			case <-c.dying:
-				// closeSocket sends what is left if the close drains.
-				c.requeue(batch[i+1:])
-				return true
-			default:
-			}
+		if err := c.write(f, time.Now().Add(c.g.opts.WriteTimeout)); err != nil {
+			return false
 		}
-		clear(batch)
-		if cap(batch) <= maxSpare {
-			c.mu.Lock()
-			c.spare = batch[:0]
-			c.mu.Unlock()
-		}
+		n += len(f)
 	}
+	return true
 }
 
 // requeue puts unsent frames back at the head of the queue for a draining
@@ -224,9 +397,13 @@ func (c *conn) write(frame []byte, deadline time.Time) error {
 func (c *conn) closeSocket() {
 	c.mu.Lock()
 	code, reason, drain, rest := c.code, c.reason, c.drain, c.queue
-	c.queue = nil
+	c.queue, c.queued = nil, 0
 	c.mu.Unlock()
-	deadline := time.Now().Add(c.g.opts.WriteTimeout)
+	wait := c.g.opts.WriteTimeout
+	if code == websocket.ClosePolicyViolation {
+		wait = c.g.opts.CloseGrace // the client reads slowly, if at all
+	}
+	deadline := time.Now().Add(wait)
 	if drain {
 		for _, f := range rest {
 			if c.write(f, deadline) != nil {
@@ -250,8 +427,9 @@ func (c *conn) closeSocket() {
 func (c *conn) readLoop() {
 	defer close(c.readerDone)
 	c.ws.SetReadLimit(MaxFrameSize)
-	c.ws.SetPongHandler(func(string) error {
+	c.ws.SetPongHandler(func(data string) error {
 		c.extendReadDeadline()
+		c.onPong(data)
 		return nil
 	})
 	c.ws.SetPingHandler(func(data string) error {
@@ -271,7 +449,9 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.extendReadDeadline()
+		c.busy.Store(true)
 		c.handle(typ, data)
+		c.busy.Store(false)
 	}
 }
 

@@ -6,7 +6,8 @@
 // in, last out), so several instances behind a load balancer deliver to each
 // other's clients.
 //
-// A connection has one reader (its frames, in order) and one writer
-// draining a bounded send queue, so a client that does not read is closed
-// with 1008 instead of slowing anyone down.
+// A connection has one goroutine, its reader (its frames, in order); a
+// writer runs only while there is something to send, and a client that
+// falls too far behind (bytes queued or unread, learnt from its pongs) is
+// closed with 1008 instead of slowing anyone down.
 package ws

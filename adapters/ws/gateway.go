@@ -35,7 +35,8 @@ const MaxFrameSize = 64 * 1024
 const MaxPlatformLength = 32
 
 // Close codes besides RFC 6455's. Standard ones used: 1001 (shutdown,
-// heartbeat timeout), 1008 (send queue full), 1009 (frame too big).
+// heartbeat timeout), 1008 (slow consumer: the client does not read),
+// 1009 (frame too big).
 const (
 	// CloseSessionRevoked: the session was logged out or its refresh-token
 	// family revoked.
@@ -55,6 +56,18 @@ type Options struct {
 	// SendQueue is how many frames may wait for a slow client before its
 	// connection is closed with 1008. Default 256.
 	SendQueue int
+	// MaxUnreadBytes is how many frame bytes a client may be behind,
+	// queued here or written but not yet read by it (wherever they wait:
+	// socket buffers count), before its connection is closed with 1008.
+	// How far it has read is learnt from its pongs. Default 256 KiB.
+	MaxUnreadBytes int
+	// StallTimeout: a client that has not answered, within this long, a
+	// ping sent after frames it had not confirmed reading is closed with
+	// 1008. Default 5s.
+	StallTimeout time.Duration
+	// ProbeBytes: once this many frame bytes are unconfirmed a ping asks
+	// the client how far it has read. Default 16 KiB.
+	ProbeBytes int
 	// WriteTimeout bounds one write to a client. Default 10s.
 	WriteTimeout time.Duration
 	// CloseGrace is how long a closing connection waits for the client's
@@ -66,7 +79,22 @@ type Options struct {
 	// Origins allowed to connect (the Origin header); empty allows any,
 	// which is fine while auth is a bearer token, not a cookie.
 	Origins []string
+	// Observer counts deliveries and slow-consumer closes (metrics);
+	// nil counts nothing.
+	Observer Observer
 }
+
+// Observer is told of event frames queued to connections and of
+// connections closed because they did not read.
+type Observer interface {
+	Delivered(n int)
+	SlowConsumerClosed()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Delivered(int)       {}
+func (nopObserver) SlowConsumerClosed() {}
 
 func (o Options) withDefaults() Options {
 	if o.HeartbeatInterval <= 0 {
@@ -74,6 +102,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SendQueue <= 0 {
 		o.SendQueue = 256
+	}
+	if o.MaxUnreadBytes <= 0 {
+		o.MaxUnreadBytes = 256 << 10
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 5 * time.Second
+	}
+	if o.ProbeBytes <= 0 {
+		o.ProbeBytes = 16 << 10
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
@@ -83,6 +120,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = 10 * time.Second
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	return o
 }
@@ -121,11 +161,14 @@ func NewGateway(app application.App, tokens ports.TokenIssuer, sub ports.EventSu
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{app: app, tokens: tokens, log: log, opts: opts,
-		hub: newHub(sub, log, opts.CommandTimeout), ctx: ctx, cancel: cancel,
+		hub: newHub(sub, log, opts.CommandTimeout, opts.Observer), ctx: ctx, cancel: cancel,
 		conns: make(map[*conn]struct{})}
 	g.upgrader = fiberws.New(g.serve, fiberws.Config{
-		Origins:         opts.Origins,
-		WriteBufferPool: &sync.Pool{}, // write buffers only while writing
+		Origins: opts.Origins,
+		// An idle connection keeps its read buffer (fasthttp's 4 KiB one
+		// sits under it): a small one. Write buffers only while writing.
+		ReadBufferSize:  readBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		RecoverHandler: func(*fiberws.Conn) {
 			if p := recover(); p != nil {
 				log.Error("websocket: panic in connection", zap.Any("panic", p), zap.Stack("stack"))
@@ -253,9 +296,31 @@ func (g *Gateway) handshake(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// readBufferSize is the WebSocket reader's buffer (the library's minimum
+// is 125, a control frame's payload).
+const readBufferSize = 256
+
+// upgradeHeaders are the request headers the WebSocket handshake reads.
+var upgradeHeaders = map[string]bool{"Host": true, "Connection": true, "Upgrade": true, "Origin": true,
+	"Sec-Websocket-Key": true, "Sec-Websocket-Version": true, "Sec-Websocket-Extensions": true, "Sec-Websocket-Protocol": true}
+
 // upgrade runs the WebSocket handshake; a malformed one (bad version or
-// key) is answered in the REST error shape too.
+// key) is answered in the REST error shape too. The request is trimmed to
+// what the handshake reads first: the upgrader copies every header, query
+// argument and cookie into maps the connection keeps for its life.
 func (g *Gateway) upgrade(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	var drop []string
+	h.VisitAll(func(k, _ []byte) {
+		if !upgradeHeaders[string(k)] {
+			drop = append(drop, string(k))
+		}
+	})
+	for _, k := range drop {
+		h.Del(k)
+	}
+	h.DelAllCookies()
+	c.Request().URI().QueryArgs().Reset()
 	if err := g.upgrader(c); err != nil {
 		if c.Response().StatusCode() == fiber.StatusForbidden {
 			return reject(c, fiber.StatusForbidden, errs.Forbidden, "origin not allowed")
@@ -297,8 +362,9 @@ func (g *Gateway) unregister(c *conn) {
 	g.wg.Done()
 }
 
-// serve runs one upgraded connection; the socket is closed and recycled
-// when it returns, so it returns only after both goroutines are done.
+// serve runs one upgraded connection on the goroutine fasthttp gave it,
+// which is its reader; the socket is closed and recycled when it returns,
+// so it returns only after the writer is done with it.
 func (g *Gateway) serve(fc *fiberws.Conn) {
 	actor, _ := fc.Locals(localActor).(command.Actor)
 	platform, _ := fc.Locals(localPlatform).(string)
@@ -309,21 +375,10 @@ func (g *Gateway) serve(fc *fiberws.Conn) {
 		return
 	}
 	defer g.unregister(c)
-	log := g.log.With(zap.Int64("user_id", actor.UserID), zap.String("platform", platform))
-	log.Debug("websocket connected")
+	// Fields per call, not a logger With them: that one would hold an
+	// encoded buffer for the connection's life.
+	g.log.Debug("websocket connected", zap.Int64("user_id", actor.UserID), zap.String("platform", platform))
 
-	if hello, err := c.setup(); err != nil {
-		code := CloseInternalError
-		if errs.Is(err, errs.Unavailable) {
-			code = CloseTryAgainLater
-		}
-		log.Warn("websocket set-up failed", zap.Error(err))
-		c.kill(code, "could not set up the connection", false)
-	} else {
-		c.sendFirst(hello)
-		c.presenceConnected() // presence.go
-	}
-	go c.writeLoop()
 	defer func() {
 		// Also after a panic: the writer must be done with the socket
 		// before serve returns it, and the hub must forget c.
@@ -334,8 +389,35 @@ func (g *Gateway) serve(fc *fiberws.Conn) {
 		c.mu.Lock()
 		code, reason := c.code, c.reason
 		c.mu.Unlock()
-		log.Debug("websocket closed", zap.Int("code", code), zap.String("reason", reason))
+		g.log.Debug("websocket closed", zap.Int64("user_id", actor.UserID), zap.String("platform", platform),
+			zap.Int("code", code), zap.String("reason", reason))
 	}()
+	// Set-up runs on a goroutine of its own: its deep calls (queries,
+	// presence) would grow this one's stack, which an idle connection
+	// then keeps while it waits for frames.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				g.log.Error("websocket: panic setting up a connection", zap.Any("panic", p), zap.Stack("stack"))
+				c.kill(CloseInternalError, "internal error", false)
+			}
+		}()
+		if hello, err := c.setup(); err != nil {
+			code := CloseInternalError
+			if errs.Is(err, errs.Unavailable) {
+				code = CloseTryAgainLater
+			}
+			g.log.Warn("websocket set-up failed", zap.Int64("user_id", actor.UserID), zap.Error(err))
+			c.kill(code, "could not set up the connection", false)
+		} else {
+			c.sendHello(hello)
+			c.startTimer()
+			c.presenceConnected() // presence.go
+		}
+	}()
+	<-done
 	c.readLoop()
 }
 

@@ -54,9 +54,10 @@ type room struct {
 // connection's queue, so it is done under mu too, which keeps membership
 // changes and deliveries in one order.
 type hub struct {
-	bus     ports.EventSubscriber
-	log     *zap.Logger
-	timeout time.Duration // bounds the subscribe call
+	bus      ports.EventSubscriber
+	log      *zap.Logger
+	timeout  time.Duration // bounds the subscribe call
+	observer Observer
 
 	subMu sync.Mutex
 	sub   ports.Subscription // the instance subscription, once made
@@ -69,8 +70,11 @@ type hub struct {
 	users map[int64]*room
 }
 
-func newHub(bus ports.EventSubscriber, log *zap.Logger, timeout time.Duration) *hub {
-	return &hub{bus: bus, log: log, timeout: timeout, after: realAfter, receiptWindow: ReceiptWindow,
+func newHub(bus ports.EventSubscriber, log *zap.Logger, timeout time.Duration, observer Observer) *hub {
+	if observer == nil {
+		observer = nopObserver{}
+	}
+	return &hub{bus: bus, log: log, timeout: timeout, observer: observer, after: realAfter, receiptWindow: ReceiptWindow,
 		chats: make(map[int64]*room), users: make(map[int64]*room)}
 }
 
@@ -335,7 +339,7 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 		}
 		for c := range r.conns {
 			if _, ok := skip[c]; !ok {
-				c.send(frame)
+				h.deliver(c, frame)
 			}
 		}
 	case ports.EventChatMemberRemoved:
@@ -356,7 +360,7 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 				delete(r.viaUser, c)
 				continue
 			}
-			c.send(frame)
+			h.deliver(c, frame)
 		}
 	case ports.EventChatDeleted:
 		h.deliverLocked(r, frame)
@@ -369,8 +373,19 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 }
 
 func (h *hub) deliverLocked(r *room, frame []byte) {
+	n := 0
 	for c := range r.conns {
-		c.send(frame)
+		if c.send(frame) {
+			n++
+		}
+	}
+	h.observer.Delivered(n)
+}
+
+// deliver queues an event frame on c and counts it.
+func (h *hub) deliver(c *conn, frame []byte) {
+	if c.send(frame) {
+		h.observer.Delivered(1)
 	}
 }
 
@@ -446,7 +461,7 @@ func (h *hub) userJoined(u *room, chatID int64, e ports.Event) {
 		r := h.roomLocked(false, chatID)
 		h.joinLocked(r, c)
 		r.viaUser[c] = struct{}{}
-		c.send(frame)
+		h.deliver(c, frame)
 	}
 }
 
@@ -470,7 +485,7 @@ func (h *hub) userLeft(u *room, chatID int64, e ports.Event) {
 				return
 			}
 		}
-		c.send(frame)
+		h.deliver(c, frame)
 		h.leaveLocked(r, c)
 	}
 }

@@ -62,7 +62,7 @@ func benchMessageEvent(b *testing.B) ports.Event {
 // BenchmarkEventFrame encodes a message.created event as the frame its
 // connections get: once per event per instance.
 func BenchmarkEventFrame(b *testing.B) {
-	h := newHub(&benchBus{chats: map[int64]func(ports.Event){}}, zap.NewNop(), time.Second)
+	h := newHub(&benchBus{chats: map[int64]func(ports.Event){}}, zap.NewNop(), time.Second, nil)
 	e := benchMessageEvent(b)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -93,10 +93,10 @@ func BenchmarkHubFanout1000(b *testing.B) {
 	const round = 200 // events per round; SendQueue holds them
 	bus := &benchBus{chats: map[int64]func(ports.Event){}}
 	g := &Gateway{log: zap.NewNop(), opts: Options{SendQueue: round + 1}.withDefaults()}
-	g.hub = newHub(bus, g.log, time.Second)
+	g.hub = newHub(bus, g.log, time.Second, nil)
 	cs := make([]*conn, conns)
 	for i := range cs {
-		cs[i] = newConn(g, nil, command.Actor{UserID: int64(i + 1), WorkspaceID: 1, SessionID: "s"}, "bench")
+		cs[i] = socketless(g, command.Actor{UserID: int64(i + 1), WorkspaceID: 1, SessionID: "s"}, "bench")
 		if err := g.hub.joinChats(context.Background(), cs[i], []int64{1}); err != nil {
 			b.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func BenchmarkHubFanout1000(b *testing.B) {
 					b.Fatalf("connection %d: %d frames queued (closing %v), want %d", c.actor.UserID, len(c.queue), c.closing, round)
 				}
 				clear(c.queue)
-				c.queue = c.queue[:0]
+				c.queue, c.queued = c.queue[:0], 0
 				c.mu.Unlock()
 			}
 			b.StartTimer()

@@ -97,7 +97,9 @@ func (f *hubFixture) indexed(user bool, id int64) bool {
 // socketless is a connection without a socket or writer: its frames stay
 // queued for the test to read.
 func socketless(g *Gateway, actor command.Actor, platform string) *conn {
-	return newConn(g, nil, actor, platform)
+	c := newConn(g, nil, actor, platform)
+	c.writing = true // no writer starts
+	return c
 }
 
 func event(typ string, chatID, userID int64, data any) ports.Event {
@@ -119,7 +121,7 @@ type hubFixture struct {
 func newHubFixture(t *testing.T) *hubFixture {
 	bus := newFakeBus()
 	g := &Gateway{log: zap.NewNop(), opts: Options{SendQueue: 8}.withDefaults()}
-	g.hub = newHub(bus, g.log, time.Second)
+	g.hub = newHub(bus, g.log, time.Second, nil)
 	return &hubFixture{t: t, bus: bus, hub: g.hub, g: g}
 }
 

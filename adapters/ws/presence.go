@@ -99,7 +99,7 @@ func (h *hub) onTyping(r *room, e ports.Event) {
 	}
 	for c := range r.conns {
 		if c.actor.UserID != te.UserID {
-			c.send(frame)
+			h.deliver(c, frame)
 		}
 	}
 }
@@ -143,7 +143,7 @@ func (h *hub) deliverToChats(chatIDs []int64, except int64, frame []byte) {
 				continue
 			}
 			sent[c] = struct{}{}
-			c.send(frame)
+			h.deliver(c, frame)
 		}
 	}
 }
