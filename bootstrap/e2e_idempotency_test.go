@@ -40,7 +40,7 @@ func TestConcurrentRepeatsMakeOneMessageOnPostgres(t *testing.T) {
 			req, _ := http.NewRequest("POST", path, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := s.hc.Do(req)
 			if err != nil {
 				t.Error(err)
 				return

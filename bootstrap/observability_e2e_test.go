@@ -23,7 +23,7 @@ import (
 // health asks GET /health.
 func (s server) health(t *testing.T) (int, query.HealthReport) {
 	t.Helper()
-	resp, err := http.Get(s.base + "/health")
+	resp, err := s.hc.Get(s.base + "/health")
 	if err != nil {
 		t.Fatalf("GET /health: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestHealthDegradesWithSearch(t *testing.T) {
 // scrape reads /metrics.
 func (s server) scrape(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Get(s.base + "/metrics")
+	resp, err := s.hc.Get(s.base + "/metrics")
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
