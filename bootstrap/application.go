@@ -1,16 +1,15 @@
 package bootstrap
 
 import (
-	"math"
 	"runtime"
 	"time"
 
 	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 
-	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/adapters/security"
+	"github.com/fechatter/fechatter/adapters/system"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
@@ -23,8 +22,8 @@ import (
 func applicationModule(cfg Config) fx.Option {
 	return fx.Module("application",
 		fx.Provide(
-			func() ports.Clock { return memory.SystemClock{} },
-			func() ports.SecretGenerator { return memory.SecretGenerator{} },
+			func() ports.Clock { return system.Clock{} },
+			func() ports.SecretGenerator { return system.SecretGenerator{} },
 			func() ports.PasswordHasher {
 				params := security.DefaultArgon2
 				if cfg.Profile == ProfileTest && cfg.Auth.HashCost != "owasp" {
@@ -90,13 +89,10 @@ type applicationIn struct {
 
 func newApplication(in applicationIn) application.App {
 	cfg := in.Config
-	// The send limit is configured as a token bucket (rate and burst); the
-	// limiter counts a sliding window: burst sends per burst/rate seconds.
+	// The send limit is a token bucket per user (rate and burst), the
+	// sign-up limit one per client address (max per window: burst max,
+	// refilled at max/window).
 	send := cfg.Limits.SendRate
-	window := time.Second
-	if send.PerSecond > 0 && send.Burst > 0 {
-		window = time.Duration(math.Ceil(float64(send.Burst) / send.PerSecond * float64(time.Second)))
-	}
 	signin := cfg.Auth.SigninLimit
 	signup := cfg.Auth.SignupLimit
 	if signup.Max <= 0 || signup.Window <= 0 {
@@ -127,8 +123,8 @@ func newApplication(in applicationIn) application.App {
 		SignInByAddress: postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerAddress), in.Clock),
 		InviteFailures:  postgres.NewFailureLimiter(in.DB, failurePolicy(WindowLimit{Max: 5, Window: time.Hour}), in.Clock),
 		PasswordChecks:  postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), in.Clock),
-		SignUpByAddress: memory.NewRateLimiter(signup.Max, signup.Window, in.Clock),
-		SendLimiter:     memory.NewRateLimiter(send.Burst, window, in.Clock),
+		SignUpByAddress: system.NewWindowBucket(signup.Max, signup.Window, in.Clock),
+		SendLimiter:     system.NewTokenBucket(send.PerSecond, send.Burst, in.Clock),
 		Presence:        in.Presence,
 		PresenceView:    in.PresenceView,
 		LastSeen:        in.LastSeen,

@@ -581,6 +581,9 @@ func (c Config) Validate() error {
 			add("search.meili_key is empty: set MEILI_MASTER_KEY (required in production)")
 		}
 	case SearchMemory:
+		if c.Profile == ProfileProduction {
+			add("search.backend %q is the test adapter; production uses %q or %q", SearchMemory, SearchMeili, SearchBleve)
+		}
 	default:
 		add("search.backend must be %q, %q or %q, got %q", SearchBleve, SearchMeili, SearchMemory, c.Search.Backend)
 	}

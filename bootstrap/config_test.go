@@ -335,3 +335,13 @@ func TestEveryProfileSetsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// Nothing of adapters/memory serves the production profile: its search
+// index is refused there.
+func TestProductionRefusesTheMemorySearchIndex(t *testing.T) {
+	t.Parallel()
+	_, err := Load(LoadOptions{Profile: ProfileProduction, Environ: productionEnv("FECHATTER_SEARCH_BACKEND=memory")})
+	if err == nil || !strings.Contains(err.Error(), "test adapter") {
+		t.Fatalf("Load = %v, want the memory backend refused", err)
+	}
+}

@@ -2,11 +2,10 @@ package memory
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"time"
 
+	"github.com/fechatter/fechatter/adapters/system"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -17,11 +16,12 @@ var (
 	_ ports.SecretGenerator = SecretGenerator{}
 )
 
-// SystemClock is the real clock, in UTC and at the microsecond precision
-// Postgres keeps, so a time answered at once equals the one read back later.
-type SystemClock struct{}
-
-func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// SystemClock and SecretGenerator are the production services (package
+// system), named here for the tests and tools that use this package.
+type (
+	SystemClock     = system.Clock
+	SecretGenerator = system.SecretGenerator
+)
 
 // FakeClock stands still until a test moves it.
 type FakeClock struct {
@@ -117,17 +117,4 @@ func (l *RateLimiter) sweep(now time.Time) {
 			delete(l.hits, k)
 		}
 	}
-}
-
-// SecretGenerator makes secrets from crypto/rand, base64url without padding.
-type SecretGenerator struct{}
-
-// Secret returns nbytes random bytes (32 when nbytes < 1), encoded.
-func (SecretGenerator) Secret(nbytes int) string {
-	if nbytes < 1 {
-		nbytes = 32
-	}
-	b := make([]byte, nbytes)
-	_, _ = rand.Read(b) // never fails: crypto/rand panics rather than return an error
-	return base64.RawURLEncoding.EncodeToString(b)
 }
