@@ -107,6 +107,11 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 					fmt.Fprintf(c.stderr, "cpu profile of the server written to %s (go tool pprof -top %s)\n", cpuprofile, cpuprofile)
 				}
 			}
+			if rep != nil && spawn {
+				if note := postgresSettings(ctx, spawnDB); note != "" {
+					rep.Notes = append(rep.Notes, note)
+				}
+			}
 			if rep != nil {
 				if werr := writeReport(c.stdout, rep, jsonOut); werr != nil {
 					return errors.Join(err, werr)
@@ -348,6 +353,25 @@ func dropDatabase(ctx context.Context, dsn string) error {
 		return fmt.Errorf("spawn: drop database %s: %w", name, err)
 	}
 	return nil
+}
+
+// postgresSettings says how the benchmark's Postgres is set up where that
+// changes the figures: whether autovacuum runs (the server must not depend
+// on it) and whether commits are durable.
+func postgresSettings(ctx context.Context, dsn string) string {
+	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	db, err := postgres.Open(octx, dsn, postgres.WithMaxOpenConns(1))
+	if err != nil {
+		return ""
+	}
+	defer db.Close()
+	var av, sc, ver string
+	if db.NewRaw("SELECT current_setting('autovacuum'), current_setting('synchronous_commit'), current_setting('server_version')").
+		Scan(octx, &av, &sc, &ver) != nil {
+		return ""
+	}
+	return fmt.Sprintf("postgres %s: autovacuum %s, synchronous_commit %s", ver, av, sc)
 }
 
 func freeLoopbackAddr() (string, error) {

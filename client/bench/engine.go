@@ -95,6 +95,9 @@ type engine struct {
 	sending  time.Duration // the send phase (search: not the timed phase)
 	procEnd  ProcSample
 	selfEnd  ProcSample
+	pgBase   time.Duration // CPU of the local Postgres processes
+	pgEnd    time.Duration
+	pgProcs  int
 	timerMu  sync.Mutex
 	timers   []*time.Timer
 }
@@ -525,6 +528,7 @@ func (e *engine) startTimed(origin time.Time) {
 	e.mu.Unlock()
 	e.rep.LoadAverage[0] = LoadAverage()
 	e.selfBase, _ = ReadProc(0)
+	e.pgBase, _ = PostgresCPU()
 	if e.cfg.PID > 0 {
 		var err error
 		if e.procBase, err = ReadProc(e.cfg.PID); err != nil {
@@ -539,6 +543,7 @@ func (e *engine) endTimed() {
 	e.elapsed = time.Since(e.origin)
 	e.rep.LoadAverage[1] = LoadAverage()
 	e.selfEnd, _ = ReadProc(0)
+	e.pgEnd, e.pgProcs = PostgresCPU()
 	if e.cfg.PID > 0 {
 		e.procEnd, _ = ReadProc(e.cfg.PID)
 		e.peakRSS.Store(max(e.peakRSS.Load(), e.procEnd.RSS))
@@ -776,8 +781,21 @@ func (e *engine) finish() {
 	}
 	secs := e.elapsed.Seconds()
 	r.Generator = procStats(e.selfBase, e.selfEnd, 0, secs)
+	if e.pgProcs > 0 {
+		pg := &PostgresStats{Processes: e.pgProcs, CPUSeconds: (e.pgEnd - e.pgBase).Seconds()}
+		if secs > 0 {
+			pg.CPUCores = pg.CPUSeconds / secs
+		}
+		if r.Messages.Sent > 0 {
+			pg.CPUMsPerMessage = 1000 * pg.CPUSeconds / float64(r.Messages.Sent)
+		}
+		r.Postgres = pg
+	}
 	if e.cfg.PID > 0 && e.procBase.RSS > 0 {
 		r.Server = &ServerStats{PID: e.cfg.PID, ProcStats: procStats(e.procBase, e.procEnd, e.peakRSS.Load(), secs)}
+		if r.Messages.Sent > 0 {
+			r.Server.CPUMsPerMessage = 1000 * r.Server.CPUSeconds / float64(r.Messages.Sent)
+		}
 		if e.cfg.Workload == Connections && r.Connections.Opened > 0 {
 			r.Server.PerConnectionBytes = (e.procEnd.RSS - e.procBase.RSS) / r.Connections.Opened
 		}

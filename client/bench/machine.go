@@ -154,3 +154,30 @@ func LoadAverage() float64 {
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
 }
+
+// PostgresCPU sums the CPU time (utime + stime) of the processes of this
+// machine named "postgres" (the postmaster and its backends), and counts
+// them. A backend that exits takes its time with it, which is why the
+// server keeps its pool's connections open while idle.
+func PostgresCPU() (time.Duration, int) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0
+	}
+	var total time.Duration
+	n := 0
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil || !bytes.Contains(stat, []byte("(postgres)")) {
+			continue
+		}
+		if t, err := parseStatCPU(stat); err == nil {
+			total += t
+			n++
+		}
+	}
+	return total, n
+}

@@ -59,10 +59,13 @@ type Report struct {
 	Errors      map[string]int64 `json:"errors"` // "operation code": count
 	// Frames counts the server frames received, by type, and the frames
 	// the clients sent as "sent <type>".
-	Frames    map[string]int64 `json:"frames"`
-	Server    *ServerStats     `json:"server,omitempty"`
-	Generator ProcStats        `json:"generator"` // the load generator's own CPU and memory
-	Notes     []string         `json:"notes,omitempty"`
+	Frames map[string]int64 `json:"frames"`
+	Server *ServerStats     `json:"server,omitempty"`
+	// Postgres is the CPU of the local Postgres processes over the timed
+	// phase (when Postgres runs on this machine).
+	Postgres  *PostgresStats `json:"postgres,omitempty"`
+	Generator ProcStats      `json:"generator"` // the load generator's own CPU and memory
+	Notes     []string       `json:"notes,omitempty"`
 }
 
 // Flags are the knobs of the run, after defaults.
@@ -137,6 +140,16 @@ type ServerStats struct {
 	ProcStats
 	// PerConnectionBytes (connections): (RSS after - RSS before) / opened.
 	PerConnectionBytes int64 `json:"per_connection_bytes,omitempty"`
+	// CPUMsPerMessage is CPUSeconds per message sent, in milliseconds.
+	CPUMsPerMessage float64 `json:"cpu_ms_per_message,omitempty"`
+}
+
+// PostgresStats is the CPU the machine's Postgres processes used.
+type PostgresStats struct {
+	Processes       int     `json:"processes"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUCores        float64 `json:"cpu_cores"`
+	CPUMsPerMessage float64 `json:"cpu_ms_per_message,omitempty"`
 }
 
 // WriteText writes the report for people.
@@ -184,9 +197,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	if s := r.Server; s != nil {
 		p("server", "pid %d: RSS %s -> %s (peak %s), CPU %.1fs = %.2f cores", s.PID,
 			bytesText(s.RSSBeforeBytes), bytesText(s.RSSAfterBytes), bytesText(s.RSSPeakBytes), s.CPUSeconds, s.CPUCores)
+		if s.CPUMsPerMessage > 0 {
+			p("server CPU", "%.2f ms per message", s.CPUMsPerMessage)
+		}
 		if s.PerConnectionBytes != 0 {
 			p("per connection", "%s of server RSS", bytesText(s.PerConnectionBytes))
 		}
+	}
+	if pg := r.Postgres; pg != nil {
+		p("postgres", "%d processes: CPU %.1fs = %.2f cores, %.2f ms per message", pg.Processes, pg.CPUSeconds, pg.CPUCores, pg.CPUMsPerMessage)
 	}
 	g := r.Generator
 	p("generator", "RSS %s, CPU %.1fs = %.2f cores", bytesText(g.RSSAfterBytes), g.CPUSeconds, g.CPUCores)
