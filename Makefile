@@ -13,7 +13,7 @@ COMPOSE_HA_FILE := docker/docker-compose.ha.yml
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help run test fuzz deploy-test build lint migrate bench compose-config clean
+.PHONY: help run test fuzz deploy-test build lint migrate bench pgbench compose-config clean
 
 help:
 	@echo "make run             run the server (local profile: Postgres on 127.0.0.1:5432, NATS and search embedded)"
@@ -23,6 +23,7 @@ help:
 	@echo "make lint            gofmt, go vet, and staticcheck when installed"
 	@echo "make migrate         apply database migrations (local profile)"
 	@echo "make bench           hot-path go benchmarks, then fechatter bench seed and fanout (20 s each) on a spawned server"
+	@echo "make pgbench         the raw limit of the send's writes: pgbench, one and ten sends per commit"
 	@echo "make compose-config  validate $(COMPOSE_FILE)"
 	@echo "make deploy-test     the deployment checks (deploy/: Helm chart, Compose, alerts, dashboard)"
 
@@ -74,6 +75,15 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1s $(BENCH_PKGS)
 	bin/fechatter bench --spawn --url $(BENCH_URL) --workload seed --duration 20s
 	bin/fechatter bench --spawn --url $(BENCH_URL) --workload fanout --rate $(BENCH_RATE) --chat-size 10 --duration 20s
+
+# pgbench: the statements of a send (adapters/postgres/sender.go) run by
+# pgbench, one per transaction and ten per transaction, with the Postgres
+# CPU per message: the raw limit Fechatter's sustained rate is compared to.
+PGBENCH_CLIENTS ?= 32
+PGBENCH_SECONDS ?= 20
+
+pgbench:
+	adapters/postgres/pgbench/run.sh $(PGBENCH_CLIENTS) $(PGBENCH_SECONDS)
 
 # deploy-test: the deployment checks, a Go module of their own (deploy/go.mod)
 # so that Helm, the Kubernetes API types, compose-go and Prometheus stay out
