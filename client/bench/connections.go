@@ -32,9 +32,15 @@ func (e *engine) connections(ctx context.Context) error {
 	if cfg.PID == 0 {
 		e.note("no --pid: server memory per connection not measured")
 	}
-	e.startTimed(time.Now())
+	start := time.Now()
+	e.startTimed(start)
 	err = e.connect(ctx, users, true)
+	e.rep.Connections.ConnectSeconds = time.Since(start).Seconds()
 	e.setPhase("hold", 0)
+	var idle ProcSample
+	if cfg.PID > 0 {
+		idle, _ = ReadProc(cfg.PID)
+	}
 	if err == nil {
 		t := time.NewTimer(cfg.Duration)
 		select {
@@ -43,6 +49,13 @@ func (e *engine) connections(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+	if cfg.PID > 0 && !idle.At.IsZero() {
+		if end, rerr := ReadProc(cfg.PID); rerr == nil {
+			if secs := end.At.Sub(idle.At).Seconds(); secs > 0 {
+				e.rep.Connections.IdleCPUCores = (end.CPUTime - idle.CPUTime).Seconds() / secs
+			}
+		}
 	}
 	e.endTimed()
 	return err

@@ -123,6 +123,11 @@ type ConnStats struct {
 	Opened  int64 `json:"opened"`
 	Failed  int64 `json:"failed"`
 	Dropped int64 `json:"dropped"` // closed by the server or the network during the run
+	// connections workload: how long the dials took (all of them, from the
+	// first), and the server's CPU while the connections sat idle (the
+	// hold, with --pid).
+	ConnectSeconds float64 `json:"connect_seconds,omitempty"`
+	IdleCPUCores   float64 `json:"idle_cpu_cores,omitempty"`
 }
 
 // ProcStats is one process's resources over the timed phase.
@@ -191,6 +196,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if c := r.Connections; c.Opened+c.Failed > 0 {
 		p("connections", "%d opened, %d failed, %d dropped", c.Opened, c.Failed, c.Dropped)
+		if c.ConnectSeconds > 0 {
+			p("connect", "%.1fs for all dials; server idle CPU %.3f cores over the hold", c.ConnectSeconds, c.IdleCPUCores)
+		}
 	}
 	p("errors", "%s", countsText(r.Errors))
 	p("frames", "%s", countsText(r.Frames))
