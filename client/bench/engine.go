@@ -323,10 +323,9 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	e.done.Add(1)
 	users := make([]*member, n)
 	users[0] = owner
-	const perInvite = 10_000 // the API's max_uses
 	var codes []string
-	for left := n - 1; left > 0; left -= perInvite {
-		inv, err := cl.CreateInvite(ctx, client.InviteOptions{MaxUses: min(left, perInvite), ExpiresInHours: 24})
+	for _, uses := range inviteUses(n - 1) {
+		inv, err := cl.CreateInvite(ctx, client.InviteOptions{MaxUses: uses, ExpiresInHours: 24})
 		if err != nil {
 			return nil, fmt.Errorf("create an invite: %w", err)
 		}
@@ -355,6 +354,19 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	e.rep.Setup.Users = n
 	e.rep.Setup.Seconds += time.Since(start).Seconds()
 	return users, err
+}
+
+// perInvite is the most uses an invite may have (API.md: max_uses
+// 1..10000): user j+1 signs up with invite j/perInvite.
+const perInvite = 10_000
+
+// inviteUses is the max_uses of each invite n users need.
+func inviteUses(n int) []int {
+	var uses []int
+	for left := n; left > 0; left -= perInvite {
+		uses = append(uses, min(left, perInvite))
+	}
+	return uses
 }
 
 // chatSpec is a chat to create: its first member creates it.

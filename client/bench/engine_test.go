@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,24 @@ func TestChannelIsOneChatOfEveryMember(t *testing.T) {
 	c = Config{URL: "http://127.0.0.1:1", Workload: Channel, Users: 1001}.WithDefaults()
 	if c.Validate() == nil {
 		t.Fatal("a channel over the server's 1,000-member limit validated")
+	}
+}
+
+func TestInviteUsesStayWithinTheAPICap(t *testing.T) {
+	for _, tc := range []struct {
+		users int
+		want  []int
+	}{
+		{0, nil}, {1, []int{1}}, {9_999, []int{9_999}}, {10_000, []int{10_000}},
+		{10_001, []int{10_000, 1}}, {18_999, []int{10_000, 8_999}}, {25_000, []int{10_000, 10_000, 5_000}},
+	} {
+		got := inviteUses(tc.users)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("inviteUses(%d) = %v, want %v", tc.users, got, tc.want)
+		}
+		// Every user has an invite: user j uses invite j/perInvite.
+		if tc.users > 0 && (tc.users-1)/perInvite >= len(got) {
+			t.Errorf("inviteUses(%d): user %d has no invite", tc.users, tc.users-1)
+		}
 	}
 }

@@ -751,22 +751,32 @@ function onErrorFrame(d) {
 }
 
 function onReceipt(d) {
-  const m = state.members.get(d.chat_id)?.get(d.user_id);
-  if (m) {
-    m.last_read_seq = Math.max(m.last_read_seq ?? 0, d.last_read_seq ?? 0);
-    m.last_delivered_seq = Math.max(m.last_delivered_seq ?? 0, d.last_delivered_seq ?? 0);
-  }
-  if (d.user_id === state.me?.id) {
+  // Coalesced (README, "Receipts on the WebSocket"): receipts lists every
+  // member that moved in the window with their latest pointers; the
+  // top-level fields are only the last of them.
+  const moves = Array.isArray(d.receipts) && d.receipts.length ? d.receipts : [d];
+  const chats = new Set();
+  let mine = false;
+  for (const r of moves) {
+    const chatId = r.chat_id ?? d.chat_id;
+    chats.add(chatId);
+    const m = state.members.get(chatId)?.get(r.user_id);
+    if (m) {
+      m.last_read_seq = Math.max(m.last_read_seq ?? 0, r.last_read_seq ?? 0);
+      m.last_delivered_seq = Math.max(m.last_delivered_seq ?? 0, r.last_delivered_seq ?? 0);
+    }
+    if (r.user_id !== state.me?.id) continue;
     // Read on another device.
-    const c = state.chats.get(d.chat_id);
-    if (c && d.last_read_seq > (c.last_read_seq ?? 0)) {
-      c.last_read_seq = d.last_read_seq;
-      if (d.last_read_seq >= (c.last_seq ?? 0)) c.unread_count = 0;
-      else refreshChat(d.chat_id);
-      renderChatList();
+    const c = state.chats.get(chatId);
+    if (c && r.last_read_seq > (c.last_read_seq ?? 0)) {
+      c.last_read_seq = r.last_read_seq;
+      if (r.last_read_seq >= (c.last_seq ?? 0)) c.unread_count = 0;
+      else refreshChat(chatId);
+      mine = true;
     }
   }
-  if (d.chat_id === state.open) renderSeen();
+  if (mine) renderChatList();
+  if (chats.has(state.open)) renderSeen();
 }
 
 function onTyping(d) {
