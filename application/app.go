@@ -37,6 +37,9 @@ type Commands struct {
 	DeleteMessage  command.DeleteMessageHandler
 	MarkDelivered  command.MarkDeliveredHandler
 	MarkRead       command.MarkReadHandler
+	React          command.ReactHandler
+	UploadFile     command.UploadFileHandler
+	CleanFiles     command.FileCleaner
 
 	// Presence and typing, on this instance's LocalPresence.
 	ConnectPresence    command.ConnectPresenceHandler
@@ -58,6 +61,8 @@ type Queries struct {
 	GetMessage     query.GetMessage
 	SearchMessages query.SearchMessages
 	GetReceipts    query.GetReceipts
+	GetFile        query.GetFile
+	OpenFile       query.OpenFile
 
 	GetPresence query.GetPresence
 }
@@ -99,12 +104,20 @@ type Ports struct {
 	Presence     *command.LocalPresence
 	PresenceView query.PresenceView
 	LastSeen     ports.LastSeenRepository
+
+	// Files and reactions (issue 14).
+	Reactions     ports.ReactionRepository
+	Files         ports.FileRepository
+	FileStore     ports.FileStore
+	FileInspector ports.FileInspector
+	FileLinks     query.FileLinks
 }
 
 // Options are the application's tunables.
 type Options struct {
 	Limits     chat.Limits
 	RefreshTTL time.Duration
+	Files      command.FileLimits
 }
 
 // New builds the App. It panics if a port is missing: that is a wiring bug.
@@ -133,9 +146,13 @@ func New(p Ports, o Options) App {
 			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter), p.Presence),
 			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
-			DeleteMessage:  command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
-			MarkDelivered:  command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
-			MarkRead:       command.NewMarkReadHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
+			DeleteMessage: command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock).
+				WithAttachments(p.Reactions, p.Files, command.NewFileCleaner(p.Files, p.FileStore, p.Clock)),
+			MarkDelivered: command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
+			MarkRead:      command.NewMarkReadHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
+			React:         command.NewReactHandler(p.Tx, p.Chats, p.Messages, p.Reactions, p.Outbox, p.Clock),
+			CleanFiles:    command.NewFileCleaner(p.Files, p.FileStore, p.Clock),
+			UploadFile:    command.NewUploadFileHandler(p.Files, p.FileStore, p.FileInspector, p.Secrets, p.FileLinks, p.Clock, o.Files),
 
 			ConnectPresence:    command.NewConnectPresenceHandler(p.Presence),
 			DisconnectPresence: command.NewDisconnectPresenceHandler(p.Presence),
@@ -154,6 +171,8 @@ func New(p Ports, o Options) App {
 			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads),
 			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup).WithPublicPreview(p.ChatReads),
 			GetReceipts:    query.NewGetReceipts(p.Chats, p.ReceiptReads),
+			GetFile:        query.NewGetFile(p.Files, p.FileLinks),
+			OpenFile:       query.NewOpenFile(p.Files, p.FileStore, p.FileLinks),
 
 			GetPresence: query.NewGetPresence(p.Users, p.PresenceView, p.LastSeen),
 		},

@@ -24,6 +24,7 @@ func modules(cfg Config, log *zap.Logger) []fx.Option {
 		coreModule(cfg, log),
 		postgresModule(cfg),
 		storeModule(),
+		filesModule(cfg),
 		natsModule(cfg),
 		searchModule(cfg),
 		observabilityModule(),

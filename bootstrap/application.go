@@ -81,6 +81,13 @@ type applicationIn struct {
 	// SendMessage through a decorator.
 	Sends application.SendObserver `optional:"true"`
 
+	// From the files module.
+	Reactions     ports.ReactionRepository
+	Files         ports.FileRepository
+	FileStore     ports.FileStore
+	FileInspector ports.FileInspector
+	FileLinks     query.FileLinks
+
 	// From the presence module.
 	Presence     *command.LocalPresence
 	PresenceView query.PresenceView
@@ -128,7 +135,13 @@ func newApplication(in applicationIn) application.App {
 		Presence:        in.Presence,
 		PresenceView:    in.PresenceView,
 		LastSeen:        in.LastSeen,
-	}, application.Options{Limits: in.Limits, RefreshTTL: cfg.Auth.RefreshTTL})
+		Reactions:       in.Reactions,
+		Files:           in.Files,
+		FileStore:       in.FileStore,
+		FileInspector:   in.FileInspector,
+		FileLinks:       in.FileLinks,
+	}, application.Options{Limits: in.Limits, RefreshTTL: cfg.Auth.RefreshTTL,
+		Files: command.FileLimits{MaxBytes: cfg.Limits.FileMaxBytes, QuotaBytes: cfg.Limits.WorkspaceStorageBytes}})
 	if in.Sends != nil {
 		app.Commands.SendMessage = application.MeasureSends(app.Commands.SendMessage, in.Sends)
 	}

@@ -52,6 +52,7 @@ type Config struct {
 	Limits   LimitsConfig   `yaml:"limits"`
 	Presence PresenceConfig `yaml:"presence"`
 	Log      LogConfig      `yaml:"log"`
+	Files    FilesConfig    `yaml:"files"`
 
 	// tempDataDir is the DataDir Load created for the test profile; Cleanup
 	// removes it.
@@ -172,6 +173,41 @@ type LimitsConfig struct {
 	ChannelMembers int `yaml:"channel_members"`
 	// SendRate limits messages sent per user.
 	SendRate TokenBucket `yaml:"send_rate"`
+	// FileMaxBytes bounds one upload (default 25 MiB);
+	// WorkspaceStorageBytes a workspace's files (default 10 GiB).
+	FileMaxBytes          int64 `yaml:"file_max_bytes"`
+	WorkspaceStorageBytes int64 `yaml:"workspace_storage_bytes"`
+}
+
+// File store backends.
+const (
+	FilesDir = "dir"
+	FilesS3  = "s3"
+)
+
+// FilesConfig says where uploaded files' bytes live.
+type FilesConfig struct {
+	// Backend is "dir" (a directory, Dir or <data_dir>/files) or "s3".
+	Backend string   `yaml:"backend"`
+	Dir     string   `yaml:"dir"`
+	S3      S3Config `yaml:"s3"`
+	// LinkTTL is how long signed file links work (default 1h).
+	LinkTTL time.Duration `yaml:"link_ttl"`
+	// OrphanSweep is how often unattached files older than 24 h are
+	// removed (default 10m).
+	OrphanSweep time.Duration `yaml:"orphan_sweep"`
+}
+
+// S3Config locates the bucket of the s3 backend (S3_ENDPOINT, S3_BUCKET,
+// S3_ACCESS_KEY, S3_SECRET_KEY).
+type S3Config struct {
+	Endpoint  string `yaml:"endpoint"` // host:port
+	Bucket    string `yaml:"bucket"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	Secure    bool   `yaml:"secure"`
+	Prefix    string `yaml:"prefix"`
 }
 
 // TokenBucket allows PerSecond events on average with bursts of Burst.
@@ -222,6 +258,10 @@ var envAliases = []struct{ name, path string }{
 	{"MEILI_URL", "search.meili_url"},
 	{"MEILI_MASTER_KEY", "search.meili_key"},
 	{"FECHATTER_JWT_SECRET", "auth.jwt_secret"},
+	{"S3_ENDPOINT", "files.s3.endpoint"},
+	{"S3_BUCKET", "files.s3.bucket"},
+	{"S3_ACCESS_KEY", "files.s3.access_key"},
+	{"S3_SECRET_KEY", "files.s3.secret_key"},
 }
 
 // envPrefix starts every generic override, and FECHATTER_PROFILE.
@@ -431,6 +471,12 @@ func (c *Config) resolve() error {
 	if c.Search.Backend == SearchBleve && c.Search.Dir == "" && c.DataDir != "" {
 		c.Search.Dir = filepath.Join(c.DataDir, "search")
 	}
+	if c.Files.Backend == "" {
+		c.Files.Backend = FilesDir
+	}
+	if c.Files.Backend == FilesDir && c.Files.Dir == "" && c.DataDir != "" {
+		c.Files.Dir = filepath.Join(c.DataDir, "files")
+	}
 	if c.Auth.JWTSecret == "" && c.Auth.GenerateSecret && c.DataDir != "" {
 		secret, err := loadOrCreateSecret(filepath.Join(c.DataDir, "jwt.secret"))
 		if err != nil {
@@ -564,6 +610,27 @@ func (c Config) Validate() error {
 	}
 	if c.NATS.SubjectPrefix == "" || strings.ContainsAny(c.NATS.SubjectPrefix, " *>") {
 		add("nats.subject_prefix %q must be a non-empty subject without spaces or wildcards", c.NATS.SubjectPrefix)
+	}
+
+	switch c.Files.Backend {
+	case FilesDir:
+		if c.Profile == ProfileProduction {
+			add("files.backend must be %q in production (files.s3.*, S3_ENDPOINT, S3_BUCKET)", FilesS3)
+		} else if c.Files.Dir == "" {
+			add("files.dir is empty and there is no data_dir to put it in (FECHATTER_DATA_DIR)")
+		}
+	case FilesS3:
+		if c.Files.S3.Endpoint == "" || c.Files.S3.Bucket == "" {
+			add("files.s3.endpoint and files.s3.bucket are required for the s3 backend (S3_ENDPOINT, S3_BUCKET)")
+		}
+		if c.Profile == ProfileProduction && (c.Files.S3.AccessKey == "" || c.Files.S3.SecretKey == "") {
+			add("files.s3.access_key and secret_key are required in production (S3_ACCESS_KEY, S3_SECRET_KEY)")
+		}
+	default:
+		add("files.backend must be %q or %q, got %q", FilesDir, FilesS3, c.Files.Backend)
+	}
+	if c.Limits.FileMaxBytes < 0 || c.Limits.WorkspaceStorageBytes < 0 {
+		add("limits.file_max_bytes and limits.workspace_storage_bytes must not be negative")
 	}
 
 	switch c.Search.Backend {

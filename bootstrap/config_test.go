@@ -142,6 +142,7 @@ func productionEnv(extra ...string) []string {
 		"MEILI_URL=https://search.internal:7700",
 		"MEILI_MASTER_KEY=master",
 		"FECHATTER_JWT_SECRET=" + testSecret,
+		"S3_ENDPOINT=s3.internal:9000", "S3_BUCKET=fechatter", "S3_ACCESS_KEY=key", "S3_SECRET_KEY=secret",
 	}, extra...)...)
 }
 

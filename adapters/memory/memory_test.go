@@ -181,3 +181,8 @@ func TestSecretGenerator(t *testing.T) {
 		t.Fatalf("secret %q decodes to %d bytes, %v; want 32 bytes of base64url", a, len(raw), err)
 	}
 }
+
+func TestFileStore(t *testing.T) {
+	store := memory.NewFileStore()
+	porttest.RunFileStore(t, func(*testing.T) ports.FileStore { return store })
+}

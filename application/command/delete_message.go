@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fechatter/fechatter/domain/chat"
+	"github.com/fechatter/fechatter/domain/file"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -21,6 +22,11 @@ type DeleteMessageHandler struct {
 	messages ports.MessageRepository
 	outbox   ports.Outbox
 	clock    ports.Clock
+
+	// Issue 14: a deleted message loses its reactions and its files.
+	reactions ports.ReactionRepository
+	files     ports.FileRepository
+	cleaner   FileCleaner
 }
 
 // NewDeleteMessageHandler builds the handler.
@@ -29,9 +35,18 @@ func NewDeleteMessageHandler(tx ports.Transactor, chats ports.ChatRepository, me
 	return DeleteMessageHandler{tx: tx, chats: chats, messages: messages, outbox: outbox, clock: clock}
 }
 
+// WithAttachments makes deletes remove the message's reactions and its
+// files (metadata in the transaction, bytes after it).
+func (h DeleteMessageHandler) WithAttachments(reactions ports.ReactionRepository, files ports.FileRepository, cleaner FileCleaner) DeleteMessageHandler {
+	mustHave(map[string]any{"reactions": reactions, "files": files})
+	h.reactions, h.files, h.cleaner = reactions, files, cleaner
+	return h
+}
+
 // Handle deletes; deleting a deleted message changes nothing.
 func (h DeleteMessageHandler) Handle(ctx context.Context, cmd DeleteMessage) error {
-	return h.tx.InTx(ctx, func(ctx context.Context) error {
+	var gone []*file.File
+	err := h.tx.InTx(ctx, func(ctx context.Context) error {
 		m, role, err := loadMemberMessage(ctx, h.chats, h.messages, cmd.Actor, cmd.ChatID, cmd.Seq)
 		if err != nil {
 			return err
@@ -46,8 +61,29 @@ func (h DeleteMessageHandler) Handle(ctx context.Context, cmd DeleteMessage) err
 		if err := h.messages.Save(ctx, m); err != nil {
 			return err
 		}
+		if h.files != nil {
+			if err := h.reactions.RemoveAll(ctx, m.ID()); err != nil {
+				return err
+			}
+			files, err := h.files.ByMessage(ctx, m.ID())
+			if err != nil {
+				return err
+			}
+			now := h.clock.Now()
+			for _, f := range files {
+				f.Delete(now)
+			}
+			if err := h.files.MarkDeleted(ctx, files); err != nil {
+				return err
+			}
+			gone = files
+		}
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
 		ev.chat(ports.EventMessageDeleted, m.ChatID(), MessageDeletedEvent{ChatID: m.ChatID(), ID: m.ID(), Seq: m.Seq()})
 		return ev.save(ctx, h.outbox)
 	})
+	if err == nil && len(gone) > 0 {
+		h.cleaner.removeBytes(ctx, gone)
+	}
+	return err
 }

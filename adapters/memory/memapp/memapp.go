@@ -7,11 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fechatter/fechatter/adapters/imaging"
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/security"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/event"
+	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/chat"
 	"github.com/fechatter/fechatter/ports"
 )
@@ -41,6 +43,8 @@ type Options struct {
 	// Signals carries typing to the instances (default: dropped); tests
 	// that watch typing pass their bus.
 	Signals ports.SignalPublisher
+	// Files are the upload limits (defaults: 25 MiB, 10 GiB a workspace).
+	Files command.FileLimits
 }
 
 // Env is the assembled app with the parts tests reach into.
@@ -50,6 +54,7 @@ type Env struct {
 	Tokens ports.TokenIssuer
 	Clock  ports.Clock
 	Search *memory.SearchIndex
+	Files  *memory.FileStore
 
 	// Presence is the App's LocalPresence; PresenceWatcher its view of
 	// every instance, which Start starts (with a notifier, the gateway,
@@ -97,6 +102,7 @@ func New(o Options) Env {
 	}
 	tokens := security.NewSessionCheckedTokens(jwt, store.RefreshTokens(), 0, o.Clock)
 	search := memory.NewSearchIndex()
+	files := memory.NewFileStore()
 	app := application.New(application.Ports{
 		Tx:              store,
 		Workspaces:      store.Workspaces(),
@@ -127,8 +133,13 @@ func New(o Options) Env {
 		Presence:        local,
 		PresenceView:    watcher,
 		LastSeen:        o.LastSeen,
-	}, application.Options{Limits: o.Limits})
-	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock, Search: search,
+		Reactions:       memory.NewReactionRepo(),
+		Files:           memory.NewFileRepo(store),
+		FileStore:       files,
+		FileInspector:   imaging.Inspector{},
+		FileLinks:       query.NewFileLinks([]byte(strings.Repeat("link-secret-", 3)), 0, o.Clock),
+	}, application.Options{Limits: o.Limits, Files: o.Files})
+	return Env{App: app, Store: store, Tokens: tokens, Clock: o.Clock, Search: search, Files: files,
 		Presence: local, PresenceWatcher: watcher, PresenceStore: o.PresenceStore, LastSeen: o.LastSeen}
 }
 

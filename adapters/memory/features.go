@@ -1,0 +1,184 @@
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fechatter/fechatter/domain/errs"
+	"github.com/fechatter/fechatter/domain/file"
+	"github.com/fechatter/fechatter/domain/message"
+	"github.com/fechatter/fechatter/ports"
+)
+
+var (
+	_ ports.ReactionRepository = (*ReactionRepo)(nil)
+	_ ports.FileRepository     = (*FileRepo)(nil)
+)
+
+// ReactionRepo is a ports.ReactionRepository in memory. It has a lock of
+// its own: the transaction guarantees of the Store do not cover it.
+type ReactionRepo struct {
+	mu   sync.Mutex
+	rows map[int64][]message.Reaction
+}
+
+// NewReactionRepo returns an empty repository.
+func NewReactionRepo() *ReactionRepo { return &ReactionRepo{rows: make(map[int64][]message.Reaction)} }
+
+func (r *ReactionRepo) Load(_ context.Context, messageID int64) (*message.Reactions, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := make([]message.Reaction, len(r.rows[messageID]))
+	for i, x := range r.rows[messageID] {
+		list[i] = message.Reaction{Emoji: x.Emoji, UserIDs: slices.Clone(x.UserIDs)}
+	}
+	return message.NewReactions(list), nil
+}
+
+func (r *ReactionRepo) Add(_ context.Context, messageID, userID int64, emoji string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.rows[messageID]
+	i := slices.IndexFunc(list, func(x message.Reaction) bool { return x.Emoji == emoji })
+	switch {
+	case i < 0:
+		list = append(list, message.Reaction{Emoji: emoji, UserIDs: []int64{userID}})
+	case !slices.Contains(list[i].UserIDs, userID):
+		list[i].UserIDs = append(list[i].UserIDs, userID)
+	}
+	r.rows[messageID] = list
+	return nil
+}
+
+func (r *ReactionRepo) Remove(_ context.Context, messageID, userID int64, emoji string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := message.NewReactions(r.rows[messageID])
+	_, _ = set.Remove(userID, emoji)
+	r.rows[messageID] = set.List()
+	return nil
+}
+
+func (r *ReactionRepo) RemoveAll(_ context.Context, messageID int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.rows, messageID)
+	return nil
+}
+
+// FileRepo is a ports.FileRepository in memory. Access by chat membership
+// asks the Store.
+type FileRepo struct {
+	s     *Store
+	mu    sync.Mutex
+	ids   int64
+	files map[int64]file.Stored
+	used  map[int64]int64
+}
+
+// NewFileRepo returns an empty repository over the Store's chats.
+func NewFileRepo(s *Store) *FileRepo {
+	return &FileRepo{s: s, files: make(map[int64]file.Stored), used: make(map[int64]int64)}
+}
+
+func stored(f *file.File) file.Stored {
+	return file.Stored{ID: f.ID(), MessageID: f.MessageID(), ChatID: f.ChatID(), DeletedAt: f.DeletedAt(),
+		Upload: file.Upload{WorkspaceID: f.WorkspaceID(), UploaderID: f.UploaderID(), Name: f.Name(), ContentType: f.ContentType(),
+			Size: f.Size(), SHA256: f.SHA256(), Width: f.Width(), Height: f.Height(), Key: f.Key(), ThumbKey: f.ThumbKey(),
+			ThumbType: f.ThumbType(), ThumbSize: f.ThumbSize(), CreatedAt: f.CreatedAt()}}
+}
+
+func (r *FileRepo) Add(_ context.Context, f *file.File, quota int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := f.Size() + f.ThumbSize()
+	if r.used[f.WorkspaceID()]+n > quota {
+		return errs.New(errs.TooLarge, "the workspace's storage quota of %d bytes would be exceeded", quota)
+	}
+	r.used[f.WorkspaceID()] += n
+	r.ids++
+	f.Assign(r.ids)
+	r.files[r.ids] = stored(f)
+	return nil
+}
+
+func (r *FileRepo) ByID(_ context.Context, id int64) (*file.File, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.files[id]
+	if !ok {
+		return nil, errs.NotFoundf("file %d not found", id)
+	}
+	return file.UnmarshalFromDatabase(s), nil
+}
+
+func (r *FileRepo) Attach(_ context.Context, files []*file.File) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range files {
+		r.files[f.ID()] = stored(f)
+	}
+	return nil
+}
+
+func (r *FileRepo) ByMessage(_ context.Context, messageID int64) ([]*file.File, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*file.File
+	for _, s := range r.files {
+		if s.MessageID == messageID && s.DeletedAt.IsZero() {
+			out = append(out, file.UnmarshalFromDatabase(s))
+		}
+	}
+	slices.SortFunc(out, func(a, b *file.File) int { return int(a.ID() - b.ID()) })
+	return out, nil
+}
+
+func (r *FileRepo) MarkDeleted(_ context.Context, files []*file.File) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range files {
+		s := r.files[f.ID()]
+		if s.DeletedAt.IsZero() {
+			s.DeletedAt = f.DeletedAt()
+			r.files[f.ID()] = s
+			r.used[s.WorkspaceID] -= s.Size + s.ThumbSize
+		}
+	}
+	return nil
+}
+
+func (r *FileRepo) Orphans(_ context.Context, cutoff time.Time, limit int) ([]*file.File, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*file.File
+	for _, s := range r.files {
+		if s.MessageID == 0 && s.DeletedAt.IsZero() && s.CreatedAt.Before(cutoff) && len(out) < limit {
+			out = append(out, file.UnmarshalFromDatabase(s))
+		}
+	}
+	return out, nil
+}
+
+func (r *FileRepo) StorageUsed(_ context.Context, workspaceID int64) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.used[workspaceID], nil
+}
+
+func (r *FileRepo) CanRead(ctx context.Context, f *file.File, userID int64) (bool, error) {
+	if f.UploaderID() == userID {
+		return true, nil
+	}
+	if f.MessageID() == 0 {
+		return false, nil
+	}
+	m, err := r.s.Messages().ByID(ctx, f.MessageID())
+	if err != nil || m.Deleted() {
+		return false, nil
+	}
+	_, err = r.s.Chats().Membership(ctx, m.ChatID(), userID)
+	return err == nil, nil
+}
