@@ -47,7 +47,7 @@ var (
 )
 
 func (s *Server) routeTable() []route {
-	return s.touchingWrites([]route{ // presence.go
+	return s.touchingWrites(append([]route{ // presence.go
 		{method: "GET", path: "/health", summary: "Service health: 200 healthy or degraded (search down), 503 unhealthy (database or NATS down); " +
 			"dependency statuses are up or down; metrics.active_users counts WebSocket users, or users with an authenticated request in the last 5 minutes where no gateway reports connections",
 			status: 200, answer: query.HealthReport{}, also: []int{503}, handler: s.health},
@@ -98,7 +98,7 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", path: v1 + "/search/messages", summary: "Full-text search over the messages of the caller's chats; with the chat_id of a public channel of the workspace, searches it before joining (preview)", auth: true, status: 200, answer: api.SearchResults{}, fails: []int{404},
 			params: []param{{"q", "query", "string", "1..256 characters"}, {"chat_id", "query", "integer", "only this chat"}, {"limit", "query", "integer", "1..100, default 20"}, {"offset", "query", "integer", "0..1000"}}, handler: s.searchMessages},
-	})
+	}, s.featureRoutes()...)) // files.go
 }
 
 // Request and answer bodies. Pointers tell a missing field from a zero one.

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"io"
 	nethttp "net/http"
 	"strings"
 	"time"
@@ -95,6 +96,10 @@ func NewServer(app application.App, tokens ports.TokenIssuer, log *zap.Logger, o
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// Bodies over readLimit arrive as a stream: the upload route reads
+		// it as it comes; limitBody refuses it everywhere else unread.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
 	recovery := recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		log.Error("panic in handler", zap.Any("panic", e), zap.String("request_id", RequestID(c)),
@@ -262,10 +267,30 @@ func viewer(c *fiber.Ctx) query.Viewer {
 	return query.Viewer{UserID: a.UserID, WorkspaceID: a.WorkspaceID}
 }
 
-// limitBody answers 413 for bodies over BodyLimit.
+// limitBody answers 413 for bodies over BodyLimit, except the upload's,
+// which is streamed (files.go). A declared length over the limit is
+// refused before the body is read; an undeclared (chunked) one is read up
+// to the limit only.
 func limitBody(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodPost && c.Path() == uploadPath {
+		return c.Next()
+	}
+	tooLarge := errs.New(errs.TooLarge, "request body is larger than 64 KiB")
+	if n := c.Request().Header.ContentLength(); n > readLimit {
+		return tooLarge
+	}
+	if stream := c.Context().RequestBodyStream(); stream != nil && c.Request().Header.ContentLength() < 0 {
+		b, err := io.ReadAll(io.LimitReader(stream, BodyLimit+1))
+		if err != nil {
+			return errs.Invalidf("request body could not be read")
+		}
+		if len(b) > BodyLimit {
+			return tooLarge
+		}
+		c.Request().SetBody(b)
+	}
 	if len(c.Request().Body()) > BodyLimit {
-		return errs.New(errs.TooLarge, "request body is larger than 64 KiB")
+		return tooLarge
 	}
 	return c.Next()
 }

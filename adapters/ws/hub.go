@@ -28,6 +28,7 @@ var chatFrames = map[string]bool{
 	ports.EventChatMemberAdded:   true,
 	ports.EventChatMemberRemoved: true,
 	ports.EventReceiptUpdated:    true,
+	command.EventReactionUpdated: true, // issue 14
 }
 
 // room is the local connections of one chat, or of one user: an entry of

@@ -1,0 +1,202 @@
+package http
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fechatter/fechatter/application/command"
+	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/domain/errs"
+)
+
+// uploadPath is the one route whose body is streamed instead of read
+// whole (and is exempt from BodyLimit).
+const uploadPath = v1 + "/files"
+
+var pFile = param{"id", "path", "integer", "file id"}
+
+type reactionsAnswer struct {
+	Reactions []query.Reaction `json:"reactions"`
+}
+
+func (s *Server) featureRoutes() []route {
+	pEmoji := param{"emoji", "path", "string", "one Unicode emoji (URL-encoded) or a short code :name:"}
+	linkParams := []param{pFile, {"exp", "query", "integer", "expiry, Unix seconds"}, {"sig", "query", "string", "signature"}}
+	return []route{
+		{method: "POST", path: uploadPath, summary: "Upload a file: multipart/form-data with one part named file, streamed to storage (never whole in memory). " +
+			"content_type is sniffed from the bytes; images get width, height and a thumbnail. 413 above limits.file_max_bytes (default 25 MiB) " +
+			"or the workspace's storage quota; 400 for an empty file. A file not attached to a message within 24 h is deleted.",
+			auth: true, status: 201, answer: query.File{}, handler: s.uploadFile},
+		{method: "GET", path: v1 + "/files/:id", summary: "A file with fresh signed links (its uploader, or members of a chat whose message carries it)", auth: true, status: 200, answer: query.File{}, params: []param{pFile}, handler: s.getFile},
+		{method: "GET", path: v1 + "/files/:id/content", summary: "The file's bytes through a signed link (no bearer token; a wrong or expired signature is 404). " +
+			"Range: bytes=a-b, a- and -n (one range; 206, or 416 when unsatisfiable). X-Content-Type-Options: nosniff; Content-Disposition inline for images, audio, video and PDF, else attachment",
+			status: 200, params: linkParams, handler: s.fileContent(query.LinkContent)},
+		{method: "GET", path: v1 + "/files/:id/thumbnail", summary: "A JPEG or PNG of at most 360 px on its longer side, through a signed link; images only, else 404", status: 200, params: linkParams, handler: s.fileContent(query.LinkThumbnail)},
+		{method: "PUT", path: v1 + "/chats/:id/messages/:seq/reactions/:emoji", summary: "Add the caller's reaction (idempotent); 409 above 20 distinct emoji or on a deleted message; 403 for a previewer of a public channel",
+			auth: true, status: 200, answer: reactionsAnswer{}, params: []param{pChat, pSeq, pEmoji}, handler: s.react(true)},
+		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq/reactions/:emoji", summary: "Remove the caller's reaction (idempotent)",
+			auth: true, status: 200, answer: reactionsAnswer{}, params: []param{pChat, pSeq, pEmoji}, handler: s.react(false)},
+	}
+}
+
+func (s *Server) react(add bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, seq, err := pathIDs(c, "seq")
+		if err != nil {
+			return err
+		}
+		emoji, err := url.PathUnescape(c.Params("emoji"))
+		if err != nil {
+			return errs.Invalidf("emoji is not URL-encoded correctly")
+		}
+		rs, err := s.app.Commands.React.Handle(c.UserContext(), command.React{Actor: actor(c), ChatID: id, Seq: seq, Emoji: emoji, Add: add})
+		if err != nil {
+			return err
+		}
+		return c.JSON(reactionsAnswer{Reactions: rs})
+	}
+}
+
+// uploadFile reads the multipart body as a stream: parts before "file"
+// are skipped, the file part flows to the file store as it arrives.
+func (s *Server) uploadFile(c *fiber.Ctx) error {
+	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return errs.Invalidf("upload with Content-Type multipart/form-data and one part named file")
+	}
+	body := c.Context().RequestBodyStream()
+	if body == nil {
+		body = strings.NewReader(string(c.Body()))
+	}
+	max := s.app.Commands.UploadFile.MaxBytes()
+	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > max+1<<20 {
+		return errs.New(errs.TooLarge, "file is larger than %d bytes", max)
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return errs.Invalidf("the upload has no part named file")
+		}
+		if err != nil {
+			return errs.Invalidf("malformed multipart body: %v", err)
+		}
+		if part.FormName() != "file" {
+			_, _ = io.Copy(io.Discard, io.LimitReader(part, max))
+			continue
+		}
+		f, err := s.app.Commands.UploadFile.Handle(c.UserContext(), command.UploadFile{Actor: actor(c), Name: part.FileName(), Body: part})
+		if err != nil {
+			if errs.Is(err, errs.TooLarge) {
+				// Read (a bounded amount of) what the client still sends, so
+				// that it reads the 413 instead of a reset connection.
+				_, _ = io.Copy(io.Discard, io.LimitReader(body, max))
+			}
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(f)
+	}
+}
+
+func (s *Server) getFile(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	f, err := s.app.Queries.GetFile.Handle(c.UserContext(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(f)
+}
+
+// fileContent serves bytes through a signed link, with single ranges.
+func (s *Server) fileContent(kind string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+		if err != nil {
+			return errs.NotFoundf("file not found")
+		}
+		info, f, err := s.app.Queries.OpenFile.Stat(c.UserContext(), kind, id, c.Query("exp"), c.Query("sig"))
+		if err != nil {
+			return err
+		}
+		offset, length, partial, ok := parseRange(c.Get(fiber.HeaderRange), info.Size)
+		if !ok {
+			c.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes */%d", info.Size))
+			return c.Status(fiber.StatusRequestedRangeNotSatisfiable).JSON(ErrorBody{Error: ErrorDetail{Code: "invalid_argument", Message: "range not satisfiable"}})
+		}
+		body, err := s.app.Queries.OpenFile.Open(c.UserContext(), kind, f, offset, length)
+		if err != nil {
+			return err
+		}
+		disposition := "attachment"
+		if info.Inline {
+			disposition = "inline"
+		}
+		c.Set(fiber.HeaderContentType, info.ContentType)
+		c.Set("X-Content-Type-Options", "nosniff")
+		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox")
+		c.Set(fiber.HeaderContentDisposition, disposition+"; filename*=UTF-8''"+url.PathEscape(info.Name))
+		c.Set(fiber.HeaderAcceptRanges, "bytes")
+		c.Set(fiber.HeaderCacheControl, "private, max-age=3600")
+		if kind == query.LinkContent {
+			c.Set(fiber.HeaderETag, `"`+info.SHA256+`"`)
+		}
+		if partial {
+			c.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", offset, offset+length-1, info.Size))
+			c.Status(fiber.StatusPartialContent)
+		}
+		return c.SendStream(body, int(length))
+	}
+}
+
+// parseRange reads one "bytes=" range of a body of size bytes. Without a
+// usable Range header (absent, another unit, several ranges) the whole body
+// is served; ok is false only for a range that cannot be satisfied.
+func parseRange(h string, size int64) (offset, length int64, partial, ok bool) {
+	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, size, false, true
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, size, false, true
+	}
+	switch {
+	case first == "": // the last n bytes
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false, err != nil
+		}
+		n = min(n, size)
+		if n == 0 {
+			return 0, 0, false, false
+		}
+		return size - n, n, true, true
+	default:
+		a, err := strconv.ParseInt(first, 10, 64)
+		if err != nil || a < 0 {
+			return 0, size, false, true
+		}
+		if a >= size {
+			return 0, 0, false, false
+		}
+		b := size - 1
+		if last != "" {
+			if b, err = strconv.ParseInt(last, 10, 64); err != nil || b < a {
+				return 0, size, false, err != nil
+			}
+			b = min(b, size-1)
+		}
+		return a, b - a + 1, true, true
+	}
+}
