@@ -77,7 +77,16 @@ func (s *Server) uploadFile(c *fiber.Ctx) error {
 		body = strings.NewReader(string(c.Body()))
 	}
 	max := s.app.Commands.UploadFile.MaxBytes()
+	// Whatever the outcome, read the rest of the body (a bounded amount:
+	// the closing chunk, a rejected file's tail), so the connection stays
+	// in step; past that bound it is closed.
+	defer func() {
+		if n, _ := io.Copy(io.Discard, io.LimitReader(body, max+1<<20)); n > max {
+			c.Context().SetConnectionClose()
+		}
+	}()
 	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > max+1<<20 {
+		c.Context().SetConnectionClose()
 		return errs.New(errs.TooLarge, "file is larger than %d bytes", max)
 	}
 	mr := multipart.NewReader(body, params["boundary"])
@@ -95,11 +104,6 @@ func (s *Server) uploadFile(c *fiber.Ctx) error {
 		}
 		f, err := s.app.Commands.UploadFile.Handle(c.UserContext(), command.UploadFile{Actor: actor(c), Name: part.FileName(), Body: part})
 		if err != nil {
-			if errs.Is(err, errs.TooLarge) {
-				// Read (a bounded amount of) what the client still sends, so
-				// that it reads the 413 instead of a reset connection.
-				_, _ = io.Copy(io.Discard, io.LimitReader(body, max))
-			}
 			return err
 		}
 		return c.Status(fiber.StatusCreated).JSON(f)
