@@ -61,6 +61,7 @@ var ServerFrames = []Frame{
 	{FrameAck, Ack{}, "answer to message.send; replay is true for an idempotent repeat"},
 	{FrameError, ErrorFrame{}, "a refused frame (codes as in REST; retry_after_ms with rate_limited)"},
 	{FramePong, Pong{}, "answer to ping"},
+	{FrameReactionUpdated, ReactionUpdate{}, "a member added or removed a reaction; to every member (reactions change no seq, unread_count or edited_at)"},
 }
 
 // ClientFrames is every frame a client may send.

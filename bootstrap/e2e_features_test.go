@@ -18,6 +18,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/fechatter/fechatter/adapters/http/contract"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
 
@@ -44,10 +45,23 @@ type reactionJSON struct {
 // (so neither side holds it whole), and returns the status and answer.
 func (s server) upload(t *testing.T, token, name string, body io.Reader) (int, []byte) {
 	t.Helper()
+	return s.uploadWith(t, http.DefaultClient, token, name, body)
+}
+
+// checked is an HTTP client that validates every exchange against the
+// OpenAPI document (it reads bodies whole: small files only).
+func checked(t *testing.T) *http.Client {
+	return &http.Client{Transport: contract.Default(t).Transport(t, nil)}
+}
+
+func (s server) uploadWith(t *testing.T, hc *http.Client, token, name string, body io.Reader) (int, []byte) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
-		_ = mw.WriteField("note", "ignored")
+		if hc == http.DefaultClient { // the document's validator knows only the part "file"
+			_ = mw.WriteField("note", "parts before file are skipped")
+		}
 		w, err := mw.CreateFormFile("file", name)
 		if err == nil {
 			_, err = io.Copy(w, body)
@@ -60,7 +74,7 @@ func (s server) upload(t *testing.T, token, name string, body io.Reader) (int, [
 	req, _ := http.NewRequest("POST", s.base+"/api/v1/files", pr)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("upload: %v", err)
 	}
@@ -75,7 +89,7 @@ func (s server) get(t *testing.T, path string, header map[string]string) (*http.
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := checked(t).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -116,7 +130,7 @@ func TestFilesOnARealServer(t *testing.T) {
 
 	// An image: sniffed, measured, thumbnailed; the client's name is cleaned.
 	pic := testPNG(t, 1000, 500)
-	status, raw := s.upload(t, alice.AccessToken, "../../secret/cat.jpg", bytes.NewReader(pic))
+	status, raw := s.uploadWith(t, checked(t), alice.AccessToken, "../../secret/cat.jpg", bytes.NewReader(pic))
 	if status != 201 {
 		t.Fatalf("upload image = %d %s", status, raw)
 	}
@@ -348,6 +362,10 @@ func waitFrame(t *testing.T, c *websocket.Conn, typ string) json.RawMessage {
 			t.Fatalf("waiting for %s: %v", typ, err)
 		}
 		if f.Type == typ {
+			raw, _ := json.Marshal(f)
+			if err := contract.Default(t).ServerFrame(raw); err != nil {
+				t.Errorf("contract: %v", err)
+			}
 			return f.Data
 		}
 	}

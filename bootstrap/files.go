@@ -96,4 +96,3 @@ func runOrphanSweep(lc fx.Lifecycle, cleaner command.FileCleaner, every time.Dur
 		OnStop: func(context.Context) error { cancel(); <-done; return nil },
 	})
 }
-

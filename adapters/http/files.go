@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
@@ -23,10 +24,6 @@ const uploadPath = v1 + "/files"
 
 var pFile = param{"id", "path", "integer", "file id"}
 
-type reactionsAnswer struct {
-	Reactions []query.Reaction `json:"reactions"`
-}
-
 func (s *Server) featureRoutes() []route {
 	pEmoji := param{"emoji", "path", "string", "one Unicode emoji (URL-encoded) or a short code :name:"}
 	linkParams := []param{pFile, {"exp", "query", "integer", "expiry, Unix seconds"}, {"sig", "query", "string", "signature"}}
@@ -34,16 +31,16 @@ func (s *Server) featureRoutes() []route {
 		{method: "POST", path: uploadPath, summary: "Upload a file: multipart/form-data with one part named file, streamed to storage (never whole in memory). " +
 			"content_type is sniffed from the bytes; images get width, height and a thumbnail. 413 above limits.file_max_bytes (default 25 MiB) " +
 			"or the workspace's storage quota; 400 for an empty file. A file not attached to a message within 24 h is deleted.",
-			auth: true, status: 201, answer: query.File{}, handler: s.uploadFile},
-		{method: "GET", path: v1 + "/files/:id", summary: "A file with fresh signed links (its uploader, or members of a chat whose message carries it)", auth: true, status: 200, answer: query.File{}, params: []param{pFile}, handler: s.getFile},
+			auth: true, status: 201, answer: api.File{}, multipart: true, handler: s.uploadFile},
+		{method: "GET", path: v1 + "/files/:id", summary: "A file with fresh signed links (its uploader, or members of a chat whose message carries it)", auth: true, status: 200, answer: api.File{}, params: []param{pFile}, handler: s.getFile},
 		{method: "GET", path: v1 + "/files/:id/content", summary: "The file's bytes through a signed link (no bearer token; a wrong or expired signature is 404). " +
 			"Range: bytes=a-b, a- and -n (one range; 206, or 416 when unsatisfiable). X-Content-Type-Options: nosniff; Content-Disposition inline for images, audio, video and PDF, else attachment",
-			status: 200, params: linkParams, handler: s.fileContent(query.LinkContent)},
-		{method: "GET", path: v1 + "/files/:id/thumbnail", summary: "A JPEG or PNG of at most 360 px on its longer side, through a signed link; images only, else 404", status: 200, params: linkParams, handler: s.fileContent(query.LinkThumbnail)},
+			status: 200, binary: true, params: linkParams, handler: s.fileContent(query.LinkContent)},
+		{method: "GET", path: v1 + "/files/:id/thumbnail", summary: "A JPEG or PNG of at most 360 px on its longer side, through a signed link; images only, else 404", status: 200, binary: true, params: linkParams, handler: s.fileContent(query.LinkThumbnail)},
 		{method: "PUT", path: v1 + "/chats/:id/messages/:seq/reactions/:emoji", summary: "Add the caller's reaction (idempotent); 409 above 20 distinct emoji or on a deleted message; 403 for a previewer of a public channel",
-			auth: true, status: 200, answer: reactionsAnswer{}, params: []param{pChat, pSeq, pEmoji}, handler: s.react(true)},
+			auth: true, status: 200, answer: api.Reactions{}, params: []param{pChat, pSeq, pEmoji}, fails: []int{403, 409}, handler: s.react(true)},
 		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq/reactions/:emoji", summary: "Remove the caller's reaction (idempotent)",
-			auth: true, status: 200, answer: reactionsAnswer{}, params: []param{pChat, pSeq, pEmoji}, handler: s.react(false)},
+			auth: true, status: 200, answer: api.Reactions{}, params: []param{pChat, pSeq, pEmoji}, fails: []int{403, 409}, handler: s.react(false)},
 	}
 }
 
@@ -61,7 +58,7 @@ func (s *Server) react(add bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(reactionsAnswer{Reactions: rs})
+		return c.JSON(api.Reactions{Reactions: rs})
 	}
 }
 

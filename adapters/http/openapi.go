@@ -53,7 +53,7 @@ func errorStatuses(r route) []int {
 	if strings.Contains(r.path, "/:") {
 		st = append(st, 404)
 	}
-	if r.body != nil {
+	if r.body != nil || r.multipart {
 		st = append(st, 413)
 	}
 	st = append(st, r.fails...)
@@ -105,12 +105,21 @@ func buildOpenAPI(routes []route) map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
+		if r.multipart {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object", "required": []any{"file"},
+					"properties": map[string]any{"file": map[string]any{"type": "string", "format": "binary"}}}}}}
+		}
 		if r.body != nil {
 			op["requestBody"] = map[string]any{"required": !r.optionalBody, "content": map[string]any{
 				"application/json": map[string]any{"schema": schemas.Of(r.body)}}}
 		}
 		okResp := map[string]any{"description": "success"}
 		switch {
+		case r.binary:
+			okResp["content"] = map[string]any{"*/*": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
+			okResp["headers"] = map[string]any{"Content-Disposition": map[string]any{"schema": map[string]any{"type": "string"}},
+				"X-Content-Type-Options": map[string]any{"schema": map[string]any{"type": "string", "enum": []any{"nosniff"}}}}
 		case r.text:
 			okResp["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
 		case r.answer != nil:
@@ -119,6 +128,12 @@ func buildOpenAPI(routes []route) map[string]any {
 		responses := map[string]any{strconv.Itoa(r.status): okResp}
 		for _, st := range r.also {
 			responses[strconv.Itoa(st)] = okResp
+		}
+		if r.binary {
+			responses["206"] = map[string]any{"description": "the requested range", "headers": map[string]any{
+				"Content-Range": map[string]any{"required": true, "schema": map[string]any{"type": "string"}}},
+				"content": map[string]any{"*/*": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}
+			responses["416"] = map[string]any{"description": "range not satisfiable", "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
 		}
 		for _, st := range errorStatuses(r) {
 			if _, ok := responses[strconv.Itoa(st)]; ok {

@@ -32,6 +32,12 @@ type route struct {
 	optionalBody bool
 	// text: the success answer is text/plain, not JSON.
 	text bool
+	// multipart: the body is multipart/form-data with a binary part "file"
+	// (streamed, not limited to 64 KiB).
+	multipart bool
+	// binary: the success answer is the bytes of a file (any type), with
+	// 206 for a Range and 416 for an unsatisfiable one.
+	binary bool
 }
 
 type param struct {

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/message"
@@ -10,18 +11,10 @@ import (
 )
 
 // EventReactionUpdated is the type of the reaction.updated event.
-const EventReactionUpdated = "reaction.updated"
+const EventReactionUpdated = api.FrameReactionUpdated
 
 // ReactionUpdatedEvent is the data of reaction.updated.
-type ReactionUpdatedEvent struct {
-	ChatID    int64  `json:"chat_id"`
-	Seq       int64  `json:"seq"`
-	MessageID int64  `json:"message_id"`
-	Emoji     string `json:"emoji"`
-	UserID    int64  `json:"user_id"`
-	Added     bool   `json:"added"`
-	Count     int    `json:"count"`
-}
+type ReactionUpdatedEvent = api.ReactionUpdate
 
 // React adds (Add) or removes the caller's emoji on a message.
 type React struct {
