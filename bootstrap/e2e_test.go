@@ -214,7 +214,7 @@ func TestSendsSurviveANATSOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var seqs []int64
-	ids := map[string]bool{}
+	var ids map[string]bool
 	for len(seqs) < 20 {
 		str, err := js.Stream(ctx, stream)
 		if err != nil {

@@ -32,7 +32,7 @@ func enrichMessages(ctx context.Context, db bun.IDB, msgs []query.Message) error
 	}
 	var extras []messageExtras
 	err := db.NewRaw(`SELECT id, mentions, mentions_all, thread_root_id, reply_count, last_reply_at
-FROM messages WHERE id IN (?)`, bun.In(ids)).Scan(ctx, &extras)
+FROM messages WHERE id IN (?)`, bun.List(ids)).Scan(ctx, &extras)
 	if err != nil {
 		return dbError(err, "load message extras")
 	}

@@ -212,7 +212,7 @@ func attachmentsFor(ctx context.Context, db bun.IDB, ids []int64) (map[int64][]q
 		return nil, nil
 	}
 	var rows []fileRow
-	err := db.NewSelect().Model(&rows).Where("message_id IN (?) AND deleted_at IS NULL", bun.In(ids)).OrderExpr("message_id, id").Scan(ctx)
+	err := db.NewSelect().Model(&rows).Where("message_id IN (?) AND deleted_at IS NULL", bun.List(ids)).OrderExpr("message_id, id").Scan(ctx)
 	if err != nil {
 		return nil, dbError(err, "load attachments")
 	}

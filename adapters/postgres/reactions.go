@@ -80,7 +80,7 @@ func reactionsFor(ctx context.Context, db bun.IDB, ids []int64) (map[int64][]que
 	}
 	var rows []reactionRow
 	err := db.NewRaw(`SELECT message_id, emoji, user_id FROM message_reactions
-WHERE message_id IN (?) ORDER BY message_id, `+reactionsOrder, bun.In(ids)).Scan(ctx, &rows)
+WHERE message_id IN (?) ORDER BY message_id, `+reactionsOrder, bun.List(ids)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, dbError(err, "load reactions")
 	}

@@ -33,7 +33,7 @@ func (r *MessageReadModel) MessagesByIDs(ctx context.Context, ids []int64) ([]qu
 		return nil, nil
 	}
 	var rows []messageRow
-	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, dbError(err, "load messages")
 	}
 	out := make([]query.Message, len(rows))

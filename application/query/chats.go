@@ -51,7 +51,7 @@ func NewListMembers(chats ChatReadModel) ListMembers {
 
 // Handle lists the members of a chat the viewer can see.
 func (h ListMembers) Handle(ctx context.Context, v Viewer, chatID int64) ([]Member, error) {
-	if _, err := (GetChat{chats: h.chats}).Handle(ctx, v, chatID); err != nil {
+	if _, err := GetChat(h).Handle(ctx, v, chatID); err != nil {
 		return nil, err
 	}
 	return h.chats.Members(ctx, chatID)
