@@ -47,7 +47,14 @@ type IndexerOptions struct {
 	// (a backlog: the index was busy writing): the ready batch then takes
 	// everything pending up to MaxBatch, so that the index writes fewer,
 	// larger batches as the rate grows (default 1000).
-	MaxBatch     int
+	MaxBatch int
+	// MinInterval spaces index writes under load: a batch that filled up
+	// keeps taking what arrives until MinInterval has passed since the
+	// previous write (up to MaxBatch), so the index writes (and Bleve
+	// merges) a few large segments a second rather than one per BatchSize
+	// events. It never delays a batch that did not fill, so it does not
+	// touch the lag at low rates (default 100ms; negative: off).
+	MinInterval  time.Duration
 	BatchTimeout time.Duration // longest wait to fill a batch (default 1s)
 	MinBackoff   time.Duration // first wait after a failed batch (default 100ms)
 	MaxBackoff   time.Duration // longest wait between retries (default 10s)
@@ -67,6 +74,9 @@ func (o IndexerOptions) withDefaults() IndexerOptions {
 	}
 	if o.MaxBatch < o.BatchSize {
 		o.MaxBatch = max(1000, o.BatchSize)
+	}
+	if o.MinInterval == 0 {
+		o.MinInterval = 100 * time.Millisecond
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 100 * time.Millisecond
@@ -107,7 +117,8 @@ type Indexer struct {
 	opts  IndexerOptions
 	guard *guard
 
-	lastLag atomic.Int64 // largest lag of the last accepted batch, in ns
+	lastLag   atomic.Int64 // largest lag of the last accepted batch, in ns
+	lastWrite time.Time    // when the last batch was accepted (Run's goroutine only)
 }
 
 // NewIndexer returns an indexer from src to index. A nil log discards logs.
@@ -174,6 +185,15 @@ func (ix *Indexer) collect(ctx context.Context) ([]DeliveredEvent, error) {
 			break
 		}
 	}
+	for err == nil && len(batch) >= ix.opts.BatchSize && len(batch) < ix.opts.MaxBatch {
+		wait := ix.opts.MinInterval - time.Since(ix.lastWrite)
+		if wait <= 0 {
+			break
+		}
+		var got []DeliveredEvent
+		got, err = ix.src.Fetch(ctx, ix.opts.MaxBatch-len(batch), wait)
+		batch = append(batch, got...)
+	}
 	if err != nil && len(batch) > 0 && ctx.Err() == nil {
 		err = nil // what was fetched is indexed; the next fetch reports again
 	}
@@ -213,6 +233,7 @@ func (ix *Indexer) handle(ctx context.Context, batch []DeliveredEvent) bool {
 				ix.log.Info("search indexer: indexing again", zap.Int("failures", failures))
 			}
 			ix.accepted(p)
+			ix.lastWrite = time.Now()
 			return true
 		}
 		if ctx.Err() != nil {

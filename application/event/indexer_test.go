@@ -334,6 +334,28 @@ func TestIndexerTakesTheBacklogUpToMaxBatch(t *testing.T) {
 	}
 }
 
+// Under load (a batch that filled), writes are at least MinInterval apart:
+// what arrives meanwhile joins the batch.
+func TestIndexerSpacesWritesUnderLoad(t *testing.T) {
+	src, idx := newIxSource(), newIxIndex()
+	ixRun(t, src, idx, event.IndexerOptions{BatchSize: 10, MaxBatch: 1000, MinInterval: 300 * time.Millisecond, BatchTimeout: time.Minute})
+	burst := func(n int) {
+		var events []ports.Event
+		for i := range n {
+			events = append(events, ixCreated(ixMessage(fmt.Sprintf("message %d", i))))
+		}
+		src.publish(events...)
+	}
+	burst(10)
+	ixEventually(t, "the first write", func() bool { return len(idx.writes()) == 1 })
+	burst(10)
+	burst(15)
+	ixEventually(t, "35 acks", func() bool { a, _, _, _ := src.counts(); return a == 35 })
+	if w := idx.writes(); len(w) != 2 || w[1].n != 25 {
+		t.Fatalf("writes %+v, want 10 then the 25 that came within MinInterval in one", w)
+	}
+}
+
 func TestIndexerBatchesByTimeout(t *testing.T) {
 	src, idx := newIxSource(), newIxIndex()
 	const timeout = 300 * time.Millisecond
