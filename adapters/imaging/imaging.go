@@ -14,9 +14,9 @@ import (
 	"io"
 	"net/http"
 
-	_ "golang.org/x/image/bmp"  // registers BMP
-	_ "golang.org/x/image/webp" // registers WebP
+	_ "golang.org/x/image/bmp" // registers BMP
 	"golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // registers WebP
 
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/file"

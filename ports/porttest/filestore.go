@@ -19,7 +19,9 @@ import (
 // the test may write anything into (keys are made unique per test).
 func RunFileStore(t *testing.T, newStore func(t *testing.T) ports.FileStore) {
 	ctx := context.Background()
-	key := func(t *testing.T) string { return "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/" + randomHex(8) }
+	key := func(t *testing.T) string {
+		return "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/" + randomHex(8)
+	}
 	readAll := func(t *testing.T, s ports.FileStore, k string, off, n int64) []byte {
 		t.Helper()
 		rc, err := s.Open(ctx, k, off, n)
