@@ -29,6 +29,9 @@ type SenderOptions struct {
 	MaxBatch int
 	// Timeout bounds one write transaction (default 10s).
 	Timeout time.Duration
+	// Hold is how long sends wait for an unreachable database (a restart,
+	// a failover) before they fail as unavailable (default 10s).
+	Hold time.Duration
 }
 
 func (o SenderOptions) withDefaults() SenderOptions {
@@ -40,6 +43,9 @@ func (o SenderOptions) withDefaults() SenderOptions {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.Hold <= 0 {
+		o.Hold = 10 * time.Second
 	}
 	return o
 }
@@ -223,6 +229,20 @@ func splitRepeats(reqs []*sendRequest) (first, repeats []*sendRequest) {
 	return first, repeats
 }
 
+// stillWaiting answers the sends whose callers are gone and returns the
+// others.
+func (s *MessageSender) stillWaiting(reqs []*sendRequest) []*sendRequest {
+	live := reqs[:0:0]
+	for _, r := range reqs {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- sendResult{err: dbError(err, "send message")}
+			continue
+		}
+		live = append(live, r)
+	}
+	return live
+}
+
 // errRaced: another transaction took an idempotency key of the batch (or
 // deleted its chat) after the statement's snapshot; the batch rolls back.
 var errRaced = errors.New("postgres: send batch raced another transaction")
@@ -235,7 +255,9 @@ const maxSendAttempts = 5
 // bad send cannot fail the others.
 func (s *MessageSender) writeUnique(reqs []*sendRequest) {
 	var err error
-	for attempt := 1; attempt <= maxSendAttempts; attempt++ {
+	held := time.Now()
+	pause := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
 		var results []sendResult
 		results, err = s.commit(reqs)
 		if err == nil {
@@ -245,9 +267,22 @@ func (s *MessageSender) writeUnique(reqs []*sendRequest) {
 			}
 			return
 		}
-		if !errors.Is(err, errRaced) && !isCode(err, codeSerialization, codeDeadlock) {
+		if errors.Is(err, errRaced) || isCode(err, codeSerialization, codeDeadlock) {
+			if attempt < maxSendAttempts {
+				continue
+			}
 			break
 		}
+		// The database is away (restarting, a failover, no connection
+		// free): the sends wait for it, up to Hold, rather than fail.
+		if !heldThrough(err) || time.Since(held)+pause > s.opts.Hold {
+			break
+		}
+		if reqs = s.stillWaiting(reqs); len(reqs) == 0 {
+			return
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, time.Second)
 	}
 	if errors.Is(err, errRaced) {
 		err = errs.Wrap(errs.Unavailable, err, "send message: too much contention, try again")
@@ -353,7 +388,7 @@ func (s *MessageSender) commit(reqs []*sendRequest) ([]sendResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
 	results := make([]sendResult, n)
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	write := func(ctx context.Context, tx bun.Tx) error {
 		var verdicts []sendVerdict
 		err := tx.NewRaw(sendMessages, pgdialect.Array(ords), pgdialect.Array(chats), pgdialect.Array(senders),
 			pgdialect.Array(contents), pgdialect.Array(replies), pgdialect.Array(keys), pgdialect.Array(ats)).
@@ -402,7 +437,21 @@ func (s *MessageSender) commit(reqs []*sendRequest) ([]sendResult, error) {
 			}
 		}
 		return nil
-	})
+	}
+	err := func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return &beginError{err}
+		}
+		if err := write(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return &commitError{err}
+		}
+		return nil
+	}()
 	if err != nil {
 		for _, r := range reqs {
 			r.m.Assign(0, 0) // what the rolled-back attempt gave it
@@ -410,6 +459,37 @@ func (s *MessageSender) commit(reqs []*sendRequest) ([]sendResult, error) {
 		return nil, err
 	}
 	return results, nil
+}
+
+// commitError is a failed COMMIT: whether the transaction committed is
+// unknown, so its sends are not written again (a send without a key would
+// be stored twice); their callers are told to retry, and a retry with the
+// same key finds the message if it was stored.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// beginError is a failure to start the transaction: to connect, mostly.
+type beginError struct{ err error }
+
+func (e *beginError) Error() string { return "begin: " + e.err.Error() }
+func (e *beginError) Unwrap() error { return e.err }
+
+// heldThrough reports whether a failed write is one the sender retries
+// while the database is away: the transaction surely did not commit (the
+// failure came before COMMIT) and the database is unreachable, refusing
+// connections, restarting or out of connections.
+func heldThrough(err error) bool {
+	var ce *commitError
+	if errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var be *beginError
+	if errors.As(err, &be) {
+		return true // whatever the database said, nothing was written
+	}
+	return errs.Is(dbError(err, ""), errs.Unavailable)
 }
 
 // loadPriors fills the results of replays with the messages they repeat.

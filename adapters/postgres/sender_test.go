@@ -224,3 +224,69 @@ func TestMessageSenderCloseWritesWhatIsQueued(t *testing.T) {
 		t.Fatalf("send after Close: %v; want unavailable", err)
 	}
 }
+
+// Sends made while the database refuses connections (a restart, a
+// failover) wait for it and succeed when it is back, rather than fail.
+func TestMessageSenderHoldsSendsWhileTheDatabaseIsAway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	env := envOn(db)
+	sender := postgres.NewMessageSender(db, env.Outbox.(*postgres.Outbox), postgres.SenderOptions{Hold: time.Minute})
+	t.Cleanup(sender.Close)
+	clock := memory.SystemClock{}
+	send := command.NewSendMessageHandler(sender, env.Messages, clock, memory.NewRateLimiter(1_000_000, time.Second, clock))
+	ws := env.NewWorkspace(t)
+	users := env.NewUsers(t, ws.ID, 2)
+	c := env.NewChat(t, ws.ID, users[0].ID, chat.Group, []int64{users[1].ID}, time.Now())
+
+	var name string
+	if err := db.NewRaw("SELECT current_database()").Scan(ctx, &name); err != nil {
+		t.Fatal(err)
+	}
+	adminDSN, err := postgres.WithDatabase(pgtest.ServerURL(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := postgres.Open(ctx, adminDSN, postgres.WithMaxOpenConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	allow := func(on bool) {
+		t.Helper()
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf("ALTER DATABASE %q ALLOW_CONNECTIONS %t", name, on)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The database goes away: no new connections, the open ones killed.
+	allow(false)
+	t.Cleanup(func() { allow(true) })
+	if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ?`, name); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	answers := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, _, err := send.Handle(ctx, command.SendMessage{Actor: command.Actor{UserID: users[i%2].ID, WorkspaceID: ws.ID},
+				ChatID: c.ID(), Content: fmt.Sprintf("while away %d", i), IdempotencyKey: fmt.Sprintf("away-%d", i)})
+			answers <- err
+		}()
+	}
+	// The outage lasts a while: the sends are being held, not answered.
+	select {
+	case err := <-answers:
+		t.Fatalf("a send was answered while the database was away: %v", err)
+	case <-time.After(time.Second):
+	}
+	allow(true)
+	for range n {
+		if err := <-answers; err != nil {
+			t.Fatalf("a send held through the outage failed: %v", err)
+		}
+	}
+	if last := env.MustGetChat(t, c.ID()).LastSeq(); last != n {
+		t.Fatalf("chat holds %d messages after the outage, want %d", last, n)
+	}
+}
