@@ -108,6 +108,10 @@ type NATSConfig struct {
 	StoreDir      string `yaml:"store_dir"`
 	Stream        string `yaml:"stream"`
 	SubjectPrefix string `yaml:"subject_prefix"`
+	// Replicas is the copies JetStream keeps of the event stream and the
+	// presence bucket: 3 on a 3-node NATS cluster, so that losing a node
+	// loses nothing; 1 on a single server.
+	Replicas int `yaml:"replicas"`
 }
 
 // Embedded reports whether NATS runs inside the process.
@@ -604,6 +608,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		add("nats.mode must be %q or %q, got %q", NATSEmbedded, NATSExternal, c.NATS.Mode)
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		add("nats.replicas must be 1 to 5 (JetStream's limit), got %d", c.NATS.Replicas)
 	}
 	if c.NATS.Stream == "" || strings.ContainsAny(c.NATS.Stream, " .*>") {
 		add("nats.stream %q must be a non-empty name without spaces, dots or wildcards", c.NATS.Stream)

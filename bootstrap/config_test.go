@@ -273,6 +273,8 @@ func TestBadEnvironmentValues(t *testing.T) {
 		{"DATABASE_URL=mysql://h/db", "database.url"},
 		{"FECHATTER_NATS_MODE=cluster", "nats.mode"},
 		{"FECHATTER_NATS_MODE=external", "NATS_URL"},
+		{"FECHATTER_NATS_REPLICAS=0", "nats.replicas"},
+		{"FECHATTER_NATS_REPLICAS=7", "nats.replicas"},
 		{"FECHATTER_SEARCH_BACKEND=elastic", "search.backend"},
 		{"FECHATTER_SEARCH_BACKEND=meili", "MEILI_URL"},
 		{"FECHATTER_SEARCH_BATCH_SIZE=0", "search.batch_size"},

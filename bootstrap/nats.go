@@ -25,7 +25,7 @@ func natsModule(cfg Config) fx.Option {
 			newNATSConn,
 			func(nc *natsgo.Conn) (jetstream.JetStream, error) { return jetstream.New(nc) },
 			func() natsadapter.StreamConfig {
-				return natsadapter.StreamConfig{Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix}
+				return natsadapter.StreamConfig{Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix, Replicas: cfg.NATS.Replicas}
 			},
 			func(js jetstream.JetStream, sc natsadapter.StreamConfig) (ports.EventPublisher, error) {
 				return natsadapter.NewPublisher(js, sc, natsadapter.DefaultPublishTimeout)

@@ -58,7 +58,7 @@ func newPresenceStore(js jetstream.JetStream, cfg Config, log *zap.Logger) (port
 	ctx, cancel := context.WithTimeout(context.Background(), presenceKVTimeout)
 	defer cancel()
 	return natsadapter.EnsurePresenceKV(ctx, js, natsadapter.PresenceKVConfig{
-		Bucket: presenceBucket(cfg), TTL: presenceTTL(cfg)}, log.Named("presence"))
+		Bucket: presenceBucket(cfg), TTL: presenceTTL(cfg), Replicas: cfg.NATS.Replicas}, log.Named("presence"))
 }
 
 // presenceBucket follows the stream's name, so that deployments (and

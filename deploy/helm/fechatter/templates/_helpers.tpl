@@ -65,6 +65,8 @@ app.kubernetes.io/part-of: fechatter
   value: {{ .Values.config.logLevel | quote }}
 - name: NATS_URL
   value: {{ required "config.natsUrl is required" .Values.config.natsUrl | quote }}
+- name: FECHATTER_NATS_REPLICAS
+  value: {{ .Values.config.natsReplicas | default 1 | quote }}
 - name: MEILI_URL
   value: {{ required "config.meiliUrl is required" .Values.config.meiliUrl | quote }}
 {{- range $k, $v := .Values.config.extraEnv }}
