@@ -54,13 +54,7 @@ func (n *presenceNotes) of(userID int64) []presenceNote {
 // a goroutine of its own.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	porttest.Eventually(t, 10*time.Second, what, cond)
 }
 
 type presenceEnv struct {

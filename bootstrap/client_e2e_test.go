@@ -147,19 +147,14 @@ func TestClientAgainstARealServer(t *testing.T) {
 	}
 
 	// Search, once the index has caught up.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := carol.Search(ctx, client.SearchQuery{Q: "zebra", ChatID: chat.ID})
-		if err != nil {
+	var res client.SearchResults
+	if !porttest.Within(20*time.Second, func() bool {
+		if res, err = carol.Search(ctx, client.SearchQuery{Q: "zebra", ChatID: chat.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Hits) == 1 && res.Hits[0].Message.ID == m1.ID {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("search never found the message: %+v", res)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the index until it answers or the deadline passes
+		return len(res.Hits) == 1 && res.Hits[0].Message.ID == m1.ID
+	}) {
+		t.Fatalf("search never found the message: %+v", res)
 	}
 
 	// Typed errors.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/adapters/postgres/pgtest"
+	"github.com/fechatter/fechatter/ports/porttest"
 )
 
 // childServeEnv makes this test binary run `fechatter serve` instead of
@@ -229,11 +230,5 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 // waitFor polls cond until it holds or d has passed.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	porttest.Eventually(t, d, what, cond)
 }

@@ -54,13 +54,7 @@ func startServer(t *testing.T, extraEnv ...string) server {
 	}
 	// The start hook above ran before http's (registered later), so wait
 	// for the listener to be bound.
-	deadline := time.Now().Add(10 * time.Second)
-	for l.Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("listener not bound")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	porttest.Eventually(t, 10*time.Second, "the listener to be bound", func() bool { return l.Addr() != nil })
 	s := server{base: "http://" + l.Addr().String(), hc: contract.Default(t).Client(t)}
 	var stopped bool
 	s.stop = func() {
@@ -292,13 +286,7 @@ func TestSearchFollowsWritesAndMembership(t *testing.T) {
 	// waitFor polls search (the index lags by design) until ok or a deadline.
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("search never showed %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		porttest.Eventually(t, 20*time.Second, "search to show "+what, ok)
 	}
 	waitFor("the marker", func() bool { return len(search(bob.AccessToken, "marker").Hits) == 1 })
 	// The marker came after the others in the same chat, so they are indexed too.

@@ -39,17 +39,14 @@ func (s server) health(t *testing.T) (int, query.HealthReport) {
 // waitForHealth polls /health until ok says so, or fails after a deadline.
 func (s server) waitForHealth(t *testing.T, what string, ok func(status int, r query.HealthReport) bool) query.HealthReport {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status, r := s.health(t)
-		if ok(status, r) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/health never showed %s; last %d %+v", what, status, r)
-		}
-		time.Sleep(50 * time.Millisecond) // polling for a condition, with a deadline
+	var (
+		status int
+		r      query.HealthReport
+	)
+	if !porttest.Within(30*time.Second, func() bool { status, r = s.health(t); return ok(status, r) }) {
+		t.Fatalf("/health never showed %s; last %d %+v", what, status, r)
 	}
+	return r
 }
 
 func allUp(r query.HealthReport) bool {
@@ -198,17 +195,11 @@ func fechatterLines(text string) string {
 // waitForMetrics scrapes until ok says so, or fails after a deadline.
 func (s server) waitForMetrics(t *testing.T, what string, ok func(text string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		text := s.scrape(t)
-		if ok(text) {
-			return text
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics never showed %s:\n%s", what, fechatterLines(text))
-		}
-		time.Sleep(50 * time.Millisecond) // polling for a condition, with a deadline
+	var text string
+	if !porttest.Within(30*time.Second, func() bool { text = s.scrape(t); return ok(text) }) {
+		t.Fatalf("/metrics never showed %s:\n%s", what, fechatterLines(text))
 	}
+	return text
 }
 
 // TestMetricsFollowTraffic sends messages over REST and over a WebSocket

@@ -12,6 +12,7 @@ import (
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/ports"
+	"github.com/fechatter/fechatter/ports/porttest"
 )
 
 type presenceJSON struct {
@@ -54,16 +55,10 @@ func (h presenceHarness) presence(asker user, ids ...int64) []presenceJSON {
 
 func (h presenceHarness) waitStatus(asker, u user, status string) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if p := h.presence(asker, u.ID); len(p) == 1 && p[0].Status == status {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("user %d never became %s", u.ID, status)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	porttest.Eventually(h.t, 10*time.Second, fmt.Sprintf("user %d to become %s", u.ID, status), func() bool {
+		p := h.presence(asker, u.ID)
+		return len(p) == 1 && p[0].Status == status
+	})
 }
 
 // publish writes what the commands changed, as the presence loop does at
@@ -164,19 +159,11 @@ func TestPostTyping(t *testing.T) {
 	h.must(204, "POST", path, owner.Token, map[string]any{"is_typing": true}, nil)
 	h.must(204, "POST", path, owner.Token, map[string]any{"is_typing": true}, nil) // throttled
 	h.must(204, "POST", path, owner.Token, map[string]any{"is_typing": false}, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	porttest.Eventually(t, 10*time.Second, "a typing start and a stop", func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d typing events, want a start and a stop", n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) >= 2
+	})
 	mu.Lock()
 	if len(got) != 2 || got[0].Type != ports.EventTyping || !strings.Contains(string(got[0].Data), `"is_typing":true`) ||
 		!strings.Contains(string(got[1].Data), `"is_typing":false`) {

@@ -548,13 +548,7 @@ func (c *client) never(chatID int64, why string) {
 // eventually waits for cond, polling the gateway's state.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	porttest.Eventually(t, waitLimit, what, cond)
 }
 
 func testLogger(t *testing.T) *zap.Logger {
