@@ -77,6 +77,16 @@ type OutboxStore interface {
 	Notify() <-chan struct{}
 }
 
+// ExclusiveOutbox is an OutboxStore shared by several processes that can
+// let one relay at a time work on it.
+type ExclusiveOutbox interface {
+	OutboxStore
+	// Exclusive runs fn while no other relay's Exclusive runs on this
+	// outbox (in any process); the Pending and Remove calls fn makes with
+	// its ctx take effect together when fn returns nil.
+	Exclusive(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // EventPublisher publishes events to the bus, deduplicated by event id.
 type EventPublisher interface {
 	Publish(ctx context.Context, e Event) error

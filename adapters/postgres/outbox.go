@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	_ ports.Outbox      = (*Outbox)(nil)
-	_ ports.OutboxStore = (*Outbox)(nil)
+	_ ports.Outbox          = (*Outbox)(nil)
+	_ ports.ExclusiveOutbox = (*Outbox)(nil)
 )
 
 // Outbox keeps events in the outbox table until the relay has published
@@ -102,10 +102,12 @@ func (o *Outbox) Remove(ctx context.Context, positions []int64) error {
 	if err != nil {
 		return dbError(err, "remove events from the outbox")
 	}
-	if o.removed.Add(int64(len(positions))) >= vacuumEvery && o.vacuuming.CompareAndSwap(false, true) {
-		o.removed.Store(0)
-		go o.vacuum()
-	}
+	afterCommit(ctx, o.db, func() {
+		if o.removed.Add(int64(len(positions))) >= vacuumEvery && o.vacuuming.CompareAndSwap(false, true) {
+			o.removed.Store(0)
+			go o.vacuum()
+		}
+	})
 	return nil
 }
 
@@ -119,3 +121,20 @@ func (o *Outbox) vacuum() {
 
 // Notify receives a value after a commit that added events.
 func (o *Outbox) Notify() <-chan struct{} { return o.notify }
+
+// relayLock is the advisory lock key the relays of every instance take
+// turns on ("fechatter outbox relay").
+const relayLock = 0x0fec4a77e0
+
+// Exclusive runs fn in a transaction holding a transaction-scoped advisory
+// lock: the relays of several instances take turns (a relay waits for the
+// one draining, then finds what is left) instead of each publishing every
+// event, and what fn removed is deleted when the turn commits.
+func (o *Outbox) Exclusive(ctx context.Context, fn func(ctx context.Context) error) error {
+	return inTx(ctx, o.db, func(ctx context.Context) error {
+		if _, err := conn(ctx, o.db).ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", relayLock); err != nil {
+			return dbError(err, "take the outbox relay lock")
+		}
+		return fn(ctx)
+	})
+}

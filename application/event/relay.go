@@ -136,32 +136,51 @@ func (r *OutboxRelay) drain(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		entries, err := r.store.Pending(ctx, r.opts.BatchSize)
-		if err != nil {
+		var more bool
+		err := r.exclusive(ctx, func(ctx context.Context) error {
+			var err error
+			more, err = r.batch(ctx)
+			return err
+		})
+		if err != nil || !more {
 			return err
 		}
-		if len(entries) == 0 {
-			return nil
+	}
+}
+
+// exclusive runs fn as the only relay draining the outbox, when the store
+// can say so (ports.ExclusiveOutbox: the relays of several instances then
+// take turns instead of publishing every event once each).
+func (r *OutboxRelay) exclusive(ctx context.Context, fn func(ctx context.Context) error) error {
+	if ex, ok := r.store.(ports.ExclusiveOutbox); ok {
+		return ex.Exclusive(ctx, fn)
+	}
+	return fn(ctx)
+}
+
+// batch publishes one batch of pending events and removes the published
+// ones; more is true when the batch was full.
+func (r *OutboxRelay) batch(ctx context.Context) (more bool, err error) {
+	entries, err := r.store.Pending(ctx, r.opts.BatchSize)
+	if err != nil || len(entries) == 0 {
+		return false, err
+	}
+	n, pubErr := r.publish(ctx, entries)
+	if n > 0 {
+		positions := make([]int64, n)
+		for i, e := range entries[:n] {
+			positions[i] = e.Position
 		}
-		n, pubErr := r.publish(ctx, entries)
-		if n > 0 {
-			positions := make([]int64, n)
-			for i, e := range entries[:n] {
-				positions[i] = e.Position
-			}
-			if err := r.store.Remove(ctx, positions); err != nil {
-				// Published but still in the outbox: they go out again and
-				// the bus drops the copies.
-				return errors.Join(pubErr, err)
-			}
-		}
-		if pubErr != nil {
-			return pubErr
-		}
-		if len(entries) < r.opts.BatchSize {
-			return nil
+		if err := r.store.Remove(ctx, positions); err != nil {
+			// Published but still in the outbox: they go out again and
+			// the bus drops the copies.
+			return false, errors.Join(pubErr, err)
 		}
 	}
+	if pubErr != nil {
+		return false, pubErr
+	}
+	return len(entries) == r.opts.BatchSize, nil
 }
 
 // publish sends entries in order and stops at the first failure, returning
