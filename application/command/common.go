@@ -95,6 +95,16 @@ func loadVisibleChat(ctx context.Context, chats ports.ChatRepository, actor Acto
 	return c, nil
 }
 
+// notAMember is the error for a write by someone who is not a member of
+// chatID: Forbidden for a public channel of the caller's workspace (they
+// can read it, and may join to write; API.md), NotFound otherwise.
+func notAMember(ctx context.Context, chats ports.ChatRepository, actor Actor, chatID int64) error {
+	if c, err := chats.Get(ctx, chatID); err == nil && c.WorkspaceID() == actor.WorkspaceID && c.Type() == chat.PublicChannel {
+		return errs.Forbiddenf("join channel %d to write in it", chatID)
+	}
+	return errs.NotFoundf("chat %d not found", chatID)
+}
+
 // checkUsersInWorkspace fails with NotFound naming the first id that is not
 // a user of the workspace.
 func checkUsersInWorkspace(ctx context.Context, users ports.UserRepository, workspaceID int64, ids []int64) error {

@@ -88,7 +88,7 @@ func (h receiptMarker) mark(ctx context.Context, actor Actor, chatID, seq int64,
 	err := h.tx.InTx(ctx, func(ctx context.Context) error {
 		r, err := h.receipts.Get(ctx, chatID, actor.UserID)
 		if errs.Is(err, errs.NotFound) {
-			return errs.NotFoundf("chat %d not found", chatID)
+			return notAMember(ctx, h.chats, actor, chatID)
 		}
 		if err != nil {
 			return err

@@ -45,7 +45,7 @@ func (h SetTypingHandler) Handle(ctx context.Context, cmd SetTyping) error {
 	}
 	if _, err := h.chats.Membership(ctx, cmd.ChatID, cmd.Actor.UserID); err != nil {
 		if errs.Is(err, errs.NotFound) {
-			return errs.NotFoundf("chat %d not found", cmd.ChatID)
+			return notAMember(ctx, h.chats, cmd.Actor, cmd.ChatID)
 		}
 		return err
 	}
