@@ -44,7 +44,15 @@ type room struct {
 	dead    bool // removed from the index: late events ignore it
 	members int  // the chat's member count, as last heard (coalesce.go)
 	rc      *receipts
+	// changes counts the user-scoped membership events routed to a user's
+	// room (chat.created, chat.member_added, chat.member_removed).
+	changes uint64
 }
+
+// mark is where a connection's set-up started in the events that can
+// change its chats: its user's membership events and every chat.deleted
+// (chat-scoped only). Set-up lists the chats once more only if one came.
+type mark struct{ user, deleted uint64 }
 
 // hub routes bus events to local connections. The instance has one bus
 // subscription (SubscribeAll, made with the first connection and kept
@@ -66,9 +74,10 @@ type hub struct {
 	after         afterFunc // schedules receipt flushes
 	receiptWindow time.Duration
 
-	mu    sync.Mutex
-	chats map[int64]*room
-	users map[int64]*room
+	mu      sync.Mutex
+	chats   map[int64]*room
+	users   map[int64]*room
+	deleted uint64 // chat.deleted events routed, whether a room had them or not
 }
 
 func newHub(bus ports.EventSubscriber, log *zap.Logger, timeout time.Duration, observer Observer) *hub {
@@ -114,8 +123,14 @@ func (h *hub) onEvent(e ports.Event) {
 	switch {
 	case e.ChatID != 0:
 		r = h.chats[e.ChatID]
+		if e.Type == ports.EventChatDeleted {
+			h.deleted++
+		}
 	case e.UserID != 0:
 		r = h.users[e.UserID]
+		if r != nil && (e.Type == ports.EventChatCreated || e.Type == ports.EventChatMemberAdded || e.Type == ports.EventChatMemberRemoved) {
+			r.changes++
+		}
 	}
 	h.mu.Unlock()
 	if r == nil {
@@ -204,17 +219,27 @@ func (h *hub) leaveLocked(r *room, c *conn) {
 
 // attachUser makes c one of its user's local connections, so that it hears
 // the user-scoped events (new chats, being added or removed, a revoked
-// session) from now on.
-func (h *hub) attachUser(ctx context.Context, c *conn) error {
+// session) from now on. The mark is for changedSince.
+func (h *hub) attachUser(ctx context.Context, c *conn) (mark, error) {
 	if err := h.acquire(ctx); err != nil {
-		return err
+		return mark{}, err
 	}
 	h.mu.Lock()
 	u := h.roomLocked(true, c.actor.UserID)
 	u.conns[c] = struct{}{}
 	c.user = u
+	m := mark{user: u.changes, deleted: h.deleted}
 	h.mu.Unlock()
-	return nil
+	return m, nil
+}
+
+// changedSince reports whether an event that may change c's chats was
+// routed since m: if none was, a chat list read after m is still right
+// for the chats c joined (an event routed from now on finds c in them).
+func (h *hub) changedSince(c *conn, m mark) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return c.user == nil || c.user.changes != m.user || h.deleted != m.deleted
 }
 
 // joinChats puts c in chats: once it returns, c gets every event of those

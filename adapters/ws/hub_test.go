@@ -130,7 +130,7 @@ func newHubFixture(t *testing.T) *hubFixture {
 func (f *hubFixture) connect(userID int64, session string, chats ...int64) *conn {
 	f.t.Helper()
 	c := socketless(f.g, command.Actor{UserID: userID, WorkspaceID: 1, SessionID: session}, "test")
-	if err := f.hub.attachUser(context.Background(), c); err != nil {
+	if _, err := f.hub.attachUser(context.Background(), c); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := f.hub.joinChats(context.Background(), c, chats); err != nil {
@@ -306,7 +306,7 @@ func TestHubBusDownFailsTheConnectionUntilItComesBack(t *testing.T) {
 	f.bus.fail = true
 	f.bus.mu.Unlock()
 	c := socketless(f.g, command.Actor{UserID: 7, WorkspaceID: 1, SessionID: "s7"}, "test")
-	if err := f.hub.attachUser(context.Background(), c); !errs.Is(err, errs.Unavailable) {
+	if _, err := f.hub.attachUser(context.Background(), c); !errs.Is(err, errs.Unavailable) {
 		t.Fatalf("attach with the bus down: %v, want unavailable", err)
 	}
 	if f.indexed(true, 7) {
@@ -359,5 +359,36 @@ func TestHubConcurrentJoinsShareOneInstanceSubscription(t *testing.T) {
 	defer f.bus.mu.Unlock()
 	if f.bus.calls != 1 || f.bus.all.gone {
 		t.Fatalf("%d subscribe calls (gone %v), want 1 live", f.bus.calls, f.bus.all.gone)
+	}
+}
+
+// Set-up lists a connection's chats a second time only when an event that
+// may change them was routed since it attached: its user's membership
+// events, or any chat.deleted.
+func TestHubChangedSinceAttach(t *testing.T) {
+	f := newHubFixture(t)
+	c := socketless(f.g, command.Actor{UserID: 1, WorkspaceID: 1, SessionID: "s"}, "test")
+	attach := func() mark {
+		t.Helper()
+		m, err := f.hub.attachUser(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := attach()
+	f.bus.chat(t, 7, event(ports.EventMessageCreated, 7, 0, map[string]any{"seq": 1}))
+	f.bus.user(t, 2, event(ports.EventChatMemberRemoved, 0, 2, member(7, 2)))
+	if f.hub.changedSince(c, m) {
+		t.Fatal("changed after a message and another user's removal")
+	}
+	f.bus.user(t, 1, event(ports.EventChatMemberRemoved, 0, 1, member(7, 1)))
+	if !f.hub.changedSince(c, m) {
+		t.Fatal("not changed after the user's own removal")
+	}
+	m = attach()
+	f.bus.chat(t, 99, event(ports.EventChatDeleted, 99, 0, map[string]any{"chat_id": 99}))
+	if !f.hub.changedSince(c, m) {
+		t.Fatal("not changed after a chat.deleted (of a chat no one here follows)")
 	}
 }
