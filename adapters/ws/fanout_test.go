@@ -26,10 +26,16 @@ func TestIdleConnectionsHoldNoBusSubscriptionEach(t *testing.T) {
 	}
 	clients := make([]*client, n)
 	var wg sync.WaitGroup
+	// At most 32 dials at once, as a client fleet ramps up: 1,000 at once
+	// on a loaded machine queued some handshakes past the dial timeout
+	// (before and after connections lost their writer goroutine).
+	sem := make(chan struct{}, 32)
 	for i := range us {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-sem }()
 			clients[i] = dial(t, s, us[i], fmt.Sprintf("user %d", i), dialOptions{})
 		}()
 	}
