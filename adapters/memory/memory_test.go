@@ -28,7 +28,7 @@ func envOf(s *memory.Store) porttest.Env {
 func newQueryEnv(*testing.T) querytest.Env {
 	s := memory.NewStore()
 	return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
-		ReceiptReads: s.ReceiptReadModel()}
+		ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel()}
 }
 
 func TestIdentityRepositories(t *testing.T) {
@@ -44,6 +44,7 @@ func TestChatReadModel(t *testing.T)     { t.Parallel(); querytest.RunChatReadMo
 func TestMessageReadModel(t *testing.T)  { t.Parallel(); querytest.RunMessageReadModel(t, newQueryEnv) }
 func TestReceiptRepository(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, newEnv) }
 func TestReceiptReadModel(t *testing.T)  { t.Parallel(); querytest.RunReceiptReadModel(t, newQueryEnv) }
+func TestSearchReadModels(t *testing.T)  { t.Parallel(); querytest.RunSearchReadModels(t, newQueryEnv) }
 
 // The suites also pass when every case shares one store, as they do one
 // database with the Postgres adapter.
@@ -53,7 +54,7 @@ func TestSuitesOnOneStore(t *testing.T) {
 	env := func(*testing.T) porttest.Env { return envOf(s) }
 	qenv := func(*testing.T) querytest.Env {
 		return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
-			ReceiptReads: s.ReceiptReadModel()}
+			ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel()}
 	}
 	t.Run("identity", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, env) })
 	t.Run("chat", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, env) })
@@ -64,6 +65,7 @@ func TestSuitesOnOneStore(t *testing.T) {
 	t.Run("message read model", func(t *testing.T) { t.Parallel(); querytest.RunMessageReadModel(t, qenv) })
 	t.Run("receipt", func(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, env) })
 	t.Run("receipt read model", func(t *testing.T) { t.Parallel(); querytest.RunReceiptReadModel(t, qenv) })
+	t.Run("search read models", func(t *testing.T) { t.Parallel(); querytest.RunSearchReadModels(t, qenv) })
 }
 
 // Append and Add refuse to run outside a transaction, so application code

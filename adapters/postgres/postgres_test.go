@@ -27,7 +27,7 @@ func TestContracts(t *testing.T) {
 	newQueryEnv := func(*testing.T) querytest.Env {
 		return querytest.Env{Env: envOn(db),
 			ChatReads: postgres.NewChatReadModel(db), MessageReads: postgres.NewMessageReadModel(db),
-			ReceiptReads: postgres.NewReceiptReadModel(db)}
+			ReceiptReads: postgres.NewReceiptReadModel(db), SearchReads: postgres.NewMessageReadModel(db)}
 	}
 	t.Run("IdentityRepositories", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, newEnv) })
 	t.Run("ChatRepository", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, newEnv) })
@@ -48,6 +48,7 @@ func TestContracts(t *testing.T) {
 	t.Run("MessageReadModel", func(t *testing.T) { t.Parallel(); querytest.RunMessageReadModel(t, newQueryEnv) })
 	t.Run("ReceiptRepository", func(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, newEnv) })
 	t.Run("ReceiptReadModel", func(t *testing.T) { t.Parallel(); querytest.RunReceiptReadModel(t, newQueryEnv) })
+	t.Run("SearchReadModels", func(t *testing.T) { t.Parallel(); querytest.RunSearchReadModels(t, newQueryEnv) })
 }
 
 // envOn builds fresh adapters over db; a fresh Outbox per case keeps the

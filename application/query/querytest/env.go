@@ -16,6 +16,7 @@ type Env struct {
 	ChatReads    query.ChatReadModel
 	MessageReads query.MessageReadModel
 	ReceiptReads query.ReceiptReadModel
+	SearchReads  SearchReads
 }
 
 func sameTimePtr(a, b *time.Time) bool {
