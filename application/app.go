@@ -144,7 +144,7 @@ func New(p Ports, o Options) App {
 			RemoveMember:   command.NewRemoveMemberHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			ChangeRole:     command.NewChangeRoleHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
-			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter), p.Presence),
+			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter).WithPreviewers(p.Chats), p.Presence),
 			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
 			DeleteMessage: command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock).
 				WithAttachments(p.Reactions, p.Files, command.NewFileCleaner(p.Files, p.FileStore, p.Clock)),

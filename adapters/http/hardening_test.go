@@ -137,8 +137,11 @@ func TestPublicChannelPreview(t *testing.T) {
 		{"POST", p + "/delivered", map[string]any{"seq": 1}},
 		{"POST", p + "/typing", map[string]any{"is_typing": true}},
 	} {
-		if r := h.do(w.method, w.path, visitor.Token, w.body); r.status != 403 && r.status != 404 {
-			t.Errorf("previewer %s %s = %d, want refused", w.method, w.path, r.status)
+		if r := h.do(w.method, w.path, visitor.Token, w.body); r.status != 403 {
+			t.Errorf("previewer %s %s = %d, want 403 (API.md: writing needs membership)", w.method, w.path, r.status)
+		}
+		if r := h.do(w.method, w.path, outsider.Token, w.body); r.status != 404 {
+			t.Errorf("another workspace's user %s %s = %d, want 404", w.method, w.path, r.status)
 		}
 	}
 	if msgs, _ := h.messages(owner, pub.ID, ""); len(msgs) != 1 {

@@ -270,7 +270,7 @@ func TestReceiptsRejectBadInputAndNonMembers(t *testing.T) {
 			{"chat id not a number", "/api/v1/chats/abc/" + kind, bob, map[string]any{"seq": 2}, 400},
 			{"non-member of the workspace", path, eve, map[string]any{"seq": 2}, 404},
 			{"user of another workspace", path, stranger, map[string]any{"seq": 2}, 404},
-			{"non-member of a public channel", fmt.Sprintf("/api/v1/chats/%d/%s", channel.ID, kind), eve, map[string]any{"seq": 2}, 404},
+			{"previewer of a public channel (API.md: writes need membership)", fmt.Sprintf("/api/v1/chats/%d/%s", channel.ID, kind), eve, map[string]any{"seq": 2}, 403},
 			{"unknown chat", "/api/v1/chats/999999/" + kind, bob, map[string]any{"seq": 2}, 404},
 			{"chat id zero", "/api/v1/chats/0/" + kind, bob, map[string]any{"seq": 2}, 404},
 			{"no token", path, user{}, map[string]any{"seq": 2}, 401},
@@ -280,7 +280,7 @@ func TestReceiptsRejectBadInputAndNonMembers(t *testing.T) {
 				t.Errorf("%s %s: status %d, want %d: %s", kind, tc.name, r.status, tc.status, r.raw)
 				continue
 			}
-			code := map[int]string{400: "invalid_argument", 401: "unauthenticated", 404: "not_found"}[tc.status]
+			code := map[int]string{400: "invalid_argument", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}[tc.status]
 			if got := r.errCode(t); got != code {
 				t.Errorf("%s %s: code %q, want %q", kind, tc.name, got, code)
 			}

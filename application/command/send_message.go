@@ -23,6 +23,7 @@ type SendMessage struct {
 // SendMessageHandler handles SendMessage.
 type SendMessageHandler struct {
 	sender   ports.MessageSender
+	chats    ports.ChatRepository // optional: tells previewers of public channels 403
 	messages ports.MessageRepository
 	clock    ports.Clock
 	limiter  ports.RateLimiter
@@ -33,6 +34,13 @@ type SendMessageHandler struct {
 func NewSendMessageHandler(sender ports.MessageSender, messages ports.MessageRepository, clock ports.Clock, limiter ports.RateLimiter) SendMessageHandler {
 	mustHave(map[string]any{"sender": sender, "messages": messages, "clock": clock, "limiter": limiter})
 	return SendMessageHandler{sender: sender, messages: messages, clock: clock, limiter: limiter}
+}
+
+// WithPreviewers makes a non-member's send to a public channel of their
+// workspace (which they may read) a Forbidden rather than a NotFound.
+func (h SendMessageHandler) WithPreviewers(chats ports.ChatRepository) SendMessageHandler {
+	h.chats = chats
+	return h
 }
 
 // Handle sends the message with one write (ports.MessageSender), which
@@ -62,7 +70,10 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (msg qu
 	})
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
-			return query.Message{}, false, errs.NotFoundf("chat %d not found", cmd.ChatID)
+			if h.chats == nil {
+				return query.Message{}, false, errs.NotFoundf("chat %d not found", cmd.ChatID)
+			}
+			return query.Message{}, false, notAMember(ctx, h.chats, cmd.Actor, cmd.ChatID)
 		}
 		return query.Message{}, false, err
 	}
