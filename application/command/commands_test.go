@@ -235,9 +235,8 @@ func TestMessages(t *testing.T) {
 		{"blank content", errs.Invalid, send(m1, group, "  \n ")},
 		{"content over 4000 characters", errs.Invalid, send(m1, group, strings.Repeat("é", 4001))},
 		{"non-member sends", errs.NotFound, send(loner, group, "hi")},
-		// API.md: 403 for a previewer's write; the send path answers 404 (its
-		// membership check is in the Sender port, the lead's): both refuse.
-		{"previewer sends to a public channel", errs.NotFound, send(loner, channel, "hi")},
+		// API.md: 403 for a previewer's write.
+		{"previewer sends to a public channel", errs.Forbidden, send(loner, channel, "hi")},
 		{"reply to an unknown message", errs.Invalid, func(w *world) error {
 			_, _, err := w.app.Commands.SendMessage.Handle(w.ctx, command.SendMessage{Actor: w.m1, ChatID: w.group, Content: "re", ReplyToID: 1 << 40})
 			return err
