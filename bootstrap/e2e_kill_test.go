@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fechatter/fechatter/adapters/http/contract"
 	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/adapters/postgres/pgtest"
 	"github.com/fechatter/fechatter/ports/porttest"
@@ -103,7 +104,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 		"FECHATTER_LOG_LEVEL=error"}}
 	child.start()
 	t.Cleanup(child.kill)
-	s := server{base: "http://" + addr}
+	s := server{base: "http://" + addr, hc: contract.Default(t).Client(t)}
 	alice, bob := s.pair(t)
 	var chats [2]struct{ ID int64 }
 	for i := range chats {
