@@ -287,8 +287,11 @@ func (s *server) wait(limit time.Duration) int {
 func buildServer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "fechatter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	// The release's flags (deploy/release.sh): make test compiles the
+	// server once for this, the deploy checks and the release check.
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
 	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
