@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestComposeFileMatchesComposeProfile checks docker/docker-compose.yml
