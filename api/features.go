@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // Objects of the second round (issue 14) beyond File, Reaction and the
 // Message fields in types.go.
 
@@ -22,3 +24,16 @@ type ReactionUpdate struct {
 
 // FrameReactionUpdated is the type of the reaction.updated frame.
 const FrameReactionUpdated = "reaction.updated"
+
+// ThreadUpdate is the data of thread.updated: a reply was created or
+// deleted in the thread of root_id.
+type ThreadUpdate struct {
+	ChatID      int64      `json:"chat_id"`
+	RootID      int64      `json:"root_id"`
+	RootSeq     int64      `json:"root_seq"`
+	ReplyCount  int        `json:"reply_count"`
+	LastReplyAt *time.Time `json:"last_reply_at"`
+}
+
+// FrameThreadUpdated is the type of the thread.updated frame.
+const FrameThreadUpdated = "thread.updated"

@@ -62,6 +62,7 @@ var ServerFrames = []Frame{
 	{FrameError, ErrorFrame{}, "a refused frame (codes as in REST; retry_after_ms with rate_limited)"},
 	{FramePong, Pong{}, "answer to ping"},
 	{FrameReactionUpdated, ReactionUpdate{}, "a member added or removed a reaction; to every member (reactions change no seq, unread_count or edited_at)"},
+	{FrameThreadUpdated, ThreadUpdate{}, "a reply was created or deleted in a thread; to every member"},
 }
 
 // ClientFrames is every frame a client may send.
@@ -85,6 +86,7 @@ type SendFrame struct {
 	Content        string          `json:"content"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	ReplyToID      int64           `json:"reply_to_id,omitempty"`
+	AttachmentIDs  []int64         `json:"attachment_ids,omitempty"` // 1..10 of the sender's files; content may then be empty
 }
 
 // TypingFrame is the fields of typing.

@@ -62,6 +62,8 @@ type Queries struct {
 	SearchMessages query.SearchMessages
 	GetReceipts    query.GetReceipts
 	GetFile        query.GetFile
+	ListReplies    query.ListReplies
+	ListMentions   query.ListMentions
 	OpenFile       query.OpenFile
 
 	GetPresence query.GetPresence
@@ -107,6 +109,8 @@ type Ports struct {
 
 	// Files and reactions (issue 14).
 	Reactions     ports.ReactionRepository
+	Threads       ports.ThreadRepository
+	ThreadReads   query.ThreadReadModel
 	Files         ports.FileRepository
 	FileStore     ports.FileStore
 	FileInspector ports.FileInspector
@@ -144,10 +148,10 @@ func New(p Ports, o Options) App {
 			RemoveMember:   command.NewRemoveMemberHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			ChangeRole:     command.NewChangeRoleHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
-			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter).WithPreviewers(p.Chats), p.Presence),
+			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter).WithPreviewers(p.Chats).WithFiles(p.Files, p.FileLinks), p.Presence),
 			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
 			DeleteMessage: command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock).
-				WithAttachments(p.Reactions, p.Files, command.NewFileCleaner(p.Files, p.FileStore, p.Clock)),
+				WithAttachments(p.Reactions, p.Files, command.NewFileCleaner(p.Files, p.FileStore, p.Clock)).WithThreads(p.Threads),
 			MarkDelivered: command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
 			MarkRead:      command.NewMarkReadHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
 			React:         command.NewReactHandler(p.Tx, p.Chats, p.Messages, p.Reactions, p.Outbox, p.Clock),
@@ -167,11 +171,13 @@ func New(p Ports, o Options) App {
 			GetChat:        query.NewGetChat(p.ChatReads),
 			ListMembers:    query.NewListMembers(p.ChatReads),
 			BrowseChannels: query.NewBrowseChannels(p.ChatReads),
-			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads),
-			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads),
+			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads).WithFileLinks(p.FileLinks),
+			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads).WithFileLinks(p.FileLinks),
 			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup).WithPublicPreview(p.ChatReads),
 			GetReceipts:    query.NewGetReceipts(p.Chats, p.ReceiptReads),
 			GetFile:        query.NewGetFile(p.Files, p.FileLinks),
+			ListReplies:    query.NewListReplies(p.Chats, p.MessageReads, p.ThreadReads, p.FileLinks),
+			ListMentions:   query.NewListMentions(p.ThreadReads, p.FileLinks),
 			OpenFile:       query.NewOpenFile(p.Files, p.FileStore, p.FileLinks),
 
 			GetPresence: query.NewGetPresence(p.Users, p.PresenceView, p.LastSeen),

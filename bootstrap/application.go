@@ -83,6 +83,8 @@ type applicationIn struct {
 
 	// From the files module.
 	Reactions     ports.ReactionRepository
+	Threads       ports.ThreadRepository
+	ThreadReads   query.ThreadReadModel
 	Files         ports.FileRepository
 	FileStore     ports.FileStore
 	FileInspector ports.FileInspector
@@ -136,6 +138,8 @@ func newApplication(in applicationIn) application.App {
 		PresenceView:    in.PresenceView,
 		LastSeen:        in.LastSeen,
 		Reactions:       in.Reactions,
+		Threads:         in.Threads,
+		ThreadReads:     in.ThreadReads,
 		Files:           in.Files,
 		FileStore:       in.FileStore,
 		FileInspector:   in.FileInspector,

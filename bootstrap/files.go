@@ -26,6 +26,8 @@ func filesModule(cfg Config) fx.Option {
 	return fx.Module("files",
 		fx.Provide(
 			fx.Annotate(postgres.NewReactionRepository, fx.As(new(ports.ReactionRepository))),
+			fx.Annotate(postgres.NewThreadRepository, fx.As(new(ports.ThreadRepository))),
+			func(r *postgres.MessageReadModel) query.ThreadReadModel { return r },
 			fx.Annotate(postgres.NewFileRepository, fx.As(new(ports.FileRepository))),
 			func() ports.FileInspector { return imaging.Inspector{} },
 			func(clock ports.Clock) query.FileLinks {

@@ -19,3 +19,11 @@ type ReactionRepository interface {
 	// RemoveAll drops every reaction of a message (it was deleted).
 	RemoveAll(ctx context.Context, messageID int64) error
 }
+
+// ThreadRepository keeps the reply counts of thread roots.
+type ThreadRepository interface {
+	// Recount sets a root's reply_count and last_reply_at from its live
+	// replies (after one was deleted, in the same transaction) and returns
+	// the new state.
+	Recount(ctx context.Context, rootID int64) (message.ThreadState, error)
+}

@@ -39,6 +39,11 @@ func (s *Server) featureRoutes() []route {
 		{method: "GET", path: v1 + "/files/:id/thumbnail", summary: "A JPEG or PNG of at most 360 px on its longer side, through a signed link; images only, else 404", status: 200, binary: true, params: linkParams, handler: s.fileContent(query.LinkThumbnail)},
 		{method: "PUT", path: v1 + "/chats/:id/messages/:seq/reactions/:emoji", summary: "Add the caller's reaction (idempotent); 409 above 20 distinct emoji or on a deleted message; 403 for a previewer of a public channel",
 			auth: true, status: 200, answer: api.Reactions{}, params: []param{pChat, pSeq, pEmoji}, fails: []int{403, 409}, handler: s.react(true)},
+		{method: "GET", path: v1 + "/chats/:id/messages/:seq/replies", summary: "The replies in the thread of root seq (the root excluded), oldest first",
+			auth: true, status: 200, answer: api.Messages{}, params: []param{pChat, {"seq", "path", "integer", "the thread root's seq"},
+				{"after_seq", "query", "integer", "replies with seq above this"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.listReplies},
+		{method: "GET", path: v1 + "/mentions", summary: "Messages of the caller's chats (at query time) that mention the caller or all, newest first; the caller's own are left out",
+			auth: true, status: 200, answer: api.Messages{}, params: []param{{"before_id", "query", "integer", "messages with id below this"}, {"limit", "query", "integer", "1..200, default 50"}}, handler: s.listMentions},
 		{method: "DELETE", path: v1 + "/chats/:id/messages/:seq/reactions/:emoji", summary: "Remove the caller's reaction (idempotent)",
 			auth: true, status: 200, answer: api.Reactions{}, params: []param{pChat, pSeq, pEmoji}, fails: []int{403, 409}, handler: s.react(false)},
 	}
@@ -200,4 +205,46 @@ func parseRange(h string, size int64) (offset, length int64, partial, ok bool) {
 		}
 		return a, b - a + 1, true, true
 	}
+}
+
+func (s *Server) listReplies(c *fiber.Ctx) error {
+	id, seq, err := pathIDs(c, "seq")
+	if err != nil {
+		return err
+	}
+	after, _, err := queryInt(c, "after_seq")
+	if err != nil {
+		return err
+	}
+	limit, hasLimit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if hasLimit && (limit < 1 || limit > query.MaxMessageLimit) || after < 0 {
+		return errs.Invalidf("limit must be 1..%d and after_seq at least 0", query.MaxMessageLimit)
+	}
+	msgs, more, err := s.app.Queries.ListReplies.Handle(c.UserContext(), viewer(c), id, seq, after, int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(api.Messages{Messages: msgs, HasMore: more})
+}
+
+func (s *Server) listMentions(c *fiber.Ctx) error {
+	before, hasBefore, err := queryInt(c, "before_id")
+	if err != nil {
+		return err
+	}
+	limit, hasLimit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if hasLimit && (limit < 1 || limit > query.MaxMessageLimit) || hasBefore && before < 1 {
+		return errs.Invalidf("limit must be 1..%d and before_id positive", query.MaxMessageLimit)
+	}
+	msgs, more, err := s.app.Queries.ListMentions.Handle(c.UserContext(), viewer(c), before, int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(api.Messages{Messages: msgs, HasMore: more})
 }

@@ -156,6 +156,9 @@ type sendBody struct {
 	Content        *string `json:"content"`
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	ReplyToID      *int64  `json:"reply_to_id,omitempty"`
+	// AttachmentIDs are 1..10 of the caller's files; content may then be
+	// empty.
+	AttachmentIDs []int64 `json:"attachment_ids,omitempty"`
 }
 
 type editBody struct {
@@ -427,6 +430,9 @@ func (s *Server) send(c *fiber.Ctx) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
+	if b.Content == nil && len(b.AttachmentIDs) > 0 {
+		b.Content = new(string) // a message of files alone
+	}
 	if err := required("content", b.Content); err != nil {
 		return err
 	}
@@ -434,7 +440,7 @@ func (s *Server) send(c *fiber.Ctx) error {
 		return errs.Invalidf("idempotency_key must be 1..64 characters")
 	}
 	m, replay, err := s.app.Commands.SendMessage.Handle(c.UserContext(), command.SendMessage{Actor: actor(c), ChatID: id,
-		Content: *b.Content, IdempotencyKey: deref(b.IdempotencyKey), ReplyToID: deref(b.ReplyToID)})
+		Content: *b.Content, IdempotencyKey: deref(b.IdempotencyKey), ReplyToID: deref(b.ReplyToID), AttachmentIDs: b.AttachmentIDs})
 	if err != nil {
 		return err
 	}

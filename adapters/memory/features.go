@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/file"
 	"github.com/fechatter/fechatter/domain/message"
@@ -181,4 +182,26 @@ func (r *FileRepo) CanRead(ctx context.Context, f *file.File, userID int64) (boo
 	}
 	_, err = r.s.Chats().Membership(ctx, m.ChatID(), userID)
 	return err == nil, nil
+}
+
+var _ ports.ThreadRepository = ThreadRepo{}
+
+// ThreadRepo is a ports.ThreadRepository for the memory store, which keeps
+// no reply counts: it reports the root alone.
+type ThreadRepo struct{}
+
+func (ThreadRepo) Recount(_ context.Context, rootID int64) (message.ThreadState, error) {
+	return message.ThreadState{RootID: rootID}, nil
+}
+
+// ThreadReads is a query.ThreadReadModel for the memory store, which keeps
+// no threads or mentions: its pages are empty.
+type ThreadReads struct{}
+
+func (ThreadReads) Replies(context.Context, int64, int64, int) ([]query.Message, bool, error) {
+	return nil, false, nil
+}
+
+func (ThreadReads) Mentions(context.Context, int64, int64, int) ([]query.Message, bool, error) {
+	return nil, false, nil
 }

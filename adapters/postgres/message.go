@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/message"
@@ -128,6 +129,8 @@ func (r *MessageRepository) Save(ctx context.Context, m *message.Message) error 
 		Set("content = ?", m.Content()).
 		Set("edited_at = ?", nullTime(m.EditedAt())).
 		Set("deleted_at = ?", nullTime(m.DeletedAt())).
+		Set("mentions = ?", pgdialect.Array(nonNil(m.Mentions().UserIDs))).
+		Set("mentions_all = ?", m.Mentions().All).
 		Where("id = ?", m.ID()).Exec(ctx)
 	if err != nil {
 		return dbError(err, "save message")
@@ -135,7 +138,17 @@ func (r *MessageRepository) Save(ctx context.Context, m *message.Message) error 
 	return oneRow(res, "message id %d not found", m.ID())
 }
 
+func nonNil(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
+}
+
 func (row messageRow) domain() *message.Message {
-	return message.UnmarshalFromDatabase(row.ID, row.ChatID, row.Seq, row.SenderID, row.Content, row.ReplyToID,
+	m := message.UnmarshalFromDatabase(row.ID, row.ChatID, row.Seq, row.SenderID, row.Content, row.ReplyToID,
 		row.IdempotencyKey, utc(row.CreatedAt), utc(row.EditedAt), utc(row.DeletedAt))
+	m.SetThreadRoot(row.ThreadRootID)
+	m.SetMentions(message.Mentions{UserIDs: row.Mentions, All: row.MentionsAll})
+	return m
 }

@@ -95,6 +95,9 @@ type messageRow struct {
 	CreatedAt      time.Time `bun:"created_at,notnull"`
 	EditedAt       time.Time `bun:"edited_at,nullzero"`
 	DeletedAt      time.Time `bun:"deleted_at,nullzero"`
+	ThreadRootID   int64     `bun:"thread_root_id,nullzero"`
+	Mentions       []int64   `bun:"mentions,array"`
+	MentionsAll    bool      `bun:"mentions_all"`
 }
 
 type outboxRow struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -307,18 +308,29 @@ func (s *MessageSender) writeUnique(reqs []*sendRequest) {
 // set means the insert lost a key race: the caller rolls back).
 const sendMessages = `
 WITH req AS (
-	SELECT * FROM unnest(?::int[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::timestamptz[])
-		AS r(ord, chat_id, sender_id, content, reply_to_id, idem_key, created_at)
+	SELECT r.ord, r.chat_id, r.sender_id, r.content, r.reply_to_id, r.idem_key, r.created_at,
+		r.mentions::bigint[] AS mentions, r.mentions_all, r.files::bigint[] AS files
+	FROM unnest(?::int[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::timestamptz[],
+		?::text[], ?::boolean[], ?::text[])
+		AS r(ord, chat_id, sender_id, content, reply_to_id, idem_key, created_at, mentions, mentions_all, files)
 ), verdict AS (
 	SELECT r.*, p.id AS prior_id,
 		EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = r.chat_id AND cm.user_id = r.sender_id) AS member,
-		(r.reply_to_id <> 0 AND NOT EXISTS (
-			SELECT 1 FROM messages pm WHERE pm.id = r.reply_to_id AND pm.chat_id = r.chat_id)) AS bad_reply
+		(r.reply_to_id <> 0 AND pm.id IS NULL) AS bad_reply,
+		CASE WHEN pm.id IS NOT NULL THEN coalesce(pm.thread_root_id, pm.id) END AS root_id,
+		ARRAY(SELECT x FROM unnest(r.mentions) WITH ORDINALITY AS t(x, i)
+			WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = r.chat_id AND cm.user_id = t.x)
+			ORDER BY t.i) AS kept_mentions,
+		(cardinality(r.files) > 0 AND (SELECT count(*) FROM files f WHERE f.id = ANY(r.files)
+			AND f.uploader_id = r.sender_id AND f.deleted_at IS NULL) <> cardinality(r.files)) AS bad_files,
+		(cardinality(r.files) > 0 AND EXISTS (SELECT 1 FROM files f WHERE f.id = ANY(r.files)
+			AND f.message_id IS NOT NULL)) AS taken_files
 	FROM req r
 	LEFT JOIN messages p ON r.idem_key <> '' AND p.sender_id = r.sender_id AND p.idempotency_key = r.idem_key
+	LEFT JOIN messages pm ON r.reply_to_id <> 0 AND pm.id = r.reply_to_id AND pm.chat_id = r.chat_id
 ), ok AS (
 	SELECT v.*, row_number() OVER (PARTITION BY v.chat_id ORDER BY v.ord) AS n
-	FROM verdict v WHERE v.prior_id IS NULL AND v.member AND NOT v.bad_reply
+	FROM verdict v WHERE v.prior_id IS NULL AND v.member AND NOT v.bad_reply AND NOT v.bad_files AND NOT v.taken_files
 ), counts AS (
 	SELECT chat_id, count(*) AS k, max(created_at) AS at FROM ok GROUP BY chat_id
 ), bump AS (
@@ -328,11 +340,26 @@ WITH req AS (
 ), planned AS (
 	SELECT ok.*, bump.base + ok.n AS seq FROM ok JOIN bump ON bump.id = ok.chat_id
 ), ins AS (
-	INSERT INTO messages (chat_id, seq, sender_id, content, reply_to_id, idempotency_key, created_at)
-	SELECT chat_id, seq, sender_id, content, NULLIF(reply_to_id, 0), NULLIF(idem_key, ''), created_at
+	INSERT INTO messages (chat_id, seq, sender_id, content, reply_to_id, idempotency_key, created_at,
+		mentions, mentions_all, thread_root_id)
+	SELECT chat_id, seq, sender_id, content, NULLIF(reply_to_id, 0), NULLIF(idem_key, ''), created_at,
+		kept_mentions, mentions_all, root_id
 	FROM planned ORDER BY chat_id, seq
 	ON CONFLICT (sender_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-	RETURNING id, chat_id, seq, sender_id, created_at
+	RETURNING id, chat_id, seq, sender_id, created_at, thread_root_id
+), roots AS (
+	-- Each thread root counts its new replies once per batch.
+	UPDATE messages rt SET reply_count = rt.reply_count + x.k,
+		last_reply_at = GREATEST(coalesce(rt.last_reply_at, x.at), x.at)
+	FROM (SELECT thread_root_id, count(*) AS k, max(created_at) AS at FROM ins
+		WHERE thread_root_id IS NOT NULL GROUP BY thread_root_id) x
+	WHERE rt.id = x.thread_root_id
+	RETURNING rt.id, rt.seq, rt.reply_count, rt.last_reply_at
+), attached AS (
+	UPDATE files f SET message_id = ins.id, chat_id = ins.chat_id
+	FROM ins JOIN planned pl ON pl.chat_id = ins.chat_id AND pl.seq = ins.seq
+	WHERE f.id = ANY(pl.files) AND f.message_id IS NULL AND f.deleted_at IS NULL
+	RETURNING f.id, f.message_id
 ), tops AS (
 	SELECT chat_id, sender_id, max(seq) AS top, max(created_at) AS at FROM ins GROUP BY chat_id, sender_id
 ), old AS (
@@ -349,10 +376,14 @@ WITH req AS (
 	UNION ALL
 	SELECT chat_id, user_id, 'read', read, top, at FROM old WHERE read < top
 )
-SELECT v.ord, v.prior_id, v.member, v.bad_reply, pl.seq AS planned_seq, ins.id AS new_id
+SELECT v.ord, v.prior_id, v.member, v.bad_reply, v.bad_files, v.taken_files, pl.seq AS planned_seq, ins.id AS new_id,
+	v.kept_mentions, v.root_id, roots.seq AS root_seq, roots.reply_count, roots.last_reply_at,
+	cardinality(v.files) AS files_wanted,
+	(SELECT count(*) FROM attached a WHERE a.message_id = ins.id) AS files_attached
 FROM verdict v
 LEFT JOIN planned pl ON pl.ord = v.ord
 LEFT JOIN ins ON ins.chat_id = pl.chat_id AND ins.seq = pl.seq
+LEFT JOIN roots ON roots.id = ins.thread_root_id
 ORDER BY v.ord`
 
 type sendVerdict struct {
@@ -360,8 +391,20 @@ type sendVerdict struct {
 	PriorID    *int64
 	Member     bool
 	BadReply   bool
+	BadFiles   bool
+	TakenFiles bool
 	PlannedSeq *int64
 	NewID      *int64
+
+	// Issue 14: the mentions kept (members only), the thread joined and
+	// the files attached.
+	KeptMentions  []int64    `bun:"kept_mentions,array"`
+	RootID        *int64     `bun:"root_id"`
+	RootSeq       *int64     `bun:"root_seq"`
+	ReplyCount    *int       `bun:"reply_count"`
+	LastReplyAt   *time.Time `bun:"last_reply_at"`
+	FilesWanted   int        `bun:"files_wanted"`
+	FilesAttached int        `bun:"files_attached"`
 }
 
 // insertOutbox adds the batch's events in their order.
@@ -380,10 +423,15 @@ func (s *MessageSender) commit(reqs []*sendRequest) ([]sendResult, error) {
 	replies := make([]int64, n)
 	keys := make([]string, n)
 	ats := make([]time.Time, n)
+	mentions := make([]string, n)
+	mentionsAll := make([]bool, n)
+	files := make([]string, n)
 	for i, r := range reqs {
 		m := r.m
 		ords[i], chats[i], senders[i], contents[i] = i, m.ChatID(), m.SenderID(), m.Content()
 		replies[i], keys[i], ats[i] = m.ReplyToID(), m.IdempotencyKey(), m.CreatedAt().UTC()
+		mentions[i], mentionsAll[i] = int64Array(m.Mentions().UserIDs), m.Mentions().All
+		files[i] = int64Array(m.AttachmentIDs())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
@@ -391,7 +439,8 @@ func (s *MessageSender) commit(reqs []*sendRequest) ([]sendResult, error) {
 	write := func(ctx context.Context, tx bun.Tx) error {
 		var verdicts []sendVerdict
 		err := tx.NewRaw(sendMessages, pgdialect.Array(ords), pgdialect.Array(chats), pgdialect.Array(senders),
-			pgdialect.Array(contents), pgdialect.Array(replies), pgdialect.Array(keys), pgdialect.Array(ats)).
+			pgdialect.Array(contents), pgdialect.Array(replies), pgdialect.Array(keys), pgdialect.Array(ats),
+			pgdialect.Array(mentions), pgdialect.Array(mentionsAll), pgdialect.Array(files)).
 			Scan(ctx, &verdicts)
 		if err != nil {
 			return err
@@ -411,10 +460,21 @@ func (s *MessageSender) commit(reqs []*sendRequest) ([]sendResult, error) {
 				results[v.Ord].err = errs.NotFoundf("chat %d not found", m.ChatID())
 			case v.BadReply:
 				results[v.Ord].err = errs.Invalidf("reply_to_id %d is not a message of chat %d", m.ReplyToID(), m.ChatID())
-			case v.PlannedSeq == nil || v.NewID == nil:
-				return errRaced // a key taken, or the chat deleted, since the snapshot
+			case v.BadFiles:
+				results[v.Ord].err = errs.NotFoundf("a file of attachment_ids was not found")
+			case v.TakenFiles:
+				results[v.Ord].err = errs.Conflictf("a file of attachment_ids is already attached to a message")
+			case v.PlannedSeq == nil || v.NewID == nil || v.FilesAttached != v.FilesWanted:
+				return errRaced // a key or a file taken, or the chat deleted, since the snapshot
 			default:
 				m.Assign(*v.NewID, *v.PlannedSeq)
+				m.SetMentions(message.Mentions{UserIDs: v.KeptMentions, All: m.Mentions().All})
+				if v.RootID != nil {
+					m.SetThreadRoot(*v.RootID)
+					if v.RootSeq != nil && v.ReplyCount != nil {
+						m.SetThread(message.ThreadState{RootID: *v.RootID, RootSeq: *v.RootSeq, ReplyCount: *v.ReplyCount, LastReplyAt: utc(deref(v.LastReplyAt))})
+					}
+				}
 				results[v.Ord].sent = ports.Sent{Message: m}
 				for _, e := range r.events(m) {
 					payload, err := json.Marshal(e)
@@ -490,6 +550,20 @@ func heldThrough(err error) bool {
 		return true // whatever the database said, nothing was written
 	}
 	return errs.Is(dbError(err, ""), errs.Unavailable)
+}
+
+// int64Array is a Postgres array literal of ids ({1,2,3}).
+func int64Array(ids []int64) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // loadPriors fills the results of replays with the messages they repeat.

@@ -42,6 +42,7 @@ type clientFrame struct {
 	Content        string
 	IdempotencyKey string
 	ReplyToID      int64
+	AttachmentIDs  []int64
 	IsTyping       bool
 	Seq            int64
 	Status         string
@@ -118,6 +119,7 @@ func decodeSend(data []byte, f *clientFrame) error {
 		Content        *string `json:"content"`
 		IdempotencyKey *string `json:"idempotency_key"`
 		ReplyToID      *int64  `json:"reply_to_id"`
+		AttachmentIDs  []int64 `json:"attachment_ids"`
 	}
 	if err := decodeFields(data, &b); err != nil {
 		return err
@@ -128,9 +130,13 @@ func decodeSend(data []byte, f *clientFrame) error {
 	if err := positive("chat_id", b.ChatID); err != nil {
 		return err
 	}
+	if b.Content == nil && len(b.AttachmentIDs) > 0 {
+		b.Content = new(string) // a message of files alone
+	}
 	if b.Content == nil {
 		return errs.Invalidf("field \"content\" is required")
 	}
+	f.AttachmentIDs = b.AttachmentIDs
 	if b.IdempotencyKey != nil && *b.IdempotencyKey == "" {
 		return errs.Invalidf("idempotency_key must be 1..64 characters")
 	}

@@ -56,7 +56,7 @@ func (c *conn) handle(typ int, data []byte) {
 
 func (c *conn) onSend(ctx context.Context, f clientFrame) {
 	m, replay, err := c.g.app.Commands.SendMessage.Handle(ctx, command.SendMessage{Actor: c.actor,
-		ChatID: f.ChatID, Content: f.Content, IdempotencyKey: f.IdempotencyKey, ReplyToID: f.ReplyToID})
+		ChatID: f.ChatID, Content: f.Content, IdempotencyKey: f.IdempotencyKey, ReplyToID: f.ReplyToID, AttachmentIDs: f.AttachmentIDs})
 	if err != nil {
 		c.sendError(f.Ref, err)
 		return

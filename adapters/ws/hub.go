@@ -29,6 +29,7 @@ var chatFrames = map[string]bool{
 	ports.EventChatMemberRemoved: true,
 	ports.EventReceiptUpdated:    true,
 	command.EventReactionUpdated: true, // issue 14
+	command.EventThreadUpdated:   true,
 }
 
 // room is the local connections of one chat, or of one user: an entry of

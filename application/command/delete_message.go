@@ -27,6 +27,14 @@ type DeleteMessageHandler struct {
 	reactions ports.ReactionRepository
 	files     ports.FileRepository
 	cleaner   FileCleaner
+	threads   ports.ThreadRepository
+}
+
+// WithThreads makes deleting a reply recount its thread (thread.updated).
+func (h DeleteMessageHandler) WithThreads(threads ports.ThreadRepository) DeleteMessageHandler {
+	mustHave(map[string]any{"threads": threads})
+	h.threads = threads
+	return h
 }
 
 // NewDeleteMessageHandler builds the handler.
@@ -80,6 +88,13 @@ func (h DeleteMessageHandler) Handle(ctx context.Context, cmd DeleteMessage) err
 		}
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
 		ev.chat(ports.EventMessageDeleted, m.ChatID(), MessageDeletedEvent{ChatID: m.ChatID(), ID: m.ID(), Seq: m.Seq()})
+		if root := m.ThreadRootID(); root != 0 && h.threads != nil {
+			t, err := h.threads.Recount(ctx, root)
+			if err != nil {
+				return err
+			}
+			ev.chat(EventThreadUpdated, m.ChatID(), threadEvent(m.ChatID(), t))
+		}
 		return ev.save(ctx, h.outbox)
 	})
 	if err == nil && len(gone) > 0 {

@@ -47,6 +47,11 @@ func (h EditMessageHandler) Handle(ctx context.Context, cmd EditMessage) (query.
 		if err := m.Edit(cmd.Actor.UserID, cmd.Content, h.clock.Now()); err != nil {
 			return err
 		}
+		// Editing re-computes the mentions: members of the chat only.
+		m.SetMentions(m.Mentions().OnlyMembers(func(id int64) bool {
+			_, err := h.chats.Membership(ctx, m.ChatID(), id)
+			return err == nil
+		}))
 		if err := h.messages.Save(ctx, m); err != nil {
 			return err
 		}

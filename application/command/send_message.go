@@ -18,6 +18,7 @@ type SendMessage struct {
 	Content        string
 	IdempotencyKey string
 	ReplyToID      int64
+	AttachmentIDs  []int64 // 1..10 files of the caller's, or none
 }
 
 // SendMessageHandler handles SendMessage.
@@ -27,6 +28,16 @@ type SendMessageHandler struct {
 	messages ports.MessageRepository
 	clock    ports.Clock
 	limiter  ports.RateLimiter
+
+	files ports.FileRepository // nil: sends carry no files
+	links query.FileLinks
+}
+
+// WithFiles lets sends carry attachments.
+func (h SendMessageHandler) WithFiles(files ports.FileRepository, links query.FileLinks) SendMessageHandler {
+	mustHave(map[string]any{"files": files})
+	h.files, h.links = files, links
+	return h
 }
 
 // NewSendMessageHandler builds the handler. messages serves only the
@@ -49,7 +60,11 @@ func (h SendMessageHandler) WithPreviewers(chats ports.ChatRepository) SendMessa
 // the original message and replay true, however concurrent the repeats are;
 // the same key with another chat or content is a Conflict.
 func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (msg query.Message, replay bool, err error) {
-	m, err := message.New(cmd.ChatID, cmd.Actor.UserID, cmd.Content, cmd.IdempotencyKey, cmd.ReplyToID, h.clock.Now())
+	m, err := message.NewWithAttachments(cmd.ChatID, cmd.Actor.UserID, cmd.Content, cmd.IdempotencyKey, cmd.ReplyToID, cmd.AttachmentIDs, h.clock.Now())
+	if err != nil {
+		return query.Message{}, false, err
+	}
+	attachments, err := h.attachable(ctx, cmd)
 	if err != nil {
 		return query.Message{}, false, err
 	}
@@ -58,14 +73,17 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (msg qu
 		// limit: it writes nothing.
 		if cmd.IdempotencyKey != "" {
 			if prior, err := h.messages.ByIdempotencyKey(ctx, cmd.Actor.UserID, cmd.IdempotencyKey); err == nil {
-				return h.answer(cmd, ports.Sent{Message: prior, Replay: true})
+				return h.answer(ctx, cmd, ports.Sent{Message: prior, Replay: true}, nil)
 			}
 		}
 		return query.Message{}, false, errs.RateLimitedf(wait, "sending too fast; retry in %s", wait.Round(time.Millisecond))
 	}
 	sent, err := h.sender.Send(ctx, m, func(m *message.Message) []ports.Event {
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
-		ev.chat(ports.EventMessageCreated, m.ChatID(), query.MessageOf(m))
+		ev.chat(ports.EventMessageCreated, m.ChatID(), h.show(m, attachments))
+		if t, ok := m.Thread(); ok {
+			ev.chat(EventThreadUpdated, m.ChatID(), threadEvent(m.ChatID(), t))
+		}
 		return ev.list
 	})
 	if err != nil {
@@ -77,14 +95,60 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (msg qu
 		}
 		return query.Message{}, false, err
 	}
-	return h.answer(cmd, sent)
+	return h.answer(ctx, cmd, sent, attachments)
 }
 
 // answer is the message sent, or the original of a replay when the repeat
 // asks for the same thing (else Conflict).
-func (h SendMessageHandler) answer(cmd SendMessage, sent ports.Sent) (query.Message, bool, error) {
+func (h SendMessageHandler) answer(ctx context.Context, cmd SendMessage, sent ports.Sent, files []query.File) (query.Message, bool, error) {
 	if sent.Replay && !sent.Message.SameRequest(cmd.ChatID, cmd.Content) {
 		return query.Message{}, false, errs.Conflictf("idempotency_key %q was already used for another message", cmd.IdempotencyKey)
 	}
-	return query.MessageOf(sent.Message), sent.Replay, nil
+	if sent.Replay && h.files != nil { // the original's attachments
+		files = nil
+		stored, err := h.files.ByMessage(ctx, sent.Message.ID())
+		if err != nil {
+			return query.Message{}, false, err
+		}
+		for _, f := range stored {
+			files = append(files, h.links.Of(f))
+		}
+	}
+	return h.show(sent.Message, files), sent.Replay, nil
+}
+
+// attachable loads the files a send names, refusing early what the write
+// would refuse: someone else's or a deleted file (not found: it is
+// invisible), a file attached already (conflict). The write checks again,
+// against concurrent sends.
+func (h SendMessageHandler) attachable(ctx context.Context, cmd SendMessage) ([]query.File, error) {
+	if len(cmd.AttachmentIDs) == 0 {
+		return nil, nil
+	}
+	if h.files == nil {
+		return nil, errs.Invalidf("attachments are not supported")
+	}
+	out := make([]query.File, 0, len(cmd.AttachmentIDs))
+	for _, id := range cmd.AttachmentIDs {
+		f, err := h.files.ByID(ctx, id)
+		if errs.Is(err, errs.NotFound) || err == nil && (f.UploaderID() != cmd.Actor.UserID || f.Deleted()) {
+			return nil, errs.NotFoundf("file %d not found", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if f.MessageID() != 0 {
+			return nil, errs.Conflictf("file %d is already attached to a message", id)
+		}
+		out = append(out, h.links.Of(f))
+	}
+	return out, nil
+}
+
+func (h SendMessageHandler) show(m *message.Message, files []query.File) query.Message {
+	out := query.MessageOf(m)
+	if len(files) > 0 {
+		out.Attachments = files
+	}
+	return out
 }

@@ -17,7 +17,11 @@ type ListMessages struct {
 	members  MembershipChecker
 	messages MessageReadModel
 	preview  ChatReadModel // nil: members only
+	links    *FileLinks    // signs attachments; nil: none
 }
+
+// WithFileLinks signs the attachments of the messages it returns.
+func (h ListMessages) WithFileLinks(l FileLinks) ListMessages { h.links = &l; return h }
 
 // NewListMessages builds the handler.
 func NewListMessages(members MembershipChecker, messages MessageReadModel) ListMessages {
@@ -43,6 +47,9 @@ func (h ListMessages) Handle(ctx context.Context, v Viewer, chatID int64, p Page
 	if msgs == nil {
 		msgs = []Message{}
 	}
+	if h.links != nil {
+		h.links.SignMessages(msgs)
+	}
 	return msgs, more, err
 }
 
@@ -51,7 +58,11 @@ type GetMessage struct {
 	members  MembershipChecker
 	messages MessageReadModel
 	preview  ChatReadModel // nil: members only
+	links    *FileLinks    // signs attachments; nil: none
 }
+
+// WithFileLinks signs the attachments of the message it returns.
+func (h GetMessage) WithFileLinks(l FileLinks) GetMessage { h.links = &l; return h }
 
 // NewGetMessage builds the handler.
 func NewGetMessage(members MembershipChecker, messages MessageReadModel) GetMessage {
@@ -67,7 +78,11 @@ func (h GetMessage) Handle(ctx context.Context, v Viewer, chatID, seq int64) (Me
 	if seq <= 0 {
 		return Message{}, errs.NotFoundf("message %d not found in chat %d", seq, chatID)
 	}
-	return h.messages.MessageBySeq(ctx, chatID, seq)
+	m, err := h.messages.MessageBySeq(ctx, chatID, seq)
+	if err == nil && h.links != nil {
+		h.links.Sign(m.Attachments)
+	}
+	return m, err
 }
 
 func checkMember(ctx context.Context, members MembershipChecker, v Viewer, chatID int64) error {

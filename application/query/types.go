@@ -66,6 +66,9 @@ func MessageOf(m *message.Message) Message {
 	if id := m.ThreadRootID(); id != 0 {
 		out.ThreadRootID = &id
 	}
+	if x := m.Mentions(); len(x.UserIDs) > 0 || x.All {
+		out.Mentions, out.MentionsAll = append([]int64{}, x.UserIDs...), x.All
+	}
 	if id := m.ReplyToID(); id != 0 {
 		out.ReplyToID = &id
 	}

@@ -200,7 +200,7 @@ func (f *File) Orphan(now time.Time) bool {
 }
 
 // ValidateAttachmentIDs checks a send's attachment list: at most 10, each
-// positive and named once.
+// positive and named once (message.NewWithAttachments applies the same).
 func ValidateAttachmentIDs(ids []int64) error {
 	if len(ids) > MaxAttachments {
 		return errs.Invalidf("attachment_ids takes at most %d files", MaxAttachments)

@@ -30,6 +30,9 @@ type Message struct {
 	editedAt       time.Time
 	deletedAt      time.Time
 	threadRootID   int64 // mention.go
+	mentions       Mentions
+	attachmentIDs  []int64
+	thread         *ThreadState
 }
 
 // ValidateContent checks the content rules: 1..4000 characters of valid UTF-8,
@@ -73,8 +76,81 @@ func New(chatID, senderID int64, content, idempotencyKey string, replyToID int64
 		return nil, errs.Invalidf("reply_to_id must be positive")
 	}
 	return &Message{chatID: chatID, senderID: senderID, content: content,
-		idempotencyKey: idempotencyKey, replyToID: replyToID, createdAt: now}, nil
+		idempotencyKey: idempotencyKey, replyToID: replyToID, createdAt: now,
+		mentions: ParseMentions(content)}, nil
 }
+
+// NewWithAttachments is New for a message that carries files (1..10,
+// each named once): its content may then be empty.
+func NewWithAttachments(chatID, senderID int64, content, idempotencyKey string, replyToID int64, attachmentIDs []int64, now time.Time) (*Message, error) {
+	if len(attachmentIDs) == 0 {
+		return New(chatID, senderID, content, idempotencyKey, replyToID, now)
+	}
+	if err := validateAttachmentIDs(attachmentIDs); err != nil {
+		return nil, err
+	}
+	placeholder := content
+	if content == "" {
+		placeholder = "-"
+	}
+	m, err := New(chatID, senderID, placeholder, idempotencyKey, replyToID, now)
+	if err != nil {
+		return nil, err
+	}
+	m.content = content
+	m.attachmentIDs = append([]int64(nil), attachmentIDs...)
+	return m, nil
+}
+
+// MaxAttachments is how many files one message carries at most.
+const MaxAttachments = 10
+
+func validateAttachmentIDs(ids []int64) error {
+	if len(ids) > MaxAttachments {
+		return errs.Invalidf("attachment_ids takes at most %d files", MaxAttachments)
+	}
+	for i, id := range ids {
+		if id <= 0 {
+			return errs.Invalidf("attachment_ids must be positive")
+		}
+		for _, other := range ids[:i] {
+			if other == id {
+				return errs.Invalidf("file %d is named twice in attachment_ids", id)
+			}
+		}
+	}
+	return nil
+}
+
+// AttachmentIDs are the files a message being sent carries.
+func (m *Message) AttachmentIDs() []int64 { return m.attachmentIDs }
+
+// Mentions are the users the message mentions: as parsed from its content
+// until storage keeps only the chat's members (SetMentions).
+func (m *Message) Mentions() Mentions { return m.mentions }
+
+// SetMentions records the mentions storage kept (members only) or holds.
+func (m *Message) SetMentions(x Mentions) { m.mentions = x }
+
+// ThreadState is a thread root's reply count and latest reply, as a send
+// or a delete left it.
+type ThreadState struct {
+	RootID, RootSeq int64
+	ReplyCount      int
+	LastReplyAt     time.Time // zero when no reply is left
+}
+
+// Thread is the state of the thread this message (a reply just sent)
+// joined, when storage told it.
+func (m *Message) Thread() (ThreadState, bool) {
+	if m.thread == nil {
+		return ThreadState{}, false
+	}
+	return *m.thread, true
+}
+
+// SetThread records the state of the thread after this reply was stored.
+func (m *Message) SetThread(t ThreadState) { m.thread = &t }
 
 // UnmarshalFromDatabase rebuilds a message from storage.
 func UnmarshalFromDatabase(id, chatID, seq, senderID int64, content string, replyToID int64,
@@ -118,6 +194,7 @@ func (m *Message) Edit(by int64, content string, now time.Time) error {
 	}
 	m.content = content
 	m.editedAt = now
+	m.mentions = ParseMentions(content) // storage keeps members only
 	return nil
 }
 
@@ -132,5 +209,6 @@ func (m *Message) Delete(by int64, canModerate bool, now time.Time) error {
 	}
 	m.content = ""
 	m.deletedAt = now
+	m.mentions = Mentions{}
 	return nil
 }

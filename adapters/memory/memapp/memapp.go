@@ -134,6 +134,8 @@ func New(o Options) Env {
 		PresenceView:    watcher,
 		LastSeen:        o.LastSeen,
 		Reactions:       memory.NewReactionRepo(),
+		Threads:         memory.ThreadRepo{},
+		ThreadReads:     memory.ThreadReads{},
 		Files:           memory.NewFileRepo(store),
 		FileStore:       files,
 		FileInspector:   imaging.Inspector{},
