@@ -60,7 +60,7 @@ func TestMeasureSendsReportsEachSendAndPassesResultsThrough(t *testing.T) {
 			if !reflect.DeepEqual(msg, inner.msg) || replay != tt.replay || !errors.Is(err, tt.err) {
 				t.Fatalf("Handle = %+v, %v, %v; want the inner handler's %+v, %v, %v", msg, replay, err, inner.msg, tt.replay, tt.err)
 			}
-			if len(inner.got) != 1 || inner.got[0] != cmd {
+			if len(inner.got) != 1 || !reflect.DeepEqual(inner.got[0], cmd) {
 				t.Fatalf("inner handler got %+v, want exactly %+v", inner.got, cmd)
 			}
 			if len(obs.seen) != 1 {

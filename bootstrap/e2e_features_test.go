@@ -280,11 +280,7 @@ func TestReactionsOnARealServer(t *testing.T) {
 	s.call(t, 201, "POST", fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID), alice.AccessToken, map[string]any{"content": "ship it"}, &msg)
 
 	wsURL := strings.Replace(s.base, "http://", "ws://", 1) + "/api/v1/ws?platform=test&access_token=" + alice.AccessToken
-	conn, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialFeatureWS(t, wsURL)
 	waitFrame(t, conn, "hello")
 
 	path := func(emoji string) string {
@@ -369,4 +365,14 @@ func waitFrame(t *testing.T, c *websocket.Conn, typ string) json.RawMessage {
 			return f.Data
 		}
 	}
+}
+
+func dialFeatureWS(t *testing.T, u string) *websocket.Conn {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

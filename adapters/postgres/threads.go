@@ -63,11 +63,11 @@ func (r *MessageReadModel) Mentions(ctx context.Context, userID, beforeID int64,
 		beforeID = math.MaxInt64
 	}
 	var rows []messageRow
-	err := conn(ctx, r.db).NewRaw(`SELECT m.* FROM messages m
-JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?
-WHERE m.deleted_at IS NULL AND m.sender_id <> ? AND m.id < ?
-	AND (m.mentions @> ARRAY[?]::bigint[] OR m.mentions_all)
-ORDER BY m.id DESC LIMIT ?`, userID, userID, beforeID, userID, limit+1).Scan(ctx, &rows)
+	err := conn(ctx, r.db).NewSelect().Model(&rows).
+		Where("message_row.deleted_at IS NULL AND message_row.sender_id <> ? AND message_row.id < ?", userID, beforeID).
+		Where("(message_row.mentions @> ARRAY[?]::bigint[] OR message_row.mentions_all)", userID).
+		Where("EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = message_row.chat_id AND cm.user_id = ?)", userID).
+		OrderExpr("message_row.id DESC").Limit(int64(limit) + 1).Scan(ctx)
 	if err != nil {
 		return nil, false, dbError(err, "list mentions")
 	}

@@ -21,7 +21,10 @@ def script(n):
             arr(lambda i: "'%s'" % CONTENT) + '::text[]',
             arr(lambda i: '0') + '::bigint[]',
             arr(lambda i: 'md5(random()::text)') + '::text[]',
-            arr(lambda i: 'now()') + '::timestamptz[]']
+            arr(lambda i: 'now()') + '::timestamptz[]',
+            arr(lambda i: "'{}'") + '::text[]',
+            arr(lambda i: 'false') + '::boolean[]',
+            arr(lambda i: "'{}'") + '::text[]']
     s = stmt
     for a in args:
         s = s.replace('?::' + a.rsplit('::', 1)[1], a, 1)
