@@ -240,10 +240,18 @@ func (c *conn) onTimer() {
 // echoes the frame bytes written before it.
 func (c *conn) onPong(data string) {
 	n, err := strconv.ParseInt(data, 10, 64)
-	if err != nil || n <= 0 {
-		return // a pong the client sent on its own
-	}
 	c.mu.Lock()
+	if err != nil || n <= 0 {
+		// A client that does not echo the payload (or a pong sent on its
+		// own): it has read up to a ping at least, which counts as the
+		// probe, else one that echoes nothing would pass for stalled.
+		if c.probe != 0 {
+			n = c.probe
+		} else {
+			c.mu.Unlock()
+			return
+		}
+	}
 	if n > c.read && n <= c.written {
 		c.read = n
 	}

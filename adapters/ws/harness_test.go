@@ -248,6 +248,9 @@ type dialOptions struct {
 	rcvBuf  int  // kernel receive buffer of the client socket
 	noRead  bool // do not start the reader (a client that never reads)
 	noPong  bool // ignore the server's pings
+	// emptyPong answers pings with an empty pong, as a client that does
+	// not echo the payload (RFC 6455 says it must) would.
+	emptyPong bool
 }
 
 // dial connects u and, unless noRead, reads until the connection ends.
@@ -264,6 +267,11 @@ func dial(t *testing.T, s *server, u user, name string, o dialOptions) *client {
 	cl := &client{t: t, name: name, c: c, changed: make(chan struct{}, 1), done: make(chan struct{})}
 	if o.noPong {
 		c.SetPingHandler(func(string) error { return nil })
+	}
+	if o.emptyPong {
+		c.SetPingHandler(func(string) error {
+			return c.WriteControl(websocket.PongMessage, nil, time.Now().Add(waitLimit))
+		})
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	if !o.noRead {

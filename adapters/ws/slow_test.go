@@ -103,26 +103,30 @@ func TestStalledReaderIsClosedAfterStallTimeout(t *testing.T) {
 }
 
 // A client that reads keeps up however much it is sent: its pongs confirm
-// what it read, so it never counts as behind.
+// what it read, so it never counts as behind; nor does one whose pongs do
+// not echo the ping's payload (each still shows it read up to a ping).
 func TestReadingClientIsNeverBehind(t *testing.T) {
 	t.Parallel()
-	e, bus := newMemEnv(t, memapp.Options{})
-	obs := &countingObserver{}
-	s := e.start(bus, serverOptions{Options: ws.Options{Observer: obs, MaxUnreadBytes: 32 << 10, ProbeBytes: 4 << 10}})
-	us := e.users(2)
-	g := e.group(us[0], us[1])
-	c := dial(t, s, us[1], "reader", dialOptions{})
-	c.hello()
-	content := strings.Repeat("words ", 100)
-	const n = 200 // 180 KB, several times the bound
-	for i := 1; i <= n; i++ {
-		e.send(us[0], g.ID, content)
-		c.waitCount("message", isType("message.created"), i)
+	for _, emptyPong := range []bool{false, true} {
+		e, bus := newMemEnv(t, memapp.Options{})
+		obs := &countingObserver{}
+		s := e.start(bus, serverOptions{Options: ws.Options{Observer: obs, MaxUnreadBytes: 32 << 10, ProbeBytes: 4 << 10,
+			StallTimeout: 200 * time.Millisecond}})
+		us := e.users(2)
+		g := e.group(us[0], us[1])
+		c := dial(t, s, us[1], "reader", dialOptions{emptyPong: emptyPong})
+		c.hello()
+		content := strings.Repeat("words ", 100)
+		const n = 200 // 180 KB, several times the bound
+		for i := 1; i <= n; i++ {
+			e.send(us[0], g.ID, content)
+			c.waitCount("message", isType("message.created"), i)
+		}
+		if obs.slow.Load() != 0 {
+			t.Fatalf("a client that reads (empty pongs %v) was closed as a slow consumer", emptyPong)
+		}
+		c.roundTrip()
 	}
-	if obs.slow.Load() != 0 {
-		t.Fatal("a client that reads was closed as a slow consumer")
-	}
-	c.roundTrip()
 }
 
 // readUntilClose reads what the server sent a client that did not read:
