@@ -251,9 +251,9 @@ func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadCo
 	}
 	hmu.Unlock()
 	t.Logf("%s: %s; sent %d, acked %d, unacked %d, stored %d, lost %d, duplicated %d, gaps %d, out of order %d, undelivered %d; "+
-		"p99 before %s, during %s, after %s (%d deliveries); retries %d, reconnects %d, catch-ups %d, duplicate frames %d",
+		"p99 before %s, during %s, after %s (%d deliveries); retries %d (%s), reconnects %d, catch-ups %d, duplicate frames %d",
 		sc.name, note, v.Sent, v.Acked, v.Unacked, v.Stored, v.Lost, v.Duplicated, v.Gaps, v.OutOfOrder, v.Undelivered,
-		ms(r.before), ms(r.during), ms(r.after), r.afterN, r.retries, r.reconnects, l.catchUps.Load(), r.dupFrm)
+		ms(r.before), ms(r.during), ms(r.after), r.afterN, r.retries, l.errorKinds(), r.reconnects, l.catchUps.Load(), r.dupFrm)
 	if v.Lost != 0 || v.Duplicated != 0 || v.Gaps != 0 || v.OutOfOrder != 0 || v.Undelivered != 0 || v.Unacked != 0 {
 		t.Errorf("%s: guarantees broken: %+v (server log %s)", sc.name, v, srv.log.Name())
 	}

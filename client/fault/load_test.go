@@ -2,6 +2,7 @@ package fault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -77,6 +78,7 @@ type load struct {
 	reconnects atomic.Int64
 	catchUps   atomic.Int64
 	retries    atomic.Int64
+	errKinds   sync.Map // why sends failed: error code or transport error -> *atomic.Int64
 	stopping   atomic.Bool
 	cutoff     atomic.Int64 // UnixNano: no send scheduled after it
 	wg         sync.WaitGroup
@@ -361,9 +363,33 @@ func (l *load) sendOne(i int, m *sentMsg, giveUp time.Time) {
 			return
 		}
 		m.lastErr = err.Error()
+		l.countError(err)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+func (l *load) countError(err error) {
+	kind := client.Code(err)
+	switch {
+	case kind != "":
+	case errors.Is(err, context.DeadlineExceeded):
+		kind = "client timeout (5s)"
+	default:
+		kind = "transport"
+	}
+	c, _ := l.errKinds.LoadOrStore(kind, new(atomic.Int64))
+	c.(*atomic.Int64).Add(1)
+}
+
+func (l *load) errorKinds() string {
+	var parts []string
+	l.errKinds.Range(func(k, v any) bool {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v.(*atomic.Int64).Load()))
+		return true
+	})
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // waitDelivered waits until every acknowledged message reached every
