@@ -83,6 +83,9 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 				}
 				defer srv.stop(c.stderr)
 				cfg.PID = srv.pid
+				if name, err := postgres.DatabaseName(spawnDB); err == nil {
+					cfg.Database = name // Postgres CPU: this database's backends only
+				}
 				if srv.pprof != "" {
 					pprofURL = srv.pprof
 				}

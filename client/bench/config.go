@@ -78,6 +78,10 @@ type Config struct {
 	Drain time.Duration
 	// PID of the server process, for its memory and CPU; 0: not measured.
 	PID int
+	// Database, when set, limits the Postgres CPU figure to the client
+	// backends of that database (plus Postgres' own background
+	// processes), leaving out other databases' work on a shared server.
+	Database string
 	// HTTPClient for REST calls; default one sized to Concurrency.
 	HTTPClient *http.Client
 	// Progress, if set, is called about once a second while the run goes.

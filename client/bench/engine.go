@@ -540,7 +540,7 @@ func (e *engine) startTimed(origin time.Time) {
 	e.mu.Unlock()
 	e.rep.LoadAverage[0] = LoadAverage()
 	e.selfBase, _ = ReadProc(0)
-	e.pgBase, _ = PostgresCPU()
+	e.pgBase, _ = PostgresCPU(e.cfg.Database)
 	if e.cfg.PID > 0 {
 		var err error
 		if e.procBase, err = ReadProc(e.cfg.PID); err != nil {
@@ -555,7 +555,7 @@ func (e *engine) endTimed() {
 	e.elapsed = time.Since(e.origin)
 	e.rep.LoadAverage[1] = LoadAverage()
 	e.selfEnd, _ = ReadProc(0)
-	e.pgEnd, e.pgProcs = PostgresCPU()
+	e.pgEnd, e.pgProcs = PostgresCPU(e.cfg.Database)
 	if e.cfg.PID > 0 {
 		e.procEnd, _ = ReadProc(e.cfg.PID)
 		e.peakRSS.Store(max(e.peakRSS.Load(), e.procEnd.RSS))

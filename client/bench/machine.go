@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -156,10 +157,11 @@ func LoadAverage() float64 {
 }
 
 // PostgresCPU sums the CPU time (utime + stime) of the processes of this
-// machine named "postgres" (the postmaster and its backends), and counts
-// them. A backend that exits takes its time with it, which is why the
-// server keeps its pool's connections open while idle.
-func PostgresCPU() (time.Duration, int) {
+// machine named "postgres" (the postmaster, its background processes and
+// its backends), and counts them. With database set, client backends of
+// other databases are left out. A backend that exits takes its time with
+// it, which is why the server keeps its pool's connections open while idle.
+func PostgresCPU(database string) (time.Duration, int) {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, 0
@@ -174,6 +176,12 @@ func PostgresCPU() (time.Duration, int) {
 		if err != nil || !bytes.Contains(stat, []byte("(postgres)")) {
 			continue
 		}
+		if database != "" {
+			title, _ := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if clientBackend.Match(title) && !bytes.Contains(title, []byte(" "+database+" ")) {
+				continue
+			}
+		}
 		if t, err := parseStatCPU(stat); err == nil {
 			total += t
 			n++
@@ -181,3 +189,8 @@ func PostgresCPU() (time.Duration, int) {
 	}
 	return total, n
 }
+
+// clientBackend matches the process title of a Postgres client backend
+// ("postgres: 15/main: user db 127.0.0.1(40840) idle"), as opposed to the
+// postmaster and the background processes.
+var clientBackend = regexp.MustCompile(`(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]*\]|\[local\])(\(\d+\))? `)
