@@ -43,11 +43,11 @@ func TestReadProcOfThisProcess(t *testing.T) {
 
 func TestClientBackendTitles(t *testing.T) {
 	for title, want := range map[string]bool{
-		"postgres: 15/main: postgres fechatter_bench 127.0.0.1(40840) idle\x00": true,
-		"postgres: 15/main: postgres fechatter_bench [local] idle\x00":          true,
-		"postgres: 15/main: postgres x [::1](5432) SELECT\x00":                  true,
-		"postgres: 15/main: walwriter \x00":                                     false,
-		"postgres: 15/main: checkpointer \x00":                                  false,
+		"postgres: 15/main: postgres fechatter_bench 127.0.0.1(40840) idle\x00":        true,
+		"postgres: 15/main: postgres fechatter_bench [local] idle\x00":                 true,
+		"postgres: 15/main: postgres x [::1](5432) SELECT\x00":                         true,
+		"postgres: 15/main: walwriter \x00":                                            false,
+		"postgres: 15/main: checkpointer \x00":                                         false,
 		"/usr/lib/postgresql/15/bin/postgres\x00-D\x00/var/lib/postgresql/15/main\x00": false,
 	} {
 		if got := clientBackend.MatchString(title); got != want {
