@@ -21,12 +21,12 @@ import (
 
 // Client frame types (the "type" of a frame the client sends).
 const (
-	framePing      = "ping"
-	frameSend      = "message.send"
-	frameTyping    = "typing"
-	frameDelivered = "delivered"
-	frameRead      = "read"
-	framePresence  = "presence"
+	framePing      = api.FramePing
+	frameSend      = api.FrameSend
+	frameTyping    = api.FrameTyping
+	frameDelivered = api.FrameDelivered
+	frameRead      = api.FrameRead
+	framePresence  = api.FramePresence
 )
 
 // ErrClosed is returned by the calls of a Conn that has ended; Err says
