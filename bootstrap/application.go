@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"reflect"
 	"runtime"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/fechatter/fechatter/adapters/system"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
-	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/chat"
 	"github.com/fechatter/fechatter/ports"
 )
@@ -47,53 +47,50 @@ func applicationModule(cfg Config) fx.Option {
 				// tokens of ended sessions, looked up in the database.
 				return security.NewSessionCheckedTokens(jwt, refresh, 0, clock), nil
 			},
+			portsFromContainer(),
 			newApplication,
 		),
 	)
 }
 
+// limiterPorts are the fields of application.Ports that newApplication
+// builds from the configuration; every other field is taken from the
+// container by type (portsFromContainer), so a new port is added to
+// application.Ports and provided by its module, nowhere else.
+var limiterPorts = map[string]bool{"SignInByEmail": true, "SignInByAddress": true, "InviteFailures": true,
+	"PasswordChecks": true, "SignUpByAddress": true, "SendLimiter": true}
+
+// portsFromContainer is a constructor of application.Ports whose
+// parameters are the types of its fields (but limiterPorts).
+func portsFromContainer() any {
+	pt := reflect.TypeFor[application.Ports]()
+	var in []reflect.Type
+	var fields []int
+	for i := range pt.NumField() {
+		if f := pt.Field(i); !limiterPorts[f.Name] {
+			in = append(in, f.Type)
+			fields = append(fields, i)
+		}
+	}
+	ft := reflect.FuncOf(in, []reflect.Type{pt}, false)
+	return reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
+		p := reflect.New(pt).Elem()
+		for n, a := range args {
+			p.Field(fields[n]).Set(a)
+		}
+		return []reflect.Value{p}
+	}).Interface()
+}
+
 type applicationIn struct {
 	fx.In
-	Tx            ports.Transactor
-	Workspaces    ports.WorkspaceRepository
-	Users         ports.UserRepository
-	Invites       ports.InviteRepository
-	RefreshTokens ports.RefreshTokenRepository
-	Chats         ports.ChatRepository
-	Messages      ports.MessageRepository
-	Sender        ports.MessageSender
-	Outbox        ports.Outbox
-	ChatReads     query.ChatReadModel
-	MessageReads  query.MessageReadModel
-	SearchIndex   ports.SearchIndex
-	MemberChats   query.MemberChats
-	MessageLookup query.MessageLookup
-	Receipts      ports.ReceiptRepository
-	ReceiptReads  query.ReceiptReadModel
-	Clock         ports.Clock
-	Hasher        ports.PasswordHasher
-	Tokens        ports.TokenIssuer
-	Secrets       ports.SecretGenerator
-	Limits        chat.Limits
-	Config        Config
-	DB            *bun.DB
+	Ports  application.Ports
+	Limits chat.Limits
+	Config Config
+	DB     *bun.DB
 	// Sends, when present (the observability module), is told of every
 	// SendMessage through a decorator.
 	Sends application.SendObserver `optional:"true"`
-
-	// From the files module.
-	Reactions     ports.ReactionRepository
-	Threads       ports.ThreadRepository
-	ThreadReads   query.ThreadReadModel
-	Files         ports.FileRepository
-	FileStore     ports.FileStore
-	FileInspector ports.FileInspector
-	FileLinks     query.FileLinks
-
-	// From the presence module.
-	Presence     *command.LocalPresence
-	PresenceView query.PresenceView
-	LastSeen     ports.LastSeenRepository
 }
 
 func newApplication(in applicationIn) application.App {
@@ -107,44 +104,15 @@ func newApplication(in applicationIn) application.App {
 	if signup.Max <= 0 || signup.Window <= 0 {
 		signup = WindowLimit{Max: 20, Window: time.Hour}
 	}
-	app := application.New(application.Ports{
-		Tx:              in.Tx,
-		Workspaces:      in.Workspaces,
-		Users:           in.Users,
-		Invites:         in.Invites,
-		RefreshTokens:   in.RefreshTokens,
-		Chats:           in.Chats,
-		Messages:        in.Messages,
-		Sender:          in.Sender,
-		Outbox:          in.Outbox,
-		ChatReads:       in.ChatReads,
-		MessageReads:    in.MessageReads,
-		SearchIndex:     in.SearchIndex,
-		MemberChats:     in.MemberChats,
-		MessageLookup:   in.MessageLookup,
-		Receipts:        in.Receipts,
-		ReceiptReads:    in.ReceiptReads,
-		Clock:           in.Clock,
-		Hasher:          in.Hasher,
-		Tokens:          in.Tokens,
-		Secrets:         in.Secrets,
-		SignInByEmail:   postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), in.Clock),
-		SignInByAddress: postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerAddress), in.Clock),
-		InviteFailures:  postgres.NewFailureLimiter(in.DB, failurePolicy(WindowLimit{Max: 5, Window: time.Hour}), in.Clock),
-		PasswordChecks:  postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), in.Clock),
-		SignUpByAddress: system.NewWindowBucket(signup.Max, signup.Window, in.Clock),
-		SendLimiter:     system.NewTokenBucket(send.PerSecond, send.Burst, in.Clock),
-		Presence:        in.Presence,
-		PresenceView:    in.PresenceView,
-		LastSeen:        in.LastSeen,
-		Reactions:       in.Reactions,
-		Threads:         in.Threads,
-		ThreadReads:     in.ThreadReads,
-		Files:           in.Files,
-		FileStore:       in.FileStore,
-		FileInspector:   in.FileInspector,
-		FileLinks:       in.FileLinks,
-	}, application.Options{Limits: in.Limits, RefreshTTL: cfg.Auth.RefreshTTL,
+	p := in.Ports
+	clock := p.Clock
+	p.SignInByEmail = postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), clock)
+	p.SignInByAddress = postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerAddress), clock)
+	p.InviteFailures = postgres.NewFailureLimiter(in.DB, failurePolicy(WindowLimit{Max: 5, Window: time.Hour}), clock)
+	p.PasswordChecks = postgres.NewFailureLimiter(in.DB, failurePolicy(signin.PerEmail), clock)
+	p.SignUpByAddress = system.NewWindowBucket(signup.Max, signup.Window, clock)
+	p.SendLimiter = system.NewTokenBucket(send.PerSecond, send.Burst, clock)
+	app := application.New(p, application.Options{Limits: in.Limits, RefreshTTL: cfg.Auth.RefreshTTL,
 		Files: command.FileLimits{MaxBytes: cfg.Limits.FileMaxBytes, QuotaBytes: cfg.Limits.WorkspaceStorageBytes}})
 	if in.Sends != nil {
 		app.Commands.SendMessage = application.MeasureSends(app.Commands.SendMessage, in.Sends)
