@@ -81,7 +81,8 @@ type DatabaseConfig struct {
 	// MaxOpenConns, so that a burst does not open and close connections).
 	MaxIdleConns int `yaml:"max_idle_conns"`
 	// SendWriters is how many transactions write sends at once (group
-	// commit, one per share of the chats); SendBatch bounds the sends per
+	// commit, one per share of the chats), each on a connection of its own
+	// outside the MaxOpenConns pool; SendBatch bounds the sends per
 	// transaction.
 	SendWriters int `yaml:"send_writers"`
 	SendBatch   int `yaml:"send_batch"`
@@ -590,8 +591,8 @@ func (c Config) Validate() error {
 	if c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns {
 		add("database.max_idle_conns must be 0..max_open_conns (%d), got %d", c.Database.MaxOpenConns, c.Database.MaxIdleConns)
 	}
-	if c.Database.SendWriters < 1 || c.Database.SendWriters >= c.Database.MaxOpenConns {
-		add("database.send_writers must be 1..max_open_conns-1 (%d), got %d", c.Database.MaxOpenConns-1, c.Database.SendWriters)
+	if c.Database.SendWriters < 1 || c.Database.SendWriters > 16 {
+		add("database.send_writers must be 1..16, got %d", c.Database.SendWriters)
 	}
 	if c.Database.SendBatch < 1 || c.Database.SendBatch > 10000 {
 		add("database.send_batch must be 1..10000, got %d", c.Database.SendBatch)

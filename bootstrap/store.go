@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/uptrace/bun"
 	"go.uber.org/fx"
@@ -41,12 +42,25 @@ func storeModule() fx.Option {
 	)
 }
 
-// newMessageSender starts the group-commit writers of sends; they stop,
-// after writing what is queued, when the application stops (before the
-// database closes: fx stops in reverse order of construction).
-func newMessageSender(lc fx.Lifecycle, db *bun.DB, outbox *postgres.Outbox, cfg Config) ports.MessageSender {
-	s := postgres.NewMessageSender(db, outbox, postgres.SenderOptions{
-		Writers: cfg.Database.SendWriters, MaxBatch: cfg.Database.SendBatch})
-	lc.Append(fx.Hook{OnStop: func(context.Context) error { s.Close(); return nil }})
-	return s
+// newMessageSender starts the group-commit writers of sends on a pool of
+// their own (one connection per writer): reads, however many, can never
+// keep a send waiting for a connection. The writers stop, after writing
+// what is queued, when the application stops (before the database closes:
+// fx stops in reverse order of construction). The *bun.DB argument orders
+// it after the main pool, which creates the database if needed.
+func newMessageSender(lc fx.Lifecycle, _ *bun.DB, outbox *postgres.Outbox, cfg Config) (ports.MessageSender, error) {
+	writers := cfg.Database.SendWriters
+	ctx, cancel := context.WithTimeout(context.Background(), dbOpenTimeout)
+	defer cancel()
+	own, err := postgres.Open(ctx, cfg.Database.URL, postgres.WithMaxOpenConns(writers), postgres.WithMaxIdleConns(writers),
+		postgres.WithApplicationName("fechatter-sender"))
+	if err != nil {
+		return nil, fmt.Errorf("open the send writers' connections: %w", err)
+	}
+	s := postgres.NewMessageSender(own, outbox, postgres.SenderOptions{Writers: writers, MaxBatch: cfg.Database.SendBatch})
+	lc.Append(fx.Hook{OnStop: func(context.Context) error {
+		s.Close()
+		return own.Close()
+	}})
+	return s, nil
 }
