@@ -19,27 +19,15 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/fechatter/fechatter/adapters/http/contract"
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
 
-type fileJSON struct {
-	ID           int64   `json:"id"`
-	UploaderID   int64   `json:"uploader_id"`
-	Name         string  `json:"name"`
-	ContentType  string  `json:"content_type"`
-	Size         int64   `json:"size"`
-	SHA256       string  `json:"sha256"`
-	Width        *int    `json:"width"`
-	Height       *int    `json:"height"`
-	URL          string  `json:"url"`
-	ThumbnailURL *string `json:"thumbnail_url"`
-}
-
-type reactionJSON struct {
-	Emoji   string  `json:"emoji"`
-	Count   int     `json:"count"`
-	UserIDs []int64 `json:"user_ids"`
-}
+// The API objects as the tests read them (one definition, package api).
+type (
+	fileJSON     = api.File
+	reactionJSON = api.Reaction
+)
 
 // upload posts body as the part "file" named name, streamed through a pipe
 // (so neither side holds it whole), and returns the status and answer.
