@@ -37,3 +37,6 @@ type ThreadUpdate struct {
 
 // FrameThreadUpdated is the type of the thread.updated frame.
 const FrameThreadUpdated = "thread.updated"
+
+// FrameUserUpdated is the type of the user.updated frame (data: User).
+const FrameUserUpdated = "user.updated"

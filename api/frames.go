@@ -63,6 +63,7 @@ var ServerFrames = []Frame{
 	{FramePong, Pong{}, "answer to ping"},
 	{FrameReactionUpdated, ReactionUpdate{}, "a member added or removed a reaction; to every member (reactions change no seq, unread_count or edited_at)"},
 	{FrameThreadUpdated, ThreadUpdate{}, "a reply was created or deleted in a thread; to every member"},
+	{FrameUserUpdated, User{}, "a user changed their name or avatar; to the members of each chat they share (once per shared chat)"},
 }
 
 // ClientFrames is every frame a client may send.

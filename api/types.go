@@ -14,6 +14,8 @@ type User struct {
 	Fullname    string    `json:"fullname"`
 	Role        string    `json:"role" enum:"owner,admin,member"`
 	CreatedAt   time.Time `json:"created_at"`
+	// AvatarURL is a signed link to the avatar's thumbnail, null without.
+	AvatarURL *string `json:"avatar_url"`
 }
 
 // Workspace is API.md's Workspace object.

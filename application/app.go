@@ -38,6 +38,7 @@ type Commands struct {
 	MarkDelivered  command.MarkDeliveredHandler
 	MarkRead       command.MarkReadHandler
 	React          command.ReactHandler
+	UpdateProfile  command.UpdateProfileHandler
 	UploadFile     command.UploadFileHandler
 	CleanFiles     command.FileCleaner
 
@@ -110,6 +111,7 @@ type Ports struct {
 	// Files and reactions (issue 14).
 	Reactions     ports.ReactionRepository
 	Threads       ports.ThreadRepository
+	Profiles      ports.ProfileRepository
 	ThreadReads   query.ThreadReadModel
 	Files         ports.FileRepository
 	FileStore     ports.FileStore
@@ -132,6 +134,7 @@ func New(p Ports, o Options) App {
 	if o.RefreshTTL == 0 {
 		o.RefreshTTL = 30 * 24 * time.Hour
 	}
+	avatars := query.NewAvatars(p.Profiles, p.FileLinks)
 	sessions := command.NewSessionIssuer(p.Tokens, p.RefreshTokens, p.Workspaces, p.Secrets, p.Clock, o.RefreshTTL)
 	return App{
 		Commands: Commands{
@@ -154,6 +157,7 @@ func New(p Ports, o Options) App {
 				WithAttachments(p.Reactions, p.Files, command.NewFileCleaner(p.Files, p.FileStore, p.Clock)).WithThreads(p.Threads),
 			MarkDelivered: command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
 			MarkRead:      command.NewMarkReadHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),
+			UpdateProfile: command.NewUpdateProfileHandler(p.Tx, p.Users, p.Profiles, p.Files, p.Outbox, p.Clock, avatars),
 			React:         command.NewReactHandler(p.Tx, p.Chats, p.Messages, p.Reactions, p.Outbox, p.Clock),
 			CleanFiles:    command.NewFileCleaner(p.Files, p.FileStore, p.Clock),
 			UploadFile:    command.NewUploadFileHandler(p.Files, p.FileStore, p.FileInspector, p.Secrets, p.FileLinks, p.Clock, o.Files),
@@ -164,8 +168,8 @@ func New(p Ports, o Options) App {
 			SetTyping:          command.NewSetTypingHandler(p.Chats, p.Presence),
 		},
 		Queries: Queries{
-			Me:             query.NewMe(p.Users),
-			Directory:      query.NewDirectory(p.Users),
+			Me:             query.NewMe(p.Users).WithAvatars(avatars),
+			Directory:      query.NewDirectory(p.Users).WithAvatars(avatars),
 			GetWorkspace:   query.NewGetWorkspace(p.Workspaces),
 			ListChats:      query.NewListChats(p.ChatReads),
 			GetChat:        query.NewGetChat(p.ChatReads),

@@ -27,6 +27,7 @@ func filesModule(cfg Config) fx.Option {
 		fx.Provide(
 			fx.Annotate(postgres.NewReactionRepository, fx.As(new(ports.ReactionRepository))),
 			fx.Annotate(postgres.NewThreadRepository, fx.As(new(ports.ThreadRepository))),
+			fx.Annotate(postgres.NewProfileRepository, fx.As(new(ports.ProfileRepository))),
 			func(r *postgres.MessageReadModel) query.ThreadReadModel { return r },
 			fx.Annotate(postgres.NewFileRepository, fx.As(new(ports.FileRepository))),
 			func() ports.FileInspector { return imaging.Inspector{} },

@@ -32,6 +32,8 @@ func (s *Server) featureRoutes() []route {
 			"content_type is sniffed from the bytes; images get width, height and a thumbnail. 413 above limits.file_max_bytes (default 25 MiB) " +
 			"or the workspace's storage quota; 400 for an empty file. A file not attached to a message within 24 h is deleted.",
 			auth: true, status: 201, answer: api.File{}, multipart: true, handler: s.uploadFile},
+		{method: "PATCH", path: v1 + "/users/me", summary: "Change the caller's fullname and/or avatar (avatar_file_id: an image the caller uploaded; 0 removes it); members of shared chats get user.updated",
+			auth: true, status: 200, body: profileBody{}, answer: api.User{}, fails: []int{404}, handler: s.updateProfile},
 		{method: "GET", path: v1 + "/files/:id", summary: "A file with fresh signed links (its uploader, or members of a chat whose message carries it)", auth: true, status: 200, answer: api.File{}, params: []param{pFile}, handler: s.getFile},
 		{method: "GET", path: v1 + "/files/:id/content", summary: "The file's bytes through a signed link (no bearer token; a wrong or expired signature is 404). " +
 			"Range: bytes=a-b, a- and -n (one range; 206, or 416 when unsatisfiable). X-Content-Type-Options: nosniff; Content-Disposition inline for images, audio, video and PDF, else attachment",
@@ -247,4 +249,24 @@ func (s *Server) listMentions(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(api.Messages{Messages: msgs, HasMore: more})
+}
+
+type profileBody struct {
+	Fullname     *string `json:"fullname,omitempty"`
+	AvatarFileID *int64  `json:"avatar_file_id,omitempty"`
+}
+
+func (s *Server) updateProfile(c *fiber.Ctx) error {
+	var b profileBody
+	if err := decodeBody(c, &b); err != nil {
+		return err
+	}
+	if b.Fullname == nil && b.AvatarFileID == nil {
+		return errs.Invalidf("give fullname or avatar_file_id")
+	}
+	u, err := s.app.Commands.UpdateProfile.Handle(c.UserContext(), command.UpdateProfile{Actor: actor(c), Fullname: b.Fullname, AvatarFileID: b.AvatarFileID})
+	if err != nil {
+		return err
+	}
+	return c.JSON(u)
 }

@@ -205,3 +205,65 @@ func (ThreadReads) Replies(context.Context, int64, int64, int) ([]query.Message,
 func (ThreadReads) Mentions(context.Context, int64, int64, int) ([]query.Message, bool, error) {
 	return nil, false, nil
 }
+
+var _ ports.ProfileRepository = (*ProfileRepo)(nil)
+
+// ProfileRepo is a ports.ProfileRepository over a Store: names go to its
+// users, avatars to a map of its own.
+type ProfileRepo struct {
+	s       *Store
+	mu      sync.Mutex
+	avatars map[int64]int64
+}
+
+// NewProfileRepo returns a repository over s.
+func NewProfileRepo(s *Store) *ProfileRepo { return &ProfileRepo{s: s, avatars: make(map[int64]int64)} }
+
+func (r *ProfileRepo) SetProfile(ctx context.Context, userID int64, fullname string, avatarFileID int64) error {
+	t, err := r.s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.s.leave(t)
+	u, ok := r.s.users[userID]
+	if !ok {
+		return errs.NotFoundf("user %d not found", userID)
+	}
+	old := u.Fullname
+	u.Fullname = fullname
+	t.onRollback(func() { u.Fullname = old })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if avatarFileID == 0 {
+		delete(r.avatars, userID)
+	} else {
+		r.avatars[userID] = avatarFileID
+	}
+	return nil
+}
+
+func (r *ProfileRepo) Avatars(_ context.Context, userIDs []int64) (map[int64]int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[int64]int64)
+	for _, id := range userIDs {
+		if a, ok := r.avatars[id]; ok {
+			out[id] = a
+		}
+	}
+	return out, nil
+}
+
+func (r *ProfileRepo) ChatsOf(ctx context.Context, userID int64) ([]int64, error) {
+	t, err := r.s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer r.s.leave(t)
+	var out []int64
+	for id := range r.s.userChats[userID] {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
+}

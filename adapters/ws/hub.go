@@ -30,6 +30,7 @@ var chatFrames = map[string]bool{
 	ports.EventReceiptUpdated:    true,
 	command.EventReactionUpdated: true, // issue 14
 	command.EventThreadUpdated:   true,
+	command.EventUserUpdated:     true,
 }
 
 // room is the local connections of one chat, or of one user: an entry of

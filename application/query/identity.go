@@ -15,10 +15,16 @@ type Viewer struct {
 }
 
 // Me answers GET /users/me.
-type Me struct{ users ports.UserRepository }
+type Me struct {
+	users   ports.UserRepository
+	avatars Avatars
+}
 
 // NewMe builds the handler.
 func NewMe(users ports.UserRepository) Me { mustHave(users); return Me{users: users} }
+
+// WithAvatars shows the caller's avatar link.
+func (h Me) WithAvatars(a Avatars) Me { h.avatars = a; return h }
 
 // Handle returns the caller.
 func (h Me) Handle(ctx context.Context, v Viewer) (User, error) {
@@ -26,11 +32,21 @@ func (h Me) Handle(ctx context.Context, v Viewer) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	return UserOf(u), nil
+	out := []User{UserOf(u)}
+	if err := h.avatars.Fill(ctx, out); err != nil {
+		return User{}, err
+	}
+	return out[0], nil
 }
 
 // Directory answers GET /users: the workspace's people.
-type Directory struct{ users ports.UserRepository }
+type Directory struct {
+	users   ports.UserRepository
+	avatars Avatars
+}
+
+// WithAvatars shows the users' avatar links.
+func (h Directory) WithAvatars(a Avatars) Directory { h.avatars = a; return h }
 
 // NewDirectory builds the handler.
 func NewDirectory(users ports.UserRepository) Directory {
@@ -63,6 +79,9 @@ func (h Directory) Handle(ctx context.Context, v Viewer, q string, limit int) ([
 	out := make([]User, len(us))
 	for i, u := range us {
 		out[i] = UserOf(u)
+	}
+	if err := h.avatars.Fill(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -135,6 +135,7 @@ func New(o Options) Env {
 		LastSeen:        o.LastSeen,
 		Reactions:       memory.NewReactionRepo(),
 		Threads:         memory.ThreadRepo{},
+		Profiles:        memory.NewProfileRepo(store),
 		ThreadReads:     memory.ThreadReads{},
 		Files:           memory.NewFileRepo(store),
 		FileStore:       files,
