@@ -17,6 +17,10 @@ import (
 
 var errAborted = errors.New("connection aborted")
 
+// hardUnreadFactor: a client this many times MaxUnreadBytes behind is
+// closed even while it still makes progress.
+const hardUnreadFactor = 8
+
 // Why a connection that does not read is closed (1008).
 const (
 	reasonQueueFull  = "slow consumer: send queue full"
@@ -33,10 +37,11 @@ const (
 // How far behind the client is: each ping's payload is the count of frame
 // bytes written before it, and the client's pong echoes it once it has
 // read that far (pongs come in order with the frames). Frame bytes queued
-// or written but not confirmed so count against MaxUnreadBytes, wherever
-// they wait (queue, socket buffers); a ping covering unconfirmed bytes
-// that is not answered within StallTimeout, while the reader is idle,
-// closes the connection with 1008 too.
+// or written but not confirmed so are unread, wherever they wait (queue,
+// socket buffers). A client more than MaxUnreadBytes behind that has
+// confirmed nothing for StallTimeout (while its reader was idle) is closed
+// with 1008; one that still makes progress only at 8 times the bound, so
+// a burst to a client that reads late does not close it.
 type conn struct {
 	g        *Gateway
 	ws       *websocket.Conn
@@ -59,17 +64,20 @@ type conn struct {
 	probe   int64 // written when the unanswered ping went out; 0: none
 	probeAt time.Time
 	stallAt time.Time // when an unanswered probe means a stall; zero: none
-	pingAt  time.Time // next heartbeat ping
-	fireAt  time.Time // when timer fires next
-	timer   *time.Timer
-	hello   []byte // the first frame, not counted in written
-	ready   bool   // hello is set: the writer may start
-	writing bool   // a writer runs; stays set once the close is done
-	pingDue bool
-	closing bool // no more frames are queued
-	code    int  // close code and reason, once closing
-	reason  string
-	drain   bool // send what is queued before the close frame
+	// progressAt is when the client last confirmed reading more, or was
+	// last caught up.
+	progressAt time.Time
+	pingAt     time.Time // next heartbeat ping
+	fireAt     time.Time // when timer fires next
+	timer      *time.Timer
+	hello      []byte // the first frame, not counted in written
+	ready      bool   // hello is set: the writer may start
+	writing    bool   // a writer runs; stays set once the close is done
+	pingDue    bool
+	closing    bool // no more frames are queued
+	code       int  // close code and reason, once closing
+	reason     string
+	drain      bool // send what is queued before the close frame
 
 	writerDone chan struct{} // closed once the writer finished the close
 	readerDone chan struct{}
@@ -94,11 +102,20 @@ func (c *conn) send(frame []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
+	now := time.Now()
+	if c.queued == 0 && c.written == c.read {
+		c.progressAt = now // caught up until this frame
+	}
+	unread := int64(c.queued+len(frame)) + c.written - c.read
 	reason := ""
 	switch {
 	case len(c.queue) >= c.g.opts.SendQueue:
 		reason = reasonQueueFull
-	case int64(c.queued+len(frame))+c.written-c.read > int64(c.g.opts.MaxUnreadBytes):
+	case unread > hardUnreadFactor*int64(c.g.opts.MaxUnreadBytes):
+		reason = reasonUnread
+	case unread > int64(c.g.opts.MaxUnreadBytes) && now.Sub(c.progressAt) >= c.g.opts.StallTimeout:
+		// Far behind and no progress for StallTimeout: a client that
+		// reads, however late, confirms some every round trip.
 		reason = reasonUnread
 	}
 	if reason != "" {
@@ -187,7 +204,10 @@ func (c *conn) startTimer() {
 	}
 	c.pingAt = time.Now().Add(c.g.opts.HeartbeatInterval)
 	c.fireAt = c.pingAt
-	c.timer = time.AfterFunc(c.g.opts.HeartbeatInterval, c.onTimer)
+	if !c.stallAt.IsZero() && c.stallAt.Before(c.fireAt) {
+		c.fireAt = c.stallAt // a probe went out first
+	}
+	c.timer = time.AfterFunc(time.Until(c.fireAt), c.onTimer)
 }
 
 // armLocked makes the timer fire by at.
@@ -210,14 +230,21 @@ func (c *conn) onTimer() {
 		return
 	}
 	if !c.stallAt.IsZero() && !now.Before(c.stallAt) {
-		if !c.busy.Load() {
+		behind := int64(c.queued)+c.written-c.read > int64(c.g.opts.MaxUnreadBytes)
+		switch {
+		case c.busy.Load():
+			// The reader is busy with a frame (a send waiting on the
+			// database, say) and reads no pong meanwhile: look again.
+			c.stallAt = now.Add(c.g.opts.StallTimeout / 4)
+		case behind:
 			c.mu.Unlock()
 			c.slowConsumer(reasonReadStalls)
 			return
+		default:
+			// Not far behind: sends check again as frames come, the
+			// heartbeat deadline catches a client that is gone.
+			c.stallAt = time.Time{}
 		}
-		// The reader is busy with a frame (a send waiting on the
-		// database, say) and reads no pong meanwhile: look again later.
-		c.stallAt = now.Add(c.g.opts.StallTimeout / 4)
 	}
 	if !now.Before(c.pingAt) {
 		c.pingDue = true
@@ -253,7 +280,7 @@ func (c *conn) onPong(data string) {
 		}
 	}
 	if n > c.read && n <= c.written {
-		c.read = n
+		c.read, c.progressAt = n, time.Now()
 	}
 	if c.probe != 0 && n >= c.probe {
 		c.probe, c.stallAt = 0, time.Time{}

@@ -58,12 +58,13 @@ type Options struct {
 	SendQueue int
 	// MaxUnreadBytes is how many frame bytes a client may be behind,
 	// queued here or written but not yet read by it (wherever they wait:
-	// socket buffers count), before its connection is closed with 1008.
-	// How far it has read is learnt from its pongs. Default 256 KiB.
+	// socket buffers count); how far it has read is learnt from its
+	// pongs. Beyond it, a client that has confirmed nothing for
+	// StallTimeout is closed with 1008 (at 8 times it, any client).
+	// Default 256 KiB.
 	MaxUnreadBytes int
-	// StallTimeout: a client that has not answered, within this long, a
-	// ping sent after frames it had not confirmed reading is closed with
-	// 1008. Default 5s.
+	// StallTimeout: how long a client more than MaxUnreadBytes behind may
+	// go without confirming any of it. Default 5s.
 	StallTimeout time.Duration
 	// ProbeBytes: once this many frame bytes are unconfirmed a ping asks
 	// the client how far it has read. Default 16 KiB.
@@ -412,8 +413,8 @@ func (g *Gateway) serve(fc *fiberws.Conn) {
 			g.log.Warn("websocket set-up failed", zap.Int64("user_id", actor.UserID), zap.Error(err))
 			c.kill(code, "could not set up the connection", false)
 		} else {
-			c.sendHello(hello)
 			c.startTimer()
+			c.sendHello(hello)
 			c.presenceConnected() // presence.go
 		}
 	}()

@@ -21,7 +21,8 @@ func (o *countingObserver) Delivered(n int)     { o.delivered.Add(int64(n)) }
 func (o *countingObserver) SlowConsumerClosed() { o.slow.Add(1) }
 
 // A client that stops reading while the others of its chat go on is closed
-// with 1008 once it is MaxUnreadBytes behind, although the kernel buffers
+// with 1008 once it is MaxUnreadBytes behind and has confirmed nothing for
+// StallTimeout, although the kernel buffers
 // (megabytes on loopback) would absorb much more; the others get
 // everything, and the stalled client, when it reads again, finds the
 // close frame after the frames sent before it.
@@ -30,8 +31,7 @@ func TestStalledReaderIsClosedOnceBehindByBytes(t *testing.T) {
 	e, bus := newMemEnv(t, memapp.Options{})
 	obs := &countingObserver{}
 	const maxUnread = 64 << 10
-	// No stall timeout within the test: the byte bound is what closes it.
-	s := e.start(bus, serverOptions{Options: ws.Options{Observer: obs, MaxUnreadBytes: maxUnread, StallTimeout: time.Hour}})
+	s := e.start(bus, serverOptions{Options: ws.Options{Observer: obs, MaxUnreadBytes: maxUnread, StallTimeout: 300 * time.Millisecond}})
 	us := e.users(3)
 	alice, bob, stalled := us[0], us[1], us[2]
 	g := e.group(alice, bob, stalled)
@@ -45,7 +45,7 @@ func TestStalledReaderIsClosedOnceBehindByBytes(t *testing.T) {
 	content := strings.Repeat("words ", 100) // a frame of about 900 bytes
 	sent := 0
 	for obs.slow.Load() == 0 {
-		if sent*len(content) > 4*maxUnread {
+		if sent*len(content) > 9*maxUnread { // past the hard bound
 			t.Fatalf("%d messages (%d KiB) sent and the stalled client is still open", sent, sent*len(content)>>10)
 		}
 		e.send(alice, g.ID, content)
@@ -56,6 +56,9 @@ func TestStalledReaderIsClosedOnceBehindByBytes(t *testing.T) {
 	if sent*len(content) < maxUnread/2 {
 		t.Fatalf("closed after %d messages (%d KiB), well below the %d KiB bound", sent, sent*len(content)>>10, maxUnread>>10)
 	}
+	// Reading again at once (within the close grace), it finds the close
+	// frame after what was written before it.
+	readUntilClose(t, cs, "bytes unread")
 	eventually(t, "the stalled connection gone", func() bool { return s.gw.Stats().Connections == 2 })
 	for i := 0; i < 5; i++ { // the others go on
 		e.send(alice, g.ID, "after")
@@ -72,19 +75,20 @@ func TestStalledReaderIsClosedOnceBehindByBytes(t *testing.T) {
 	if got := obs.delivered.Load(); got < int64(2*sent) {
 		t.Fatalf("%d deliveries counted, want at least %d", got, 2*sent)
 	}
-	readUntilClose(t, cs, "bytes unread")
 	if n := obs.slow.Load(); n != 1 {
 		t.Fatalf("%d slow-consumer closes counted, want 1", n)
 	}
 }
 
-// A client that stops reading with fewer bytes behind than the bound is
-// closed with 1008 StallTimeout after a ping that asked how far it read.
+// A client that stops reading once beyond the bound, with nothing more
+// sent to it, is closed with 1008 StallTimeout after a ping that asked how
+// far it read.
 func TestStalledReaderIsClosedAfterStallTimeout(t *testing.T) {
 	t.Parallel()
 	e, bus := newMemEnv(t, memapp.Options{})
 	obs := &countingObserver{}
-	s := e.start(bus, serverOptions{Options: ws.Options{Observer: obs, ProbeBytes: 4 << 10, StallTimeout: 300 * time.Millisecond}})
+	s := e.start(bus, serverOptions{Options: ws.Options{Observer: obs, MaxUnreadBytes: 4 << 10, ProbeBytes: 4 << 10,
+		StallTimeout: 300 * time.Millisecond}})
 	us := e.users(2)
 	alice, stalled := us[0], us[1]
 	g := e.group(alice, stalled)
@@ -97,8 +101,8 @@ func TestStalledReaderIsClosedAfterStallTimeout(t *testing.T) {
 		e.send(alice, g.ID, content)
 	}
 	eventually(t, "the stalled connection closed", func() bool { return obs.slow.Load() == 1 })
-	eventually(t, "the stalled connection gone", func() bool { return s.gw.Stats().Connections == 1 })
 	readUntilClose(t, cs, "stopped reading")
+	eventually(t, "the stalled connection gone", func() bool { return s.gw.Stats().Connections == 1 })
 	ca.roundTrip()
 }
 
