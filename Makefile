@@ -105,10 +105,10 @@ deploy-test:
 # over REST with idempotency keys, one fault per scenario (nats-stop,
 # nats-freeze, postgres-restart, server-kill, server-graceful), every chat
 # read back; prints the table (FAULT_REPORT=file writes it too). make test
-# runs a short version (FAULT_SHORT: 20 users, 20 msg/s, 3 s faults).
+# runs a short version (FAULT_SHORT: 20 users, 20 msg/s, 3 s faults after 5 s).
 FAULTS ?= all
 FAULT_FLAGS ?=
-FAULT_SHORT := FAULT_USERS=20 FAULT_RATE=20 FAULT_WARMUP=3s FAULT_HOLD=3s FAULT_AFTER=5s
+FAULT_SHORT := FAULT_USERS=20 FAULT_RATE=20 FAULT_WARMUP=5s FAULT_HOLD=3s FAULT_AFTER=5s
 
 fault:
 	$(FAULT_FLAGS) FECHATTER_FAULT=$(FAULTS) $(GO) test -count=1 -v -timeout 30m -run '^TestFaults$$' ./client/fault/
