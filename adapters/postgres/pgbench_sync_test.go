@@ -12,7 +12,8 @@ import (
 func TestPgbenchScriptsRunTheSendersStatements(t *testing.T) {
 	placeholder := regexp.MustCompile(`\?::\w+\[\]`)
 	literal := regexp.MustCompile(`ARRAY\[[^\]]*\]::\w+\[\]`)
-	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	comment := regexp.MustCompile(`--[^\n]*`)
+	flat := func(s string) string { return strings.Join(strings.Fields(comment.ReplaceAllString(s, "")), " ") }
 	for _, name := range []string{"pgbench/send1.sql", "pgbench/send10.sql"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
