@@ -207,18 +207,7 @@ func (r *MessageReadModel) ListMessages(ctx context.Context, chatID int64, page 
 	if err := sel.Limit(int64(limit) + 1).Scan(ctx); err != nil {
 		return nil, false, dbError(err, "list messages")
 	}
-	hasMore := len(rows) > limit
-	if hasMore {
-		rows = rows[:limit]
-	}
-	out := make([]query.Message, len(rows))
-	for i, row := range rows {
-		out[i] = query.MessageOf(row.domain())
-	}
-	if err := enrichMessages(ctx, conn(ctx, r.db), out); err != nil {
-		return nil, false, err
-	}
-	return out, hasMore, nil
+	return r.page(ctx, rows, limit)
 }
 
 func (r *MessageReadModel) MessageBySeq(ctx context.Context, chatID, seq int64) (query.Message, error) {
