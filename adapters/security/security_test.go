@@ -1,6 +1,8 @@
 package security_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,62 @@ func TestJWTRoundTripAndExpiry(t *testing.T) {
 	}
 	if _, err := security.NewJWTIssuer([]byte("short"), time.Minute, c); err == nil {
 		t.Error("short secret accepted")
+	}
+}
+
+// sessionsDB is a SessionLookup whose database can be made unreachable.
+type sessionsDB struct {
+	revoked map[string]bool
+	down    bool
+}
+
+func (d *sessionsDB) FamilyRevoked(_ context.Context, family string) (bool, error) {
+	if d.down {
+		return false, errors.New("connection refused")
+	}
+	return d.revoked[family], nil
+}
+
+// While the database is away, a session found live in the last 30 s stays
+// accepted (no revocation can be written meanwhile); one never seen, or
+// seen too long ago, is unavailable (503); an ended one stays refused.
+func TestSessionCheckRidesThroughADatabaseOutage(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}
+	j, err := security.NewJWTIssuer([]byte(strings.Repeat("k", 32)), time.Hour, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &sessionsDB{revoked: map[string]bool{"gone": true}}
+	tokens := security.NewSessionCheckedTokens(j, db, 0, c)
+	issue := func(family string) string {
+		tok, err := j.Issue(ports.AccessClaims{UserID: 1, WorkspaceID: 1, SessionID: family, ExpiresAt: c.t.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	live, other, gone := issue("live"), issue("other"), issue("gone")
+	for _, tok := range []string{live, gone} {
+		_, _ = tokens.Verify(tok) // looked up once while the database answers
+	}
+	db.down = true
+	c.t = c.t.Add(10 * time.Second)
+	if _, err := tokens.Verify(live); err != nil {
+		t.Fatalf("a session live 10 s ago, database away: %v; want accepted", err)
+	}
+	if _, err := tokens.Verify(other); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("a session never checked, database away: %v; want unavailable", err)
+	}
+	if _, err := tokens.Verify(gone); !errs.Is(err, errs.Unauthenticated) {
+		t.Fatalf("an ended session, database away: %v; want refused", err)
+	}
+	c.t = c.t.Add(31 * time.Second)
+	if _, err := tokens.Verify(live); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("a session last checked 41 s ago, database away: %v; want unavailable", err)
+	}
+	db.down = false
+	db.revoked["live"] = true
+	if _, err := tokens.Verify(live); !errs.Is(err, errs.Unauthenticated) {
+		t.Fatalf("a session ended while away, database back: %v; want refused at once", err)
 	}
 }

@@ -29,7 +29,16 @@ type SessionCheckedTokens struct {
 	mu    sync.Mutex
 	ended map[string]time.Time // session -> forget after
 	alive map[string]time.Time // session -> re-check after
+	seen  map[string]time.Time // session -> last found live in the database
 }
+
+// staleIfError is how long a session last found live keeps being accepted
+// while the database cannot be asked (a restart, a failover): ending a
+// session is a write to that database, so none can have happened since
+// it went away, except in the instant before. Without it every request
+// would fail with 503 for the whole outage, though the sends themselves
+// wait for the database (the group-commit writer holds them).
+const staleIfError = 30 * time.Second
 
 var _ ports.TokenIssuer = (*SessionCheckedTokens)(nil)
 
@@ -40,7 +49,7 @@ const maxCachedSessions = 100_000
 // NewSessionCheckedTokens wraps tokens.
 func NewSessionCheckedTokens(tokens ports.TokenIssuer, sessions SessionLookup, aliveTTL time.Duration, clock ports.Clock) *SessionCheckedTokens {
 	return &SessionCheckedTokens{TokenIssuer: tokens, sessions: sessions, aliveTTL: aliveTTL, now: clock.Now,
-		ended: map[string]time.Time{}, alive: map[string]time.Time{}}
+		ended: map[string]time.Time{}, alive: map[string]time.Time{}, seen: map[string]time.Time{}}
 }
 
 var errSessionEnded = errs.Unauthenticatedf("the session of this access token has ended (signed out or revoked); sign in again")
@@ -68,19 +77,27 @@ func (s *SessionCheckedTokens) Verify(token string) (ports.AccessClaims, error) 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ended, err := s.sessions.FamilyRevoked(ctx, claims.SessionID)
-	if err != nil {
-		return ports.AccessClaims{}, errs.Wrap(errs.Unavailable, err, "cannot check the session now; retry")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil {
+		if at, ok := s.seen[claims.SessionID]; ok && now.Sub(at) < staleIfError {
+			return claims, nil
+		}
+		return ports.AccessClaims{}, errs.Wrap(errs.Unavailable, err, "cannot check the session now; retry")
+	}
 	if ended {
 		if len(s.ended) >= maxCachedSessions {
 			clear(s.ended)
 		}
 		s.ended[claims.SessionID] = now.Add(s.TTL())
 		delete(s.alive, claims.SessionID)
+		delete(s.seen, claims.SessionID)
 		return ports.AccessClaims{}, errSessionEnded
 	}
+	if len(s.seen) >= maxCachedSessions {
+		clear(s.seen)
+	}
+	s.seen[claims.SessionID] = now
 	if s.aliveTTL > 0 {
 		if len(s.alive) >= maxCachedSessions {
 			clear(s.alive)
