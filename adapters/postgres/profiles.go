@@ -38,7 +38,7 @@ func (r *ProfileRepository) Avatars(ctx context.Context, userIDs []int64) (map[i
 		Avatar int64 `bun:"avatar_file_id"`
 	}
 	err := conn(ctx, r.db).NewRaw(`SELECT id, avatar_file_id FROM users WHERE id IN (?) AND avatar_file_id IS NOT NULL`,
-		bun.In(userIDs)).Scan(ctx, &rows)
+		bun.List(userIDs)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, dbError(err, "load avatars")
 	}
