@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"github.com/fechatter/fechatter/adapters/textcheck"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/message"
 	"github.com/fechatter/fechatter/ports"
@@ -152,15 +153,13 @@ func (s *MessageSender) Close() {
 }
 
 // storable refuses what Postgres text cannot hold, before it can fail a
-// whole batch.
+// whole batch (the HTTP and WebSocket decoders already refuse it; this is
+// for any other caller of the port).
 func storable(m *message.Message) error {
-	if strings.IndexByte(m.Content(), 0) >= 0 {
-		return errs.Invalidf("content must not contain the NUL character")
+	if err := textcheck.String("content", m.Content()); err != nil {
+		return err
 	}
-	if strings.IndexByte(m.IdempotencyKey(), 0) >= 0 {
-		return errs.Invalidf("idempotency_key must not contain the NUL character")
-	}
-	return nil
+	return textcheck.String("idempotency_key", m.IdempotencyKey())
 }
 
 // write is one writer: it takes the first queued send, everything else
@@ -191,14 +190,7 @@ func (s *MessageSender) write(q chan *sendRequest) {
 // repeated within the batch goes to a later round, so that the repeat sees
 // the first one committed and replays it.
 func (s *MessageSender) writeBatch(batch []*sendRequest) {
-	live := make([]*sendRequest, 0, len(batch))
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- sendResult{err: dbError(err, "send message")}
-			continue
-		}
-		live = append(live, r)
-	}
+	live := s.stillWaiting(batch)
 	for len(live) > 0 {
 		round, later := splitRepeats(live)
 		s.writeUnique(round)
