@@ -177,22 +177,16 @@ func (ix *Indexer) Run(ctx context.Context) error {
 // to MaxBatch.
 func (ix *Indexer) collect(ctx context.Context) ([]DeliveredEvent, error) {
 	batch, err := ix.fill(ctx)
+	// A full batch takes what is pending, and under load (a write less
+	// than MinInterval ago) what arrives until MinInterval has passed.
 	for err == nil && len(batch) >= ix.opts.BatchSize && len(batch) < ix.opts.MaxBatch {
-		var got []DeliveredEvent
-		got, err = ix.src.Fetch(ctx, ix.opts.MaxBatch-len(batch), 0)
-		batch = append(batch, got...)
-		if len(got) == 0 {
-			break
-		}
-	}
-	for err == nil && len(batch) >= ix.opts.BatchSize && len(batch) < ix.opts.MaxBatch {
-		wait := ix.opts.MinInterval - time.Since(ix.lastWrite)
-		if wait <= 0 {
-			break
-		}
+		wait := max(ix.opts.MinInterval-time.Since(ix.lastWrite), 0)
 		var got []DeliveredEvent
 		got, err = ix.src.Fetch(ctx, ix.opts.MaxBatch-len(batch), wait)
 		batch = append(batch, got...)
+		if len(got) == 0 && wait == 0 {
+			break
+		}
 	}
 	if err != nil && len(batch) > 0 && ctx.Err() == nil {
 		err = nil // what was fetched is indexed; the next fetch reports again
