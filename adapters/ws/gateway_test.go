@@ -301,7 +301,7 @@ func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
 	cs := dial(t, s, slow, "slow", dialOptions{noRead: true, rcvBuf: 4 << 10})
 	ca.hello()
 	cb.hello()
-	eventually(t, "three connections in the chat", func() bool { return s.gw.Stats().Connections == 3 })
+	eventually(t, "three connections in the chat", func() bool { return s.gw.ChatConnections(g.ID) == 3 })
 
 	// The readers keep up (each message is read before the next is sent);
 	// the slow client's queue fills after some 50 KB.

@@ -40,7 +40,7 @@ func TestStalledReaderIsClosedOnceBehindByBytes(t *testing.T) {
 	cs := dial(t, s, stalled, "stalled", dialOptions{noRead: true})
 	ca.hello()
 	cb.hello()
-	eventually(t, "three connections", func() bool { return s.gw.Stats().Connections == 3 })
+	eventually(t, "three connections in the chat", func() bool { return s.gw.ChatConnections(g.ID) == 3 })
 
 	content := strings.Repeat("words ", 100) // a frame of about 900 bytes
 	sent := 0
@@ -96,7 +96,9 @@ func TestStalledReaderIsClosedAfterStallTimeout(t *testing.T) {
 	ca := dial(t, s, alice, "alice", dialOptions{})
 	cs := dial(t, s, stalled, "stalled", dialOptions{noRead: true})
 	ca.hello()
-	eventually(t, "two connections", func() bool { return s.gw.Stats().Connections == 2 })
+	// In the chat's room, not only connected: a send before the set-up
+	// would not reach the stalled client, which then never gets behind.
+	eventually(t, "two connections in the chat", func() bool { return s.gw.ChatConnections(g.ID) == 2 })
 	content := strings.Repeat("words ", 100)
 	for i := 0; i < 10; i++ { // 9 KB: a probe goes out, then nothing more
 		e.send(alice, g.ID, content)
