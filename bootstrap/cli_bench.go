@@ -134,6 +134,7 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "requests in flight at most (default 256)")
 	f.IntVar(&cfg.Messages, "messages", 0, "search: messages to seed (default 10000)")
 	f.Float64Var(&cfg.QueryRate, "qps", 0, "search: queries per second (default 20)")
+	f.Float64Var(&cfg.FlowRate, "flow-rate", 0, "search: messages per second that keep flowing while the queries run, their index lag sampled (default 0)")
 	f.StringVar(&cfg.Transport, "transport", bench.TransportWS, "how messages are sent: ws (message.send) or rest (POST)")
 	f.DurationVar(&cfg.Drain, "drain", 0, "how long to wait for missing deliveries after the last send (default 10s)")
 	f.IntVar(&cfg.PID, "pid", 0, "the server's process id, for its memory (VmRSS) and CPU from /proc")

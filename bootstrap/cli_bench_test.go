@@ -15,6 +15,7 @@ func TestBenchCommandRefusesBadUsage(t *testing.T) {
 		{[]string{"--workload", "storm"}, "unknown workload"},
 		{[]string{"--url", "127.0.0.1:8080"}, "must be http(s)://host:port"},
 		{[]string{"--cpuprofile", "x.pprof"}, "--cpuprofile needs --spawn"},
+		{[]string{"--workload", "search", "--flow-rate", "-1"}, "--flow-rate -1"},
 		{[]string{"--spawn", "--spawn-database", "postgres://postgres@127.0.0.1:5432/fechatter"}, "must contain \"bench\""},
 		{[]string{"--spawn", "--url", "http://127.0.0.1"}, "--spawn needs --url with host:port"},
 	} {

@@ -244,3 +244,35 @@ func TestBenchCommandSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchSearchSmoke runs `fechatter bench --workload search` with
+// writes flowing during the queries: the seeded messages are all
+// searchable, every query is answered, and the flowing messages are
+// acknowledged and found by the index-lag sampler.
+func TestBenchSearchSmoke(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--url", s.base, "--workload", "search", "--users", "4", "--chat-size", "2", "--rate", "40",
+		"--messages", "40", "--qps", "5", "--flow-rate", "10", "--duration", "2s", "--json"}
+	if code := run(context.Background(), args, &stdout, &stderr, nil); code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, stdout.String())
+	}
+	if rep.Messages.Sent != 40 || len(rep.Errors) != 0 {
+		t.Fatalf("seeded %d of 40, errors %v", rep.Messages.Sent, rep.Errors)
+	}
+	if rep.SearchQuery.Count != 10 {
+		t.Fatalf("%d queries answered, want 10", rep.SearchQuery.Count)
+	}
+	f := rep.SearchFlow
+	if f == nil || f.Sent != 20 || f.Failed != 0 || f.IndexLag.Count == 0 || f.IndexLagMissed != 0 {
+		t.Fatalf("flow during the queries: %+v", f)
+	}
+	if rep.Flags.FlowRate != 10 {
+		t.Fatalf("flags %+v", rep.Flags)
+	}
+}

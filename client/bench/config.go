@@ -70,6 +70,11 @@ type Config struct {
 	Messages int
 	// QueryRate is search queries per second (search). Default 20.
 	QueryRate float64
+	// FlowRate is messages per second that keep flowing while the queries
+	// run (search), each a candidate for the index-lag sample, so that
+	// query latency and index lag are measured under writes. Default 0:
+	// none.
+	FlowRate float64
 	// Transport of sends: TransportWS (default) or TransportREST. Search
 	// seeds over REST.
 	Transport string
@@ -209,6 +214,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: --duration %s: up to 24h", c.Duration)
 	case c.Users > 1_000_000:
 		return fmt.Errorf("bench: --users %d: at most 1,000,000", c.Users)
+	case c.FlowRate < 0 || math.IsInf(c.FlowRate, 0) || math.IsNaN(c.FlowRate) || c.FlowRate > 1e6:
+		return fmt.Errorf("bench: --flow-rate %g: 0..1e6 messages a second", c.FlowRate)
 	case c.Messages > 100_000_000:
 		return fmt.Errorf("bench: --messages %d: at most 100,000,000", c.Messages)
 	}

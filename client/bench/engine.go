@@ -114,7 +114,7 @@ func newEngine(cfg Config) *engine {
 			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID},
 		Errors: map[string]int64{}, Frames: map[string]int64{}}
 	if cfg.Workload == Search {
-		e.rep.Flags.Messages, e.rep.Flags.QueryRate = cfg.Messages, cfg.QueryRate
+		e.rep.Flags.Messages, e.rep.Flags.QueryRate, e.rep.Flags.FlowRate = cfg.Messages, cfg.QueryRate, cfg.FlowRate
 	}
 	return e
 }

@@ -49,6 +49,9 @@ type Report struct {
 	SearchQuery Summary `json:"search_query"`
 	// SearchTook is the server's own took_ms of those queries.
 	SearchTook Summary `json:"search_took"`
+	// SearchFlow is the messages sent while the queries ran (search,
+	// --flow-rate) and their index lag.
+	SearchFlow *SearchFlow `json:"search_flow,omitempty"`
 	// SearchHitsMean is the mean estimated_total of those queries.
 	SearchHitsMean float64 `json:"search_hits_mean"`
 	// IndexCatchUpSeconds (search): from the last ack until the last
@@ -68,6 +71,15 @@ type Report struct {
 	Notes     []string       `json:"notes,omitempty"`
 }
 
+// SearchFlow is the writes that flowed during the search queries.
+type SearchFlow struct {
+	Sent           int64   `json:"sent"`
+	Failed         int64   `json:"failed"`
+	RatePerSec     float64 `json:"rate_per_second"`
+	IndexLag       Summary `json:"index_lag"`
+	IndexLagMissed int64   `json:"index_lag_missed"` // samples never found
+}
+
 // Flags are the knobs of the run, after defaults.
 type Flags struct {
 	URL         string  `json:"url"`
@@ -78,6 +90,7 @@ type Flags struct {
 	Concurrency int     `json:"concurrency"`
 	Messages    int     `json:"messages,omitempty"`
 	QueryRate   float64 `json:"query_rate,omitempty"`
+	FlowRate    float64 `json:"flow_rate,omitempty"`
 	Transport   string  `json:"transport"`
 	PID         int     `json:"pid,omitempty"`
 }
@@ -169,6 +182,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	switch r.Workload {
 	case Search:
 		flags += fmt.Sprintf(" --rate %g --messages %d --qps %g", f.Rate, f.Messages, f.QueryRate)
+		if f.FlowRate > 0 {
+			flags += fmt.Sprintf(" --flow-rate %g", f.FlowRate)
+		}
 	case Seed, Fanout:
 		flags += fmt.Sprintf(" --rate %g --transport %s", f.Rate, f.Transport)
 	}
@@ -193,6 +209,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("index catch-up", "%.2fs after the last ack", r.IndexCatchUpSeconds)
 		p("search query", "%s, %.1f hits on average", summaryText(r.SearchQuery), r.SearchHitsMean)
 		p("search took_ms", "%s", summaryText(r.SearchTook))
+	}
+	if f := r.SearchFlow; f != nil {
+		p("flow during queries", "%d sent (%.1f/s), %d failed; index lag %s, %d never found", f.Sent, f.RatePerSec, f.Failed,
+			summaryText(f.IndexLag), f.IndexLagMissed)
 	}
 	if c := r.Connections; c.Opened+c.Failed > 0 {
 		p("connections", "%d opened, %d failed, %d dropped", c.Opened, c.Failed, c.Dropped)

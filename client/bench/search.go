@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +17,8 @@ const indexWait = 2 * time.Minute
 // search: Messages messages sent over REST at Rate into chats of ChatSize
 // (index lag sampled meanwhile); once the last ones are searchable,
 // QueryRate queries a second for Duration, each a vocabulary word searched
-// by a random user over its chats.
+// by a random user over its chats, while FlowRate messages a second keep
+// flowing (their index lag sampled apart).
 func (e *engine) search(ctx context.Context) error {
 	cfg := e.cfg
 	users, err := e.signUp(ctx, cfg.Users)
@@ -55,7 +57,7 @@ func (e *engine) search(ctx context.Context) error {
 	if err := e.waitIndexed(ctx, senders); err != nil {
 		return err
 	}
-	return e.queryPhase(ctx, users)
+	return e.queryPhase(ctx, users, chatOf)
 }
 
 // waitIndexed waits until the last acknowledged messages are searchable.
@@ -93,8 +95,15 @@ func (e *engine) waitIndexed(ctx context.Context, senders []*member) error {
 
 // queryPhase runs the queries, paced at QueryRate (open loop, latency
 // from the scheduled time).
-func (e *engine) queryPhase(ctx context.Context, users []*member) error {
+func (e *engine) queryPhase(ctx context.Context, users []*member, chatOf []*chatInfo) error {
 	cfg := e.cfg
+	flowDone := make(chan struct{})
+	if cfg.FlowRate > 0 {
+		go func() { defer close(flowDone); e.flow(ctx, users, chatOf) }()
+	} else {
+		close(flowDone)
+	}
+	defer func() { <-flowDone }()
 	n := int(cfg.QueryRate * cfg.Duration.Seconds())
 	interval := float64(time.Second) / cfg.QueryRate
 	origin := time.Now().Add(50 * time.Millisecond)
@@ -134,4 +143,52 @@ func (e *engine) queryPhase(ctx context.Context, users []*member) error {
 		e.rep.SearchHitsMean = float64(hits.Load()) / float64(q)
 	}
 	return ctx.Err()
+}
+
+// flow sends FlowRate messages a second over REST for Duration (the query
+// phase), round-robin over the users, numbered after the seeded ones so
+// their tokens are unique, and samples their index lag.
+func (e *engine) flow(ctx context.Context, users []*member, chatOf []*chatInfo) {
+	cfg := e.cfg
+	n := int(cfg.FlowRate * cfg.Duration.Seconds())
+	base := len(e.tr.msgs)
+	interval := float64(time.Second) / cfg.FlowRate
+	origin := time.Now().Add(50 * time.Millisecond)
+	at := func(i int) time.Time { return origin.Add(time.Duration(float64(i) * interval)) }
+	lag := newLagSampler(e)
+	var sent, failed atomic.Int64
+	sem := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	pace(ctx, n, at, func(i int) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			k := base + i
+			m := users[i%len(users)]
+			sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+			defer cancel()
+			_, _, err := m.cl.Send(sctx, chatOf[m.i].id, client.NewMessage{Content: content(e.run, k), IdempotencyKey: e.run + "-" + strconv.Itoa(k)})
+			if err != nil {
+				failed.Add(1)
+				e.fail("flow send", err)
+				return
+			}
+			sent.Add(1)
+			lag.maybeSample(ctx, m, k, time.Now())
+		})
+	})
+	wg.Wait()
+	elapsed := time.Since(origin)
+	lag.wait(cfg.Drain)
+	f := &SearchFlow{Sent: sent.Load(), Failed: failed.Load(), IndexLag: lag.samples.Summary(), IndexLagMissed: lag.missed.Load()}
+	if elapsed > 0 {
+		f.RatePerSec = float64(f.Sent) / elapsed.Seconds()
+	}
+	e.mu.Lock()
+	e.rep.SearchFlow = f
+	e.mu.Unlock()
 }
