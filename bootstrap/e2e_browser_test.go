@@ -1,9 +1,13 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"net/url"
 	"os"
@@ -290,7 +294,151 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 			li.querySelector(".reply-quote")?.textContent.includes("hello from A"))`),
 	)
 
+	// ---- avatars, files, reactions, mentions, threads (issue 14)
+	dir := t.TempDir()
+	face, sunset := filepath.Join(dir, "face.png"), filepath.Join(dir, "sunset.png")
+	for path, png := range map[string][]byte{face: picturePNG(t, 300, 300, true), sunset: picturePNG(t, 800, 450, false)} {
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.do("Alice sets her picture in her profile",
+		chromedp.Click(chromedp.CSS("#profile-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#profile-dialog")),
+		waitJS(`document.activeElement?.id === "profile-name" && document.querySelector("#profile-name").value === "Alice Archer"`),
+		chromedp.SetUploadFiles(chromedp.CSS("#profile-file"), []string{face}),
+		waitJS(`document.querySelector("#profile-avatar img")?.naturalWidth > 0`),
+	)
+	alice.labelled("the profile dialog")
+	alice.do("Saving shows her picture in the header",
+		chromedp.Click(chromedp.CSS("#profile-form button[type=submit]")),
+		chromedp.WaitNotVisible(chromedp.CSS("#profile-dialog")),
+		waitJS(`document.querySelector("#me-avatar img")?.naturalWidth > 0`),
+		waitJS(`document.activeElement?.id === "profile-btn"`),
+	)
+	bob.do("Bob sees Alice's picture beside her messages, live (user.updated)",
+		waitJS(`(() => { const imgs = [...document.querySelectorAll("#messages li.msg:not(.mine) img.msg-avatar")];
+			return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`),
+	)
+
+	alice.do("Alice attaches an image with the button and sends it with a line",
+		chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{sunset}),
+		waitJS(`document.querySelector('#upload-tray li[data-status="done"] img.tray-thumb')?.naturalWidth > 0`),
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "the sunset"),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0 && document.querySelector("#upload-tray").hidden`),
+		waitJS(`document.querySelector("#messages li.msg:has(img.thumb) .body")?.textContent === "the sunset"`),
+	)
+	alice.do("Alice pastes one file and drops another, and sends them without text",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const file = (name, text) => new File([text], name, { type: "text/plain" });
+			const paste = new DataTransfer();
+			paste.items.add(file("notes.txt", "meeting notes"));
+			document.querySelector("#composer-input").dispatchEvent(new ClipboardEvent("paste", { clipboardData: paste, bubbles: true, cancelable: true }));
+			const drop = new DataTransfer();
+			drop.items.add(file("plan.txt", "the plan"));
+			const pane = document.querySelector("#chat-pane");
+			pane.dispatchEvent(new DragEvent("dragenter", { dataTransfer: drop, bubbles: true, cancelable: true }));
+			pane.dispatchEvent(new DragEvent("drop", { dataTransfer: drop, bubbles: true, cancelable: true }));
+		})()`),
+		waitJS(`document.querySelectorAll('#upload-tray li[data-status="done"]').length === 2`),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0 && document.querySelector("#upload-tray").hidden`),
+	)
+	bob.do("Bob sees the thumbnail and the two download links",
+		waitJS(`(() => { const i = document.querySelector("#messages li.msg:has(img.thumb) img.thumb"); return i && i.complete && i.naturalWidth > 0 && i.alt === "sunset.png"; })()`),
+		waitJS(`[...document.querySelectorAll("#messages a.file")].map((a) => a.download + " " + a.href.includes("/content?")).join() === "notes.txt true,plan.txt true"`),
+	)
+
+	bob.do("Bob reacts to the image from the message menu, by keyboard",
+		pressKey(`#messages li.msg:has(img.thumb)`, "Enter"),
+		chromedp.WaitVisible(chromedp.CSS("#msg-menu")),
+		chromedp.Click(`//div[@id="msg-menu"]/button[contains(., "Add reaction")]`),
+		chromedp.WaitVisible(chromedp.CSS("#emoji-picker")),
+		waitJS(`document.activeElement?.getAttribute("role") === "menuitemcheckbox" && document.activeElement.textContent === "👍"`),
+	)
+	bob.labelled("the emoji picker")
+	bob.do("Bob picks 👍: his reaction shows, pressed",
+		pressKey("#emoji-picker button", "Enter"),
+		chromedp.WaitNotVisible(chromedp.CSS("#emoji-picker")),
+		waitJS(`(() => { const r = document.querySelector('#messages li.msg:has(img.thumb) .reaction[data-emoji="👍"]'); return r?.getAttribute("aria-pressed") === "true" && r.querySelector(".reaction-count").textContent === "1"; })()`),
+	)
+	alice.do("Alice sees the count live and adds hers by clicking it",
+		waitJS(`(() => { const r = document.querySelector('#messages li.msg:has(img.thumb) .reaction[data-emoji="👍"]'); return r?.getAttribute("aria-pressed") === "false" && r.querySelector(".reaction-count").textContent === "1"; })()`),
+		chromedp.Click(chromedp.CSS(`#messages li.msg:has(img.thumb) .reaction`)),
+		waitJS(`(() => { const r = document.querySelector('#messages li.msg:has(img.thumb) .reaction'); return r?.getAttribute("aria-pressed") === "true" && r.querySelector(".reaction-count").textContent === "2"; })()`),
+	)
+	bob.do("Bob sees 2, then takes his back",
+		waitJS(`document.querySelector('#messages li.msg:has(img.thumb) .reaction .reaction-count')?.textContent === "2"`),
+		chromedp.Click(chromedp.CSS(`#messages li.msg:has(img.thumb) .reaction`)),
+		waitJS(`(() => { const r = document.querySelector('#messages li.msg:has(img.thumb) .reaction'); return r?.getAttribute("aria-pressed") === "false" && r.querySelector(".reaction-count").textContent === "1"; })()`),
+	)
+	alice.do("Alice sees 1 again",
+		waitJS(`document.querySelector('#messages li.msg:has(img.thumb) .reaction .reaction-count')?.textContent === "1"`))
+
+	bob.do("Bob goes to another chat",
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "town-square")]`),
+		waitJS(`document.querySelector("#chat-title").textContent === "town-square"`),
+	)
+	alice.do("Alice mentions Bob through the @ autocomplete",
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "look @Bo"),
+		waitJS(`!document.querySelector("#composer-mentions").hidden && document.querySelector("#composer-mentions [aria-selected=true]")?.textContent === "@Bob Baker"`),
+		waitJS(`document.querySelector("#composer-input").getAttribute("aria-activedescendant") === document.querySelector("#composer-mentions [aria-selected=true]").id`),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#composer-input").value === "look @Bob Baker " && document.querySelector("#composer-mentions").hidden`),
+		chromedp.SendKeys(chromedp.CSS("#composer-input"), "at the sunset"),
+		pressEnter("#composer-input"),
+		waitJS(`document.querySelector("#pending-list").children.length === 0`),
+		waitJS(`[...document.querySelectorAll("#messages .body")].some((b) => b.textContent === "look @Bob Baker at the sunset" && b.querySelector(".mention")?.textContent === "@Bob Baker")`),
+	)
+	bob.do("Bob's chat list counts the mention where it counts the unread",
+		waitJS(`document.querySelector('#chat-list button.unread .mention-badge')?.textContent === "@1" && document.querySelector("#mentions-badge").textContent === "1"`),
+	)
+	bob.do("Bob's Mentions view lists it; opening it shows the message, the count gone",
+		chromedp.Click(chromedp.CSS("#mentions-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#mentions-panel")),
+		waitJS(`document.querySelector("#mentions-list .hit-text")?.textContent === "look @Bob Baker at the sunset"`),
+		chromedp.Click(chromedp.CSS("#mentions-list .hit")),
+		waitJS(`document.querySelector("#messages li.msg.found .mention.me")?.textContent === "@Bob Baker"`),
+		waitJS(`document.querySelector("#mentions-badge").hidden && !document.querySelector("#chat-list .mention-badge")`),
+	)
+	bob.labelled("the Mentions view")
+	bob.do("Bob closes the Mentions view", chromedp.Click(chromedp.CSS("#mentions-close")), waitJS(`!document.querySelector("#chat-list").closest("[hidden]")`))
+
+	bob.do("Bob replies in the image's thread",
+		pressKey(`#messages li.msg:has(img.thumb)`, "Enter"),
+		chromedp.WaitVisible(chromedp.CSS("#msg-menu")),
+		chromedp.Click(`//div[@id="msg-menu"]/button[contains(., "Reply in thread")]`),
+		chromedp.WaitVisible(chromedp.CSS("#thread-panel")),
+		waitJS(`document.activeElement?.id === "thread-input" && !!document.querySelector("#thread-root img.thumb")`),
+		chromedp.SendKeys(chromedp.CSS("#thread-input"), "lovely colours"),
+		pressEnter("#thread-input"),
+		waitJS(`[...document.querySelectorAll("#thread-replies .body")].some((b) => b.textContent === "lovely colours")`),
+		waitJS(`document.querySelector("#thread-count").textContent === "1 reply"`),
+	)
+	bob.labelled("the thread panel")
+	alice.do("Alice sees the reply count under the image and opens the thread",
+		waitJS(`document.querySelector("#messages li.msg:has(img.thumb) .thread-summary .thread-count")?.textContent === "1 reply"`),
+		chromedp.Click(chromedp.CSS("#messages li.msg:has(img.thumb) .thread-summary")),
+		chromedp.WaitVisible(chromedp.CSS("#thread-panel")),
+		waitJS(`[...document.querySelectorAll("#thread-replies .body")].some((b) => b.textContent === "lovely colours")`),
+		chromedp.SendKeys(chromedp.CSS("#thread-input"), "thanks!"),
+		pressEnter("#thread-input"),
+		waitJS(`document.querySelector("#thread-count").textContent === "2 replies"`),
+	)
+	bob.do("Bob's open thread and the count under the root follow (thread.updated)",
+		waitJS(`[...document.querySelectorAll("#thread-replies .body")].some((b) => b.textContent === "thanks!")`),
+		waitJS(`document.querySelector("#messages li.msg:has(img.thumb) .thread-summary .thread-count")?.textContent === "2 replies"`),
+		chromedp.Click(chromedp.CSS("#thread-close")),
+		chromedp.WaitNotVisible(chromedp.CSS("#thread-panel")),
+		// Back to the chat's own address (the mention opened a message's).
+		chromedp.Click(`//ul[@id="chat-list"]//button[contains(., "launch")]`),
+		waitJS(`/^\/chats\/\d+$/.test(location.pathname)`),
+	)
+
 	h.readmeShot(alice, "web-desktop.png")
+
+	alice.do("Escape closes the thread", pressKey("#thread-input", "Escape"), chromedp.WaitNotVisible(chromedp.CSS("#thread-panel")))
 
 	// ---- in-app confirm dialog, focus back
 	alice.do("Alice deletes a message through the in-app dialog",
@@ -490,6 +638,18 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 		waitJS(`document.querySelector("#chat-title").textContent === "launch"`),
 		waitJS(`document.querySelector("#sidebar").offsetParent === null && document.querySelector("#back-btn").offsetParent !== null`),
 		waitJS(`document.querySelector("#message-scroll").getBoundingClientRect().height > 844 * 0.6`),
+	)
+	bob.do("On the phone a thread fills the screen, and its back button returns to the chat",
+		chromedp.Click(chromedp.CSS("#messages li.msg:has(img.thumb) .thread-summary")),
+		chromedp.WaitVisible(chromedp.CSS("#thread-panel")),
+		waitJS(`document.querySelector("#pane").offsetParent === null && document.querySelector("#thread-panel").getBoundingClientRect().width === 390`),
+		waitJS(`document.querySelector("#thread-count").textContent === "2 条回复" && document.querySelector("#thread-back").offsetParent !== null`),
+	)
+	bob.labelled("the phone thread, in Chinese")
+	bob.do("Back from the thread",
+		chromedp.Click(chromedp.CSS("#thread-back")),
+		chromedp.WaitNotVisible(chromedp.CSS("#thread-panel")),
+		waitJS(`document.querySelector("#message-scroll").offsetParent !== null`),
 	)
 	bob.do("The phone view of a linked message",
 		chromedp.Navigate(s.base+launchPath+"/messages/3"),
@@ -901,4 +1061,35 @@ func waitAcrossLoad(expr string) chromedp.Action[chromedp.Void] {
 			}
 		}
 	})
+}
+
+// picturePNG draws a small picture for the uploads: a sunset (a sky from
+// orange to violet, a sun, a sea), or a face-like avatar.
+func picturePNG(t *testing.T, w, h int, face bool) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			k := float64(y) / float64(h)
+			c := color.NRGBA{R: uint8(250 - 120*k), G: uint8(160 - 110*k), B: uint8(60 + 120*k), A: 255}
+			dx, dy := float64(x-w/2), float64(y-h*3/5)
+			if face {
+				c = color.NRGBA{R: 92, G: 124, B: 250, A: 255}
+				dy = float64(y - h/2)
+				if r := dx*dx + dy*dy; r < float64(w*w)/9 {
+					c = color.NRGBA{R: 255, G: 212, B: 59, A: 255}
+				}
+			} else if dx*dx+dy*dy < float64(h*h)/36 {
+				c = color.NRGBA{R: 255, G: 236, B: 153, A: 255}
+			} else if y > h*3/5 {
+				c = color.NRGBA{R: 40, G: uint8(60 + 40*k), B: 120, A: 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

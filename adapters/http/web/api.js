@@ -156,18 +156,26 @@ export class Api {
     this.onSessionEnd(reason);
   }
 
+  // upload sends one file (multipart, the part "file") and answers its File.
+  upload(file) {
+    const form = new FormData();
+    form.append("file", file, file.name || "pasted");
+    return this.request("POST", "/files", form);
+  }
+
   // request calls the API; a 401 on an authenticated call refreshes the
   // token once and tries again. Errors are ApiError.
   async request(method, path, body, { auth = true, retry = true } = {}) {
     const headers = { "X-Fechatter-Session": "cookie" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const form = body instanceof FormData;
+    if (body !== undefined && !form) headers["Content-Type"] = "application/json";
     if (auth) headers.Authorization = "Bearer " + (await this.accessToken());
     let res;
     try {
       res = await fetch("/api/v1" + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || form ? body : JSON.stringify(body),
         cache: "no-store",
       });
     } catch {
@@ -187,6 +195,7 @@ export class Api {
       }
     }
     if (!res.ok) {
+      if (res.status === 413 && !data?.error) throw new ApiError(413, "payload_too_large", t("The file is too large."));
       const e = data?.error ?? {};
       throw new ApiError(res.status, e.code ?? "internal", e.message ?? `HTTP ${res.status}`, Number(res.headers.get("Retry-After")) || undefined);
     }

@@ -9,8 +9,10 @@
 import { Api, ApiError } from "./api.js";
 import { Socket } from "./socket.js";
 import { h, highlightNodes, shortTime, fullTime, ago, uuid, dayLabel, dayKey } from "./dom.js";
-import { richNodes, mentionsName } from "./rich.js";
+import { richNodes, mentionsName, plainText, encodeMentions } from "./rich.js";
 import { t, lang, locale, languages, chooseLanguage, translatePage } from "./i18n.js";
+import { MentionComplete } from "./complete.js";
+import { reactionEmoji } from "./emoji.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -20,6 +22,7 @@ const searchPage = 50;
 const listFmt = new Intl.ListFormat(locale, { type: "conjunction" });
 const typingEvery = 3000; // re-send typing while typing (API.md: about every 3 s)
 const ackTimeout = 10_000; // then the send is repeated over REST, same key
+const maxAttachments = 10; // API.md: attachment_ids 1..10
 
 const api = new Api({ onSessionEnd: (reason) => signedOut(reason) });
 let socket = null;
@@ -46,6 +49,9 @@ function blankState() {
     unseenBelow: 0, // messages that arrived while scrolled up
     search: null, // {q, offset, total}
     presenceRoute: true, // false once GET /presence answered 404
+    uploads: [], // the composer's attachments: {key, name, size, status, file, error}
+    thread: null, // the open thread: {chatId, root, replies: Map(seq -> Message), hasMore, loading}
+    mentions: null, // the Mentions view: {items: [Message], hasMore, loading}
     timers: [],
   };
 }
@@ -145,6 +151,7 @@ function closeChat() {
   state.open = 0;
   openSeq++;
   setReply(null);
+  closeThread(false);
   showChatPane(false);
   renderChatList();
   $("chat-list").querySelector(`[data-chat-id="${id}"]`)?.focus();
@@ -218,11 +225,17 @@ function stopSession() {
   for (const t of state.deliveredTimers.values()) clearTimeout(t);
   state = blankState();
   $("chat-list").replaceChildren();
+  chatListSig = "";
   $("messages").replaceChildren();
   $("pending-list").replaceChildren();
   $("search-results").replaceChildren();
   $("search-panel").hidden = true;
+  $("mentions-panel").hidden = true;
+  $("mentions-list").replaceChildren();
   $("chats-panel").hidden = false;
+  $("thread-panel").hidden = true;
+  $("chat-view").classList.remove("with-thread");
+  renderUploads();
   showChatPane(false);
 }
 
@@ -264,6 +277,7 @@ async function startSession() {
 
 function renderIdentity() {
   $("me-name").textContent = state.me?.fullname ?? "";
+  $("me-avatar").replaceChildren(state.me ? avatarEl(state.me.id) : "");
   $("workspace-name").textContent = state.workspace?.name ?? "";
   // Only owners and admins may invite (API.md); others see no button.
   $("invite-btn").hidden = !(state.me?.role === "owner" || state.me?.role === "admin");
@@ -372,7 +386,7 @@ async function loadUsers() {
 let usersReload = 0;
 function reloadUsersSoon() {
   clearTimeout(usersReload);
-  usersReload = setTimeout(() => loadUsers().then(() => { renderChatList(); renderOpenChat(); }).catch(() => {}), 300);
+  usersReload = setTimeout(() => loadUsers().then(() => { renderChatList(); renderOpenChat(); renderThread(); }).catch(() => {}), 300);
 }
 
 function renderOpenChat() {
@@ -384,6 +398,38 @@ function renderOpenChat() {
 function userName(id) {
   if (id === state.me?.id) return t("You");
   return state.users.get(id)?.fullname ?? t("User {id}", { id });
+}
+
+// fullName is a user's name, the reader's own included (for mentions).
+function fullName(id) {
+  if (id === state.me?.id) return state.me.fullname;
+  return state.users.get(id)?.fullname ?? t("User {id}", { id });
+}
+
+function userOf(id) {
+  return id === state.me?.id ? state.me : state.users.get(id);
+}
+
+// avatarEl is a user's picture (the signed thumbnail link), or the
+// initial of their name. A link that stopped working (they expire after
+// an hour) falls back to the initial and fetches the directory again.
+function avatarEl(userId, cls = "") {
+  const u = userOf(userId);
+  const name = u?.fullname ?? "?";
+  const letter = h("span", { class: `avatar ${cls}`, "aria-hidden": "true" }, initial(name));
+  if (!u?.avatar_url) return letter;
+  return h("img", { class: `avatar avatar-img ${cls}`, src: u.avatar_url, alt: "", "aria-hidden": "true",
+    onerror: (ev) => { ev.currentTarget.replaceWith(letter); staleLinks(); } });
+}
+
+// staleLinks refreshes the directory (fresh avatar links) at most once a
+// minute.
+let staleAt = 0;
+function staleLinks() {
+  if (Date.now() - staleAt < 60_000) return;
+  staleAt = Date.now();
+  reloadUsersSoon();
+  if (userOf(state.me?.id)) api.request("GET", "/users/me").then((me) => { state.me = { ...state.me, ...me }; renderIdentity(); }).catch(() => {});
 }
 
 async function loadChats() {
@@ -641,6 +687,12 @@ function onFrame(f) {
     case "chat.member_added":
     case "chat.member_removed":
       return onMemberChange(d, f.type === "chat.member_added");
+    case "reaction.updated":
+      return onReaction(d);
+    case "thread.updated":
+      return onThreadUpdated(d);
+    case "user.updated":
+      return onUserUpdated(d);
   }
 }
 
@@ -675,6 +727,7 @@ function onMessage(m, created) {
     resolvePending(m.idempotency_key, m);
     return;
   }
+  threadMessage(m);
   const s = state.stores.get(m.chat_id);
   if (s?.loaded) {
     const gap = !s.hasNewer && m.seq > s.tail + 1;
@@ -688,9 +741,14 @@ function onMessage(m, created) {
     if (!c.last_message || c.last_message.seq <= m.seq) c.last_message = m;
     if (m.sender_id === state.me?.id) {
       c.unread_count = 0;
+      c.mention_count = 0;
       c.last_read_seq = Math.max(c.last_read_seq ?? 0, m.seq);
     } else {
-      if (isNew && m.seq > (c.last_read_seq ?? 0) && !chatSeen(m.chat_id)) c.unread_count = (c.unread_count ?? 0) + 1;
+      if (isNew && m.seq > (c.last_read_seq ?? 0) && !chatSeen(m.chat_id)) {
+        c.unread_count = (c.unread_count ?? 0) + 1;
+        if (mentionsMe(m)) c.mention_count = (c.mention_count ?? 0) + 1;
+      }
+      if (isNew && mentionsMe(m)) mentionArrived(m);
       if (isNew && m.chat_id === state.open && !atBottom()) state.unseenBelow++;
       if (isNew) notify(c, m);
       scheduleDelivered(m.chat_id, m.seq);
@@ -710,17 +768,15 @@ function onMessage(m, created) {
 
 // notify shows a desktop notification for a direct message or a mention
 // of the user while the tab is hidden (and the user allowed them).
-// Mentions are "@Full Name" or "@FirstName" in the content, what the server
-// sends today; a server-side mentions list can feed the same test.
+// A mention is one the server reports (mentions, mentions_all) or, in
+// older messages, "@Full Name" or "@FirstName" written by hand.
 function notify(c, m) {
   if (document.visibilityState !== "hidden" || m.deleted_at) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
-  const me = state.me?.fullname ?? "";
-  const mentioned = mentionsName(m.content, me) || mentionsName(m.content, me.split(" ")[0]);
-  if (c.type !== "direct" && !mentioned) return;
+  if (c.type !== "direct" && !mentionsMe(m)) return;
   const title = c.type === "direct" ? userName(m.sender_id) : t("{who} in {chat}", { who: userName(m.sender_id), chat: chatName(c) });
   try {
-    const n = new Notification(title, { body: m.content.slice(0, 200), tag: `chat-${c.id}`, icon: "/icon-192.png" });
+    const n = new Notification(title, { body: messageText(m).slice(0, 200), tag: `chat-${c.id}`, icon: "/icon-192.png" });
     n.addEventListener("click", () => {
       window.focus();
       openChat(c.id, { aroundSeq: m.seq });
@@ -731,10 +787,40 @@ function notify(c, m) {
   }
 }
 
+// mentionsMe: m mentions the reader (by the server's list, @all, or by
+// name in a message from before mentions were tokens).
+function mentionsMe(m) {
+  if (!state.me || m.sender_id === state.me.id || m.deleted_at) return false;
+  if (m.mentions_all || m.mentions?.includes(state.me.id)) return true;
+  const me = state.me.fullname ?? "";
+  return mentionsName(m.content, me) || mentionsName(m.content, me.split(" ")[0]);
+}
+
+// messageText is a message as plain text: mentions written out, and its
+// files named when it has no text.
+function messageText(m) {
+  if (m.deleted_at) return t("Message deleted");
+  const text = plainText(m.content ?? "", fullName);
+  if (text.trim() || !m.attachments?.length) return text;
+  return m.attachments.map((f) => "📎 " + f.name).join(", ");
+}
+
 function onMessageDeleted(d) {
   const s = state.stores.get(d.chat_id);
   const m = s?.bySeq.get(d.seq);
-  if (m) s.bySeq.set(d.seq, { ...m, content: "", deleted_at: m.deleted_at ?? new Date().toISOString() });
+  const gone = (x) => ({ ...x, content: "", attachments: [], reactions: [], deleted_at: x.deleted_at ?? new Date().toISOString() });
+  if (m) s.bySeq.set(d.seq, gone(m));
+  const th = state.thread;
+  if (th?.chatId === d.chat_id) {
+    if (th.root.seq === d.seq) th.root = gone(th.root);
+    const r = th.replies.get(d.seq);
+    if (r) th.replies.set(d.seq, gone(r));
+    renderThread();
+  }
+  if (state.mentions) {
+    state.mentions.items = state.mentions.items.filter((x) => !(x.chat_id === d.chat_id && x.seq === d.seq));
+    renderMentions();
+  }
   // The unread count and last message may change: ask the server.
   refreshChat(d.chat_id);
   if (d.chat_id === state.open) renderMessages({});
@@ -838,8 +924,9 @@ function markReadIfSeen() {
   const seq = s.tail;
   if (seq < 1) return;
   const sent = Math.max(state.readSent.get(id) ?? 0, c.last_read_seq ?? 0);
-  if (c.unread_count) {
+  if (c.unread_count || c.mention_count) {
     c.unread_count = 0;
+    c.mention_count = 0;
     renderChatList();
   }
   if (seq <= sent) return;
@@ -896,9 +983,11 @@ function sendPresence() {
 
 // ---------------------------------------------------------------- sending
 
-function sendMessage(chatId, content, replyToId) {
+// sendMessage sends content (with the server's mention tokens) and files
+// (File objects, uploaded already) to a chat.
+function sendMessage(chatId, content, replyToId, files = []) {
   const key = uuid();
-  const p = { key, chatId, content, replyToId: replyToId || undefined, status: "sending", via: "", timer: 0, tries: 0, el: null };
+  const p = { key, chatId, content, files, replyToId: replyToId || undefined, status: "sending", via: "", timer: 0, tries: 0, el: null };
   state.pending.set(key, p);
   stopTyping();
   renderPending();
@@ -912,7 +1001,8 @@ function dispatch(p) {
   clearTimeout(p.timer);
   p.status = "sending";
   p.tries++;
-  if (socket?.send({ type: "message.send", ref: p.key, chat_id: p.chatId, content: p.content, idempotency_key: p.key, reply_to_id: p.replyToId })) {
+  const attachmentIds = p.files.length ? p.files.map((f) => f.id) : undefined;
+  if (socket?.send({ type: "message.send", ref: p.key, chat_id: p.chatId, content: p.content, idempotency_key: p.key, reply_to_id: p.replyToId, attachment_ids: attachmentIds })) {
     p.via = "ws";
     p.timer = setTimeout(() => state.pending.has(p.key) && sendREST(p), ackTimeout);
   } else {
@@ -925,7 +1015,8 @@ async function sendREST(p) {
   p.via = "rest";
   clearTimeout(p.timer);
   try {
-    const m = await api.request("POST", `/chats/${p.chatId}/messages`, { content: p.content, idempotency_key: p.key, reply_to_id: p.replyToId });
+    const m = await api.request("POST", `/chats/${p.chatId}/messages`, { content: p.content, idempotency_key: p.key, reply_to_id: p.replyToId,
+      attachment_ids: p.files.length ? p.files.map((f) => f.id) : undefined });
     resolvePending(p.key, m);
   } catch (e) {
     if (!state.pending.has(p.key)) return;
@@ -986,6 +1077,8 @@ async function openChat(id, { aroundSeq = 0, push = true } = {}) {
     $("composer-input").value = "";
     renderCount();
     setReply(null);
+    clearUploads();
+    if (state.thread && state.thread.chatId !== id) closeThread(false);
     // The unread divider goes before the first message not yet read.
     state.unreadFrom = c.unread_count ? (c.last_read_seq ?? 0) + 1 : 0;
   }
@@ -1056,21 +1149,25 @@ function wide() {
 
 // ---------------------------------------------------------------- rendering: chat list
 
+let chatListSig = "";
 function renderChatList() {
   if (!state.me) return;
   const list = $("chat-list");
   const focused = document.activeElement?.closest?.("#chat-list [data-chat-id]")?.dataset.chatId;
   const chats = [...state.chats.values()].sort((a, b) => activity(b) - activity(a));
   let unread = 0;
-  list.replaceChildren(...chats.map((c) => {
+  let mentions = 0;
+  const items = chats.map((c) => {
     unread += c.unread_count ?? 0;
     const partner = partnerOf(c);
     const last = c.last_message;
     const typers = [...(state.typing.get(c.id)?.keys() ?? [])];
     let preview = "";
     if (typers.length) preview = typers.length === 1 ? t("{who} is typing…", { who: userName(typers[0]) }) : t("Several people are typing…");
-    else if (last) preview = last.deleted_at ? t("Message deleted") : (last.sender_id === state.me.id ? t("You: ") : c.type === "direct" ? "" : userName(last.sender_id) + ": ") + last.content;
+    else if (last) preview = last.deleted_at ? t("Message deleted") : (last.sender_id === state.me.id ? t("You: ") : c.type === "direct" ? "" : userName(last.sender_id) + ": ") + messageText(last);
     const badge = c.unread_count ? h("span", { class: "badge", "aria-label": t("{n} unread", { n: c.unread_count }) }, String(c.unread_count > 99 ? "99+" : c.unread_count)) : null;
+    mentions += c.mention_count ?? 0;
+    const atBadge = c.mention_count ? h("span", { class: "badge mention-badge", "aria-label": t("{n} mentions", { n: c.mention_count }) }, "@" + (c.mention_count > 99 ? "99+" : c.mention_count)) : null;
     return h("li", {},
       h("button", {
         type: "button", class: "chat-item" + (c.id === state.open ? " active" : "") + (c.unread_count ? " unread" : ""),
@@ -1078,14 +1175,26 @@ function renderChatList() {
         onclick: () => openChat(c.id),
       },
       h("span", { class: "avatar-wrap" },
-        h("span", { class: `avatar ${c.type}`, "aria-hidden": "true" }, c.type.endsWith("channel") ? "#" : initial(chatName(c))),
+        partner ? avatarEl(partner) : h("span", { class: `avatar ${c.type}`, "aria-hidden": "true" }, c.type.endsWith("channel") ? "#" : initial(chatName(c))),
         partner ? presenceDot(partner) : null),
       h("span", { class: "chat-item-text" },
         h("span", { class: "chat-item-name" }, chatName(c), c.type === "private_channel" ? h("span", { class: "tag" }, t("private")) : null),
         h("span", { class: "chat-item-preview" + (typers.length ? " typing-preview" : "") }, preview)),
-      badge));
-  }));
+      atBadge, badge));
+  });
+  // The list is replaced only when it shows something else: a click or a
+  // focus on it is never lost to a redraw that changed nothing.
+  const sig = items.map((li) => li.textContent + "|" + li.firstElementChild.className + "|" +
+    [...li.querySelectorAll("[aria-label], img")].map((e) => `${e.getAttribute("aria-label")}${e.getAttribute("src")}${e.className}`).join()).join("\n");
+  if (sig !== chatListSig || list.children.length !== items.length) {
+    chatListSig = sig;
+    list.replaceChildren(...items);
+  }
   $("no-chats").hidden = chats.length > 0;
+  const mb = $("mentions-badge");
+  mb.textContent = mentions ? String(mentions > 99 ? "99+" : mentions) : "";
+  mb.hidden = !mentions;
+  $("mentions-btn").setAttribute("aria-label", mentions ? t("Mentions, {n} unread", { n: mentions }) : t("Mentions"));
   setBadge(unread);
   if (focused) list.querySelector(`[data-chat-id="${CSS.escape(focused)}"]`)?.focus();
 }
@@ -1164,7 +1273,7 @@ function renderMessages({ stick = false, keepTop = false }) {
   let cursor = list.firstElementChild;
   for (const seq of seqs) {
     const m = s.bySeq.get(seq);
-    const v = `${m.content.length}|${m.content.slice(0, 64)}|${m.edited_at}|${m.deleted_at}|${state.users.get(m.sender_id)?.fullname}|${replyPreview(m)}`;
+    const v = messageVersion(m);
     let e = msgEls.get(seq);
     if (!e || (e.v !== v && state.editing !== seq)) {
       const el = messageElement(m);
@@ -1219,13 +1328,24 @@ function renderJump() {
   }
 }
 
+// messageVersion is what a message element shows: it is rebuilt when this
+// changes.
+function messageVersion(m) {
+  const u = userOf(m.sender_id);
+  return JSON.stringify([m.content, m.edited_at, m.deleted_at, u?.fullname, u?.avatar_url, replyPreview(m),
+    m.reactions?.map((r) => [r.emoji, r.user_ids]), m.reply_count, m.last_reply_at, m.attachments?.map((f) => f.id),
+    (m.mentions ?? []).map((id) => fullName(id))]);
+}
+
 // replyPreview is "Name: text" of the message m replies to, when known.
 function replyPreview(m) {
   if (!m.reply_to_id) return "";
   const s = state.stores.get(m.chat_id);
   for (const x of s?.bySeq.values() ?? []) {
-    if (x.id === m.reply_to_id) return `${userName(x.sender_id)}: ${x.deleted_at ? t("This message was deleted.") : x.content.slice(0, 80)}`;
+    if (x.id === m.reply_to_id) return `${userName(x.sender_id)}: ${x.deleted_at ? t("This message was deleted.") : messageText(x).slice(0, 80)}`;
   }
+  const root = state.thread?.root;
+  if (root?.id === m.reply_to_id) return `${userName(root.sender_id)}: ${messageText(root).slice(0, 80)}`;
   return t("an earlier message");
 }
 
@@ -1240,12 +1360,18 @@ function isMention(name) {
   return 0;
 }
 
+function userMention(id) {
+  return { name: fullName(id), me: id === state.me?.id };
+}
+
 // messageElement builds one message. Its actions sit behind one menu
 // button that is not a tab stop: the message log is one tab stop, the
-// arrow keys move between messages, Enter opens the menu (or r, e, Delete).
-function messageElement(m) {
+// arrow keys move between messages, Enter opens the menu (or r, e, t, +,
+// Delete). inThread: the copy shown in the thread panel (no thread line).
+function messageElement(m, { inThread = false } = {}) {
   const mine = m.sender_id === state.me?.id;
   const li = h("li", { class: "msg" + (mine ? " mine" : "") + (m.deleted_at ? " deleted" : ""), tabindex: "-1", dataset: { seq: String(m.seq), sender: String(m.sender_id) } });
+  li.append(avatarEl(m.sender_id, "msg-avatar"));
   const head = h("div", { class: "msg-head" },
     h("span", { class: "sender" }, userName(m.sender_id)),
     h("a", { class: "time", href: `/chats/${m.chat_id}/messages/${m.seq}`, tabindex: "-1", title: fullTime(m.created_at),
@@ -1253,17 +1379,200 @@ function messageElement(m) {
     h("time", { datetime: m.created_at }, shortTime(m.created_at))),
     m.edited_at && !m.deleted_at ? h("span", { class: "edited", title: fullTime(m.edited_at) }, t("(edited)")) : null);
   li.append(head);
-  if (m.reply_to_id && !m.deleted_at) {
+  if (m.reply_to_id && !m.deleted_at && !(inThread && m.reply_to_id === state.thread?.root.id)) {
     li.append(h("button", { type: "button", class: "reply-quote", tabindex: "-1", "aria-label": t("In reply to {text}", { text: replyPreview(m) }),
       onclick: () => jumpToId(m.chat_id, m.reply_to_id) }, "↪ ", replyPreview(m)));
   }
-  const body = m.deleted_at ? h("div", { class: "body" }, t("This message was deleted.")) : h("div", { class: "body" }, richNodes(m.content, { isMention }));
-  li.append(body);
+  const body = m.deleted_at ? h("div", { class: "body" }, t("This message was deleted."))
+    : m.content ? h("div", { class: "body" }, richNodes(m.content, { isMention, userMention })) : null;
+  if (body) li.append(body);
   if (!m.deleted_at) {
+    const files = attachmentsEl(m);
+    if (files) li.append(files);
+    const reactions = reactionsEl(m);
+    if (reactions) li.append(reactions);
+    if (!inThread && m.reply_count > 0) {
+      const label = t("{n} replies", { n: m.reply_count });
+      const when = m.last_reply_at ? t("last reply {when}", { when: ago(m.last_reply_at) }) : "";
+      li.append(h("button", { type: "button", class: "thread-summary", tabindex: "-1", "aria-label": t("Open the thread: {what}", { what: [label, when].filter(Boolean).join(", ") }),
+        onclick: () => openThread(m) }, h("span", { class: "thread-count" }, label), when ? h("span", { class: "muted" }, " · " + when) : null));
+    }
+    li.append(h("button", { type: "button", class: "msg-react-btn", tabindex: "-1", "aria-haspopup": "menu",
+      "aria-label": t("Add a reaction to the message of {who}", { who: userName(m.sender_id) }), title: t("Add reaction"),
+      onclick: (ev) => openPicker(m, ev.currentTarget) }, "☺"));
     li.append(h("button", { type: "button", class: "msg-menu-btn", tabindex: "-1", "aria-haspopup": "menu",
       "aria-label": t("Actions for the message of {who}", { who: userName(m.sender_id) }), onclick: (ev) => openMenu(m, ev.currentTarget) }, "⋯"));
   }
   return li;
+}
+
+// ---------------------------------------------------------------- files in messages
+
+// attachmentsEl shows a message's files: images as thumbnails (the signed
+// links work in <img src>), other files as download links with their size.
+function attachmentsEl(m) {
+  if (!m.attachments?.length) return null;
+  return h("div", { class: "attachments" }, m.attachments.map((f) => {
+    if (f.thumbnail_url) {
+      const [w, hgt] = fitBox(f.width, f.height, 240);
+      return h("a", { class: "file-thumb", href: f.url, target: "_blank", rel: "noopener noreferrer", tabindex: "-1", title: f.name,
+        onclick: (ev) => openFile(ev, f, false) },
+      h("img", { class: "thumb", src: f.thumbnail_url, alt: f.name, width: w || null, height: hgt || null, loading: "lazy",
+        onerror: (ev) => refreshFileImage(ev.currentTarget, f) }));
+    }
+    return h("a", { class: "file", href: f.url, download: f.name, tabindex: "-1", title: t("Download {name}", { name: f.name }),
+      onclick: (ev) => openFile(ev, f, true) },
+    h("span", { "aria-hidden": "true" }, "📄 "), h("span", { class: "file-name" }, f.name), h("span", { class: "muted" }, " " + fileSize(f.size)));
+  }));
+}
+
+// fitBox scales w x h to fit a square of side max.
+function fitBox(w, hgt, max) {
+  if (!w || !hgt) return [0, 0];
+  const k = Math.min(1, max / Math.max(w, hgt));
+  return [Math.round(w * k), Math.round(hgt * k)];
+}
+
+function fileSize(n) {
+  const fmt = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
+  if (n < 1024) return t("{n} B", { n: fmt.format(n) });
+  if (n < 1024 * 1024) return t("{n} KB", { n: fmt.format(n / 1024) });
+  return t("{n} MB", { n: fmt.format(n / 1024 / 1024) });
+}
+
+// linkExpiring: a signed link's exp (Unix seconds) is less than a minute away.
+function linkExpiring(url) {
+  const exp = Number(new URL(url, location.origin).searchParams.get("exp"));
+  return !exp || exp * 1000 - Date.now() < 60_000;
+}
+
+// freshFile asks the server for new signed links of f (they last an hour).
+async function freshFile(f) {
+  const x = await api.request("GET", `/files/${f.id}`);
+  Object.assign(f, { url: x.url, thumbnail_url: x.thumbnail_url });
+  return f;
+}
+
+// openFile follows a file's link, with fresh links when it is about to expire.
+async function openFile(ev, f, download) {
+  if (!linkExpiring(f.url)) return; // the link as it is
+  ev.preventDefault();
+  try {
+    await freshFile(f);
+  } catch (e) {
+    toast(errorText(e));
+    return;
+  }
+  const a = h("a", { href: f.url, target: download ? null : "_blank", rel: "noopener noreferrer", download: download ? f.name : null });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+// refreshFileImage retries a thumbnail once with fresh links.
+function refreshFileImage(img, f) {
+  if (img.dataset.retried) return;
+  img.dataset.retried = "1";
+  freshFile(f).then(() => {
+    img.src = f.thumbnail_url;
+    img.closest("a")?.setAttribute("href", f.url);
+  }).catch(() => {});
+}
+
+// ---------------------------------------------------------------- reactions
+
+// reactionsEl is a message's reaction bar: one button per emoji with its
+// count, pressed when the reader is among those who chose it.
+function reactionsEl(m) {
+  if (!m.reactions?.length) return null;
+  return h("div", { class: "reactions" }, m.reactions.map((r) => {
+    const mine = r.user_ids?.includes(state.me?.id);
+    const names = listFmt.format((r.user_ids ?? []).map(userName));
+    return h("button", { type: "button", class: "reaction" + (mine ? " mine" : ""), tabindex: "-1", "aria-pressed": String(!!mine),
+      "aria-label": t("{emoji} {n}: {names}", { emoji: r.emoji, n: r.count, names }), title: names,
+      dataset: { emoji: r.emoji }, onclick: () => toggleReaction(m, r.emoji) },
+    h("span", { class: "reaction-emoji", "aria-hidden": "true" }, r.emoji), h("span", { class: "reaction-count" }, String(r.count)));
+  }));
+}
+
+// toggleReaction adds the reader's reaction, or takes it back.
+async function toggleReaction(m, emoji) {
+  const cur = currentCopy(m.chat_id, m.seq) ?? m;
+  const mine = cur.reactions?.some((r) => r.emoji === emoji && r.user_ids?.includes(state.me?.id));
+  try {
+    const r = await api.request(mine ? "DELETE" : "PUT", `/chats/${m.chat_id}/messages/${m.seq}/reactions/${encodeURIComponent(emoji)}`);
+    updateCopies(m.chat_id, m.seq, (x) => ({ ...x, reactions: r.reactions ?? [] }));
+  } catch (e) {
+    toast(errorText(e));
+  }
+}
+
+// onReaction applies reaction.updated to every copy of the message.
+function onReaction(d) {
+  updateCopies(d.chat_id, d.seq, (x) => {
+    const list = (x.reactions ?? []).map((r) => ({ ...r, user_ids: [...(r.user_ids ?? [])] }));
+    let r = list.find((y) => y.emoji === d.emoji);
+    if (!r && d.added) list.push((r = { emoji: d.emoji, count: 0, user_ids: [] }));
+    if (!r) return x;
+    const has = r.user_ids.includes(d.user_id);
+    if (d.added && !has) r.user_ids.push(d.user_id);
+    if (!d.added && has) r.user_ids = r.user_ids.filter((id) => id !== d.user_id);
+    r.count = d.count;
+    return { ...x, reactions: list.filter((y) => y.count > 0) };
+  });
+}
+
+// currentCopy is the newest copy of a message the page holds.
+function currentCopy(chatId, seq) {
+  const th = state.thread;
+  return state.stores.get(chatId)?.bySeq.get(seq) ??
+    (th?.chatId === chatId ? (th.root.seq === seq ? th.root : th.replies.get(seq)) : null);
+}
+
+// updateCopies changes a message wherever the page shows it (the chat's
+// store, the thread panel, the Mentions view) and redraws those.
+function updateCopies(chatId, seq, fn) {
+  const s = state.stores.get(chatId);
+  const m = s?.bySeq.get(seq);
+  if (m) s.bySeq.set(seq, fn(m));
+  const th = state.thread;
+  if (th?.chatId === chatId) {
+    if (th.root.seq === seq) th.root = fn(th.root);
+    const r = th.replies.get(seq);
+    if (r) th.replies.set(seq, fn(r));
+    if (th.root.seq === seq || r) renderThread();
+  }
+  if (m && chatId === state.open) renderMessages({ stick: true });
+}
+
+let pickerFor = null; // {m, from}: the message the emoji picker is open for
+function openPicker(m, anchor) {
+  closeMenu(false);
+  const picker = $("emoji-picker");
+  const cur = currentCopy(m.chat_id, m.seq) ?? m;
+  pickerFor = { m, from: anchor.closest(".msg") };
+  picker.replaceChildren(...reactionEmoji.map((e) => {
+    const on = cur.reactions?.some((r) => r.emoji === e && r.user_ids?.includes(state.me?.id));
+    return h("button", { type: "button", role: "menuitemcheckbox", tabindex: "-1", "aria-checked": String(!!on), class: on ? "on" : null,
+      onclick: () => { closePicker(true); toggleReaction(m, e); } }, e);
+  }));
+  const r = anchor.getBoundingClientRect();
+  picker.hidden = false;
+  picker.style.top = Math.max(8, Math.min(r.bottom + 4, innerHeight - picker.offsetHeight - 8)) + "px";
+  picker.style.left = Math.max(8, Math.min(r.right - picker.offsetWidth, innerWidth - picker.offsetWidth - 8)) + "px";
+  picker.firstElementChild?.focus();
+}
+
+function closePicker(refocus = true) {
+  const picker = $("emoji-picker");
+  if (picker.hidden) return;
+  picker.hidden = true;
+  const from = pickerFor?.from;
+  pickerFor = null;
+  if (refocus && from?.isConnected) {
+    if (from.closest("#messages")) focusMessage(from);
+    else from.focus();
+  }
 }
 
 function jumpToId(chatId, id) {
@@ -1272,10 +1581,23 @@ function jumpToId(chatId, id) {
   toast(t("That message is not loaded; scroll up to find it."));
 }
 
-// The message menu: Reply, Copy link, Edit and Delete where allowed.
-function menuItems(m) {
+// The message menu: Reply, Reply in thread, Add reaction, the files, Copy
+// link, Edit and Delete where allowed.
+function menuItems(m, anchor) {
   const mine = m.sender_id === state.me?.id;
-  const items = [[t("Reply"), () => replyTo(m)], [t("Copy link"), () => copyText(`${location.origin}/chats/${m.chat_id}/messages/${m.seq}`, t("Link copied."))]];
+  const items = [[t("Reply"), () => replyTo(m)],
+    [m.reply_count > 0 ? t("Open thread") : t("Reply in thread"), () => openThread(m)],
+    [t("Add reaction…"), () => openPicker(m, anchor)]];
+  for (const f of m.attachments ?? []) {
+    items.push([f.thumbnail_url ? t("Open {name}", { name: f.name }) : t("Download {name}", { name: f.name }), () => {
+      const a = h("a", { href: f.url, target: f.thumbnail_url ? "_blank" : null, rel: "noopener noreferrer", download: f.thumbnail_url ? null : f.name });
+      a.addEventListener("click", (ev) => openFile(ev, f, !f.thumbnail_url));
+      document.body.append(a);
+      a.click();
+      a.remove();
+    }]);
+  }
+  items.push([t("Copy link"), () => copyText(`${location.origin}/chats/${m.chat_id}/messages/${m.seq}`, t("Link copied."))]);
   if (mine) items.push([t("Edit"), () => startEdit(m.seq)]);
   if (mine || isAdmin(state.chats.get(m.chat_id))) items.push([t("Delete"), () => deleteMessage(m), "danger"]);
   return items;
@@ -1286,7 +1608,7 @@ function openMenu(m, anchor) {
   const menu = $("msg-menu");
   const li = anchor.closest(".msg");
   menuFor = li;
-  menu.replaceChildren(...menuItems(m).map(([label, act, cls]) => h("button", { type: "button", role: "menuitem", class: cls ?? null, tabindex: "-1",
+  menu.replaceChildren(...menuItems(m, anchor).map(([label, act, cls]) => h("button", { type: "button", role: "menuitem", class: cls ?? null, tabindex: "-1",
     onclick: () => { closeMenu(false); act(); } }, label)));
   const r = anchor.getBoundingClientRect();
   menu.hidden = false;
@@ -1340,8 +1662,10 @@ function renderPending() {
         h("button", { type: "button", class: "link", onclick: () => { state.pending.delete(p.key); renderPending(); } }, t("Discard")))
       : h("span", { class: "status" }, t("Sending…"));
     return h("li", { class: "msg mine pending" + (p.status === "failed" ? " failed" : ""), dataset: { key: p.key } },
+      avatarEl(state.me?.id, "msg-avatar"),
       h("div", { class: "msg-head" }, h("span", { class: "sender" }, t("You")), status),
-      h("div", { class: "body" }, p.content));
+      p.content ? h("div", { class: "body" }, plainText(p.content, fullName)) : null,
+      p.files?.length ? h("div", { class: "attachments" }, p.files.map((f) => h("span", { class: "file" }, "📎 " + f.name))) : null);
   }));
 }
 
@@ -1388,7 +1712,8 @@ function startEdit(seq) {
   state.editing = seq;
   const body = e.el.querySelector(".body");
   const area = h("textarea", { class: "edit-input", rows: 2, "aria-label": t("Edit message") });
-  area.value = m.content;
+  const shown = plainText(m.content, fullName);
+  area.value = shown;
   const count = h("span", { class: "count", "aria-live": "polite" });
   area.addEventListener("input", () => countChars(area, count));
   const done = (focusComposer) => {
@@ -1401,13 +1726,14 @@ function startEdit(seq) {
     else focusMessage(fresh);
   };
   const save = async () => {
-    const text = area.value;
+    let text = area.value;
     if (!text.trim()) return;
     if ([...text].length > maxChars) {
       toast(t("A message has at most {n} characters.", { n: maxChars }));
       return;
     }
-    if (text === m.content) return done(true);
+    if (text === shown) return done(true);
+    text = encodeMentions(text, mentionPeople(m.chat_id), allowAll(m.chat_id));
     area.disabled = true;
     try {
       const updated = await api.request("PATCH", `/chats/${m.chat_id}/messages/${seq}`, { content: text });
@@ -1436,6 +1762,7 @@ function startEdit(seq) {
       h("button", { type: "button", class: "primary", onclick: save }, t("Save"))));
   body.replaceWith(form);
   e.el.querySelector(".msg-menu-btn")?.remove();
+  e.el.querySelector(".msg-react-btn")?.remove();
   e.el.scrollIntoView({ block: "nearest" });
   area.focus();
   area.setSelectionRange(area.value.length, area.value.length);
@@ -1459,7 +1786,9 @@ function wireChat() {
     ev.preventDefault();
     submitComposer();
   });
+  const complete = new MentionComplete(input, $("composer-mentions"), () => completionsFor(state.open));
   input.addEventListener("keydown", (ev) => {
+    if (complete.key(ev)) return;
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       submitComposer();
@@ -1480,6 +1809,49 @@ function wireChat() {
     typingInput();
   });
   input.addEventListener("blur", stopTyping);
+
+  // Files: the button, a drop anywhere on the open chat, a paste.
+  $("attach-btn").addEventListener("click", () => $("file-input").click());
+  $("file-input").addEventListener("change", (ev) => {
+    addFiles(ev.currentTarget.files);
+    ev.currentTarget.value = "";
+    input.focus();
+  });
+  input.addEventListener("paste", (ev) => {
+    const files = ev.clipboardData?.files;
+    if (files?.length) {
+      ev.preventDefault();
+      addFiles(files);
+    }
+  });
+  const pane = $("chat-pane");
+  const hasFiles = (ev) => [...(ev.dataTransfer?.types ?? [])].includes("Files");
+  let depth = 0;
+  pane.addEventListener("dragenter", (ev) => {
+    if (!hasFiles(ev)) return;
+    ev.preventDefault();
+    depth++;
+    pane.classList.add("dropping");
+  });
+  pane.addEventListener("dragover", (ev) => {
+    if (!hasFiles(ev)) return;
+    ev.preventDefault();
+    ev.dataTransfer.dropEffect = "copy";
+  });
+  pane.addEventListener("dragleave", () => {
+    if (--depth <= 0) {
+      depth = 0;
+      pane.classList.remove("dropping");
+    }
+  });
+  pane.addEventListener("drop", (ev) => {
+    if (!hasFiles(ev)) return;
+    ev.preventDefault();
+    depth = 0;
+    pane.classList.remove("dropping");
+    addFiles(ev.dataTransfer.files);
+    input.focus();
+  });
   $("reply-cancel").addEventListener("click", () => {
     setReply(null);
     input.focus();
@@ -1494,7 +1866,7 @@ function wireChat() {
   // The log is one tab stop; arrows move between messages, Enter opens the
   // actions, r replies, e edits, Delete deletes, Escape goes to the composer.
   $("message-scroll").addEventListener("keydown", (ev) => {
-    if (ev.target.closest("textarea, #msg-menu")) return;
+    if (ev.target.closest("textarea, #msg-menu, #emoji-picker")) return;
     const msgs = [...$("messages").querySelectorAll(".msg")];
     const cur = ev.target.closest?.(".msg");
     const m = cur && state.stores.get(state.open)?.bySeq.get(Number(cur.dataset.seq));
@@ -1515,6 +1887,12 @@ function wireChat() {
     } else if (ev.key === "r") {
       ev.preventDefault();
       replyTo(m);
+    } else if (ev.key === "t") {
+      ev.preventDefault();
+      openThread(m);
+    } else if (ev.key === "+") {
+      ev.preventDefault();
+      openPicker(m, cur.querySelector(".msg-react-btn"));
     } else if (ev.key === "e" && m.sender_id === state.me?.id) {
       ev.preventDefault();
       startEdit(m.seq);
@@ -1538,6 +1916,23 @@ function wireChat() {
   });
   document.addEventListener("pointerdown", (ev) => {
     if (!ev.target.closest("#msg-menu, .msg-menu-btn")) closeMenu(false);
+    if (!ev.target.closest("#emoji-picker, .msg-react-btn")) closePicker(false);
+  });
+  // The emoji picker: a grid of five; the arrows move, Enter or Space
+  // toggles, Escape or Tab closes.
+  $("emoji-picker").addEventListener("keydown", (ev) => {
+    const items = [...$("emoji-picker").querySelectorAll("button")];
+    const i = items.indexOf(document.activeElement);
+    const go = (j) => items[(j + items.length) % items.length].focus();
+    if (ev.key === "ArrowRight") go(i + 1);
+    else if (ev.key === "ArrowLeft") go(i - 1);
+    else if (ev.key === "ArrowDown") go(i + 5);
+    else if (ev.key === "ArrowUp") go(i - 5);
+    else if (ev.key === "Home") go(0);
+    else if (ev.key === "End") go(-1);
+    else if (ev.key === "Escape" || ev.key === "Tab") closePicker();
+    else return;
+    ev.preventDefault();
   });
 
   $("message-scroll").addEventListener("scroll", () => {
@@ -1585,6 +1980,9 @@ function wireChat() {
   wireNewChat();
   wireMembers();
   wireInvite();
+  wireThread();
+  wireMentions();
+  wireProfile();
 }
 
 // renderChannelResults lists public channels with Join (or Open, where the
@@ -1619,7 +2017,12 @@ function renderChannelResults(channels) {
 function submitComposer() {
   const input = $("composer-input");
   const text = input.value;
-  if (!state.open || !text.trim()) return;
+  const files = state.uploads.filter((u) => u.status === "done").map((u) => u.file);
+  if (!state.open || (!text.trim() && !files.length)) return;
+  if (state.uploads.some((u) => u.status === "uploading")) {
+    toast(t("Wait for the uploads to finish."));
+    return;
+  }
   if ([...text].length > maxChars) {
     // Never cut silently: the counter is red and the text stays.
     renderCount();
@@ -1629,9 +2032,78 @@ function submitComposer() {
   input.value = "";
   autosize(input);
   renderCount();
-  sendMessage(state.open, text, state.replyTo?.id);
+  sendMessage(state.open, text.trim() ? encodeMentions(text, mentionPeople(state.open), allowAll(state.open)) : "", state.replyTo?.id, files);
+  clearUploads();
   setReply(null);
   input.focus();
+}
+
+// mentionPeople are the chat's members other than the reader, as
+// {id, name}: the "@" autocomplete's candidates and the names a sent text
+// turns into mentions.
+function mentionPeople(chatId) {
+  const members = state.members.get(chatId);
+  const ids = members ? [...members.keys()] : [];
+  return ids.filter((id) => id !== state.me?.id && state.users.has(id))
+    .map((id) => ({ id, name: state.users.get(id).fullname }))
+    .sort((a, b) => a.name.localeCompare(b.name, locale));
+}
+
+// allowAll: "@all" is offered where there are more than two people.
+function allowAll(chatId) {
+  const c = state.chats.get(chatId);
+  return !!c && c.type !== "direct";
+}
+
+function completionsFor(chatId) {
+  const people = mentionPeople(chatId);
+  if (allowAll(chatId)) people.push({ id: 0, name: "all", all: true });
+  return people;
+}
+
+// ---------------------------------------------------------------- uploads
+
+// addFiles uploads files (from the button, a drop or a paste) for the
+// composer; each shows in the tray with its state, and can be removed.
+function addFiles(list) {
+  const files = [...list];
+  if (!state.open || !files.length) return;
+  const room = maxAttachments - state.uploads.length;
+  if (files.length > room) toast(t("A message carries at most {n} files.", { n: maxAttachments }));
+  const chatId = state.open;
+  for (const file of files.slice(0, Math.max(0, room))) {
+    const u = { key: uuid(), chatId, name: file.name || t("pasted file"), size: file.size, status: "uploading", file: null, error: "" };
+    state.uploads.push(u);
+    api.upload(file).then((f) => {
+      u.file = f;
+      u.status = "done";
+    }).catch((e) => {
+      u.status = "failed";
+      u.error = errorText(e);
+    }).finally(renderUploads);
+  }
+  renderUploads();
+}
+
+function clearUploads() {
+  state.uploads = [];
+  renderUploads();
+}
+
+function renderUploads() {
+  const tray = $("upload-tray");
+  tray.hidden = state.uploads.length === 0;
+  tray.replaceChildren(...state.uploads.map((u) => {
+    const thumb = u.file?.thumbnail_url
+      ? h("img", { class: "tray-thumb", src: u.file.thumbnail_url, alt: "" })
+      : h("span", { class: "tray-thumb tray-icon", "aria-hidden": "true" }, u.status === "uploading" ? "⏳" : "📄");
+    const status = u.status === "uploading" ? t("Uploading…") : u.status === "failed" ? t("Not uploaded: {why}", { why: u.error }) : fileSize(u.file.size);
+    return h("li", { class: "tray-item" + (u.status === "failed" ? " failed" : ""), dataset: { status: u.status } },
+      thumb,
+      h("span", { class: "tray-text" }, h("span", { class: "file-name" }, u.name), h("span", { class: "muted" }, status)),
+      h("button", { type: "button", class: "link", "aria-label": t("Remove {name}", { name: u.name }),
+        onclick: () => { state.uploads = state.uploads.filter((x) => x !== u); renderUploads(); $("composer-input").focus(); } }, "✕"));
+  }));
 }
 
 function renderCount() {
@@ -1680,6 +2152,10 @@ let searchTicket = 0;
 async function search(q) {
   if (!q) return;
   const ticket = ++searchTicket;
+  if (state.mentions) {
+    state.mentions = null;
+    $("mentions-panel").hidden = true;
+  }
   $("search-panel").hidden = false;
   $("chats-panel").hidden = true;
   $("search-status").textContent = t("Searching…");
@@ -1729,8 +2205,16 @@ function openHit(m) {
     toast(t("That chat is no longer in your list."));
     return;
   }
-  if (!wide()) closeSearch();
+  if (!wide() && state.search) closeSearch();
   openChat(m.chat_id, { aroundSeq: m.seq });
+}
+
+// closeSearchPanel puts the search results away (for the Mentions view).
+function closeSearchPanel() {
+  searchTicket++;
+  state.search = null;
+  $("search-more").hidden = true;
+  $("search-panel").hidden = true;
 }
 
 function closeSearch() {
@@ -1979,4 +2463,292 @@ function setBadge(unread) {
   g.fillText(unread > 9 ? "9+" : String(unread), 44, 21);
   link.type = "image/png";
   link.href = c.toDataURL("image/png");
+}
+
+// ---------------------------------------------------------------- threads
+//
+// The thread panel shows a root message and its replies (the replies
+// route, oldest first, a page at a time) beside the conversation, or over
+// it on a phone. Replies sent here carry reply_to_id = the root; they stay
+// in the chat's timeline too. thread.updated keeps the root's reply count
+// and last reply time current everywhere.
+
+const replyPage = 50;
+
+function wireThread() {
+  $("thread-close").addEventListener("click", () => closeThread(true));
+  $("thread-back").addEventListener("click", () => closeThread(true));
+  $("thread-more").addEventListener("click", () => loadReplies());
+  const input = $("thread-input");
+  const complete = new MentionComplete(input, $("thread-mentions"), () => completionsFor(state.thread?.chatId));
+  $("thread-composer").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitThread();
+  });
+  input.addEventListener("keydown", (ev) => {
+    if (complete.key(ev)) return;
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      submitThread();
+    } else if (ev.key === "Escape") {
+      ev.preventDefault();
+      closeThread(true);
+    }
+  });
+  input.addEventListener("input", () => autosize(input));
+  $("thread-panel").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && !ev.target.closest("textarea")) closeThread(true);
+  });
+}
+
+// openThread shows the thread of m (m itself, or the root m replies in).
+async function openThread(m) {
+  let root = m;
+  if (m.thread_root_id && m.thread_root_id !== m.id) {
+    root = [...(state.stores.get(m.chat_id)?.bySeq.values() ?? [])].find((x) => x.id === m.thread_root_id);
+    if (!root) {
+      toast(t("That message is not loaded; scroll up to find it."));
+      return;
+    }
+  }
+  const from = document.activeElement;
+  state.thread = { chatId: root.chat_id, root, replies: new Map(), hasMore: false, loading: false, from };
+  $("thread-panel").hidden = false;
+  $("chat-view").classList.add("with-thread");
+  $("thread-input").value = "";
+  renderThread();
+  $("thread-input").focus();
+  await loadReplies();
+}
+
+async function loadReplies() {
+  const th = state.thread;
+  if (!th || th.loading) return;
+  th.loading = true;
+  const after = Math.max(0, ...th.replies.keys());
+  try {
+    const r = await api.request("GET", `/chats/${th.chatId}/messages/${th.root.seq}/replies?after_seq=${after}&limit=${replyPage}`);
+    if (state.thread !== th) return;
+    for (const m of r.messages ?? []) th.replies.set(m.seq, m);
+    th.hasMore = r.has_more;
+  } catch (e) {
+    if (state.thread === th) toast(errorText(e));
+  } finally {
+    th.loading = false;
+  }
+  renderThread({ stick: true });
+}
+
+function closeThread(refocus) {
+  const th = state.thread;
+  if (!th) return;
+  state.thread = null;
+  $("thread-panel").hidden = true;
+  $("chat-view").classList.remove("with-thread");
+  $("thread-root").replaceChildren();
+  $("thread-replies").replaceChildren();
+  if (!refocus) return;
+  const el = th.from?.isConnected && !th.from.closest("[hidden]") ? th.from : msgEls.get(th.root.seq)?.el;
+  if (el?.closest?.("#messages")) focusMessage(el);
+  else if (el) el.focus();
+  else $("composer-input").focus();
+}
+
+function renderThread({ stick = false } = {}) {
+  const th = state.thread;
+  if (!th) return;
+  const sc = $("thread-scroll");
+  const atEnd = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 60;
+  $("thread-subtitle").textContent = chatName(state.chats.get(th.chatId));
+  $("thread-root").replaceChildren(messageElement(th.root, { inThread: true }));
+  const n = th.root.reply_count ?? th.replies.size;
+  $("thread-count").textContent = t("{n} replies", { n });
+  const replies = [...th.replies.values()].sort((a, b) => a.seq - b.seq);
+  $("thread-replies").replaceChildren(...replies.map((m) => messageElement(m, { inThread: true })));
+  $("thread-more").hidden = !th.hasMore;
+  if (stick || atEnd) sc.scrollTop = sc.scrollHeight;
+}
+
+function submitThread() {
+  const th = state.thread;
+  const input = $("thread-input");
+  const text = input.value;
+  if (!th || !text.trim()) return;
+  if ([...text].length > maxChars) {
+    toast(t("A message has at most {n} characters.", { n: maxChars }));
+    return;
+  }
+  if (th.root.deleted_at) {
+    toast(t("This message was deleted."));
+    return;
+  }
+  input.value = "";
+  autosize(input);
+  sendMessage(th.chatId, encodeMentions(text, mentionPeople(th.chatId), allowAll(th.chatId)), th.root.id);
+  input.focus();
+}
+
+// threadMessage puts a new or changed message into the open thread when it
+// belongs there.
+function threadMessage(m) {
+  const th = state.thread;
+  if (!th || th.chatId !== m.chat_id) return;
+  if (m.id === th.root.id) th.root = m;
+  else if (m.thread_root_id === th.root.id) th.replies.set(m.seq, m);
+  else return;
+  renderThread({ stick: m.sender_id === state.me?.id });
+}
+
+// onThreadUpdated keeps a root's reply count and last reply time.
+function onThreadUpdated(d) {
+  updateCopies(d.chat_id, d.root_seq, (x) => ({ ...x, reply_count: d.reply_count, last_reply_at: d.last_reply_at }));
+}
+
+// ---------------------------------------------------------------- mentions view
+
+const mentionPage = 30;
+
+function wireMentions() {
+  $("mentions-btn").addEventListener("click", () => openMentions());
+  $("mentions-close").addEventListener("click", () => closeMentions());
+  $("mentions-more").addEventListener("click", () => loadMentions());
+}
+
+async function openMentions() {
+  closeSearchPanel();
+  state.mentions = { items: [], hasMore: false, loading: false };
+  $("mentions-panel").hidden = false;
+  $("chats-panel").hidden = true;
+  $("mentions-status").textContent = t("Loading…");
+  $("mentions-list").replaceChildren();
+  $("mentions-close").focus();
+  await loadMentions();
+}
+
+async function loadMentions() {
+  const st = state.mentions;
+  if (!st || st.loading) return;
+  st.loading = true;
+  const last = st.items.at(-1);
+  try {
+    const r = await api.request("GET", `/mentions?limit=${mentionPage}${last ? `&before_id=${last.id}` : ""}`);
+    if (state.mentions !== st) return;
+    const seen = new Set(st.items.map((m) => m.id));
+    st.items.push(...(r.messages ?? []).filter((m) => !seen.has(m.id)));
+    st.hasMore = r.has_more;
+  } catch (e) {
+    if (state.mentions === st) $("mentions-status").textContent = errorText(e);
+    return;
+  } finally {
+    st.loading = false;
+  }
+  renderMentions();
+}
+
+function renderMentions() {
+  const st = state.mentions;
+  if (!st) return;
+  $("mentions-status").textContent = st.items.length ? "" : t("Nobody has mentioned you yet.");
+  $("mentions-more").hidden = !st.hasMore;
+  $("mentions-list").replaceChildren(...st.items.map((m) => h("li", {},
+    h("button", { type: "button", class: "hit", onclick: () => openHit(m) },
+      h("span", { class: "hit-head" },
+        h("span", { class: "hit-chat" }, chatName(state.chats.get(m.chat_id)) || t("Chat {id}", { id: m.chat_id })),
+        h("span", { class: "muted" }, `${userName(m.sender_id)} · ${shortTime(m.created_at)}`)),
+      h("span", { class: "hit-text" }, messageText(m))))));
+}
+
+// mentionArrived adds a live mention to the open Mentions view.
+function mentionArrived(m) {
+  const st = state.mentions;
+  if (!st || st.items.some((x) => x.id === m.id)) return;
+  st.items.unshift(m);
+  renderMentions();
+}
+
+function closeMentions() {
+  if (!state.mentions) return;
+  state.mentions = null;
+  $("mentions-panel").hidden = true;
+  $("chats-panel").hidden = false;
+  $("mentions-btn").focus();
+}
+
+// ---------------------------------------------------------------- profile
+
+// The profile dialog changes the reader's name and picture: a picture is
+// uploaded when chosen, and both are saved with PATCH /users/me. Others
+// see the change live (user.updated).
+let profilePic = null; // undefined: unchanged; 0: removed; a File: the new one
+
+function wireProfile() {
+  const dlg = $("profile-dialog");
+  $("profile-btn").addEventListener("click", () => {
+    profilePic = undefined;
+    $("profile-name").value = state.me?.fullname ?? "";
+    $("profile-file").value = "";
+    dlg.querySelector(".error").textContent = "";
+    renderProfilePic();
+    dlg.showModal();
+    $("profile-name").focus();
+  });
+  $("profile-file").addEventListener("change", (ev) => {
+    const file = ev.currentTarget.files?.[0];
+    if (!file) return;
+    const form = $("profile-form");
+    submitting(form, async () => {
+      $("profile-pic-status").textContent = t("Uploading…");
+      try {
+        const f = await api.upload(file);
+        if (!f.thumbnail_url) throw new Error(t("Choose an image (PNG, JPEG, GIF or WebP)."));
+        profilePic = f;
+      } finally {
+        $("profile-pic-status").textContent = "";
+        renderProfilePic();
+      }
+    });
+  });
+  $("profile-remove").addEventListener("click", () => {
+    profilePic = 0;
+    $("profile-file").value = "";
+    renderProfilePic();
+    $("profile-file").focus();
+  });
+  $("profile-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submitting(form, async () => {
+      const body = {};
+      const name = $("profile-name").value.trim();
+      if (!name) throw new Error(t("Give your full name."));
+      if (name !== state.me.fullname) body.fullname = name;
+      if (profilePic === 0) body.avatar_file_id = 0;
+      else if (profilePic) body.avatar_file_id = profilePic.id;
+      if (Object.keys(body).length) onUserUpdated(await api.request("PATCH", "/users/me", body));
+      dlg.close();
+      toast(t("Saved."));
+    });
+  });
+}
+
+function renderProfilePic() {
+  const url = profilePic === 0 ? null : profilePic ? profilePic.thumbnail_url : state.me?.avatar_url;
+  const box = $("profile-avatar");
+  box.replaceChildren(url ? h("img", { class: "avatar avatar-img avatar-large", src: url, alt: t("Your picture") })
+    : h("span", { class: "avatar avatar-large", "aria-hidden": "true" }, initial(state.me?.fullname ?? "?")));
+  $("profile-remove").hidden = !url;
+}
+
+// onUserUpdated applies a changed user (user.updated, or our own PATCH).
+function onUserUpdated(u) {
+  if (!u?.id) return;
+  if (u.id === state.me?.id) {
+    state.me = { ...state.me, ...u };
+    renderIdentity();
+  }
+  state.users.set(u.id, { ...(state.users.get(u.id) ?? {}), ...u });
+  renderChatList();
+  renderOpenChat();
+  renderThread();
+  if (state.mentions) renderMentions();
 }

@@ -41,6 +41,8 @@ const en = {
   "{n} unread": (v) => `${v.n} unread`,
   "Good for {n} uses, until {when}.": (v) => `Good for ${v.n} use${v.n === 1 ? "" : "s"}, until ${v.when}.`,
   "{n} new messages": (v) => (v.n === 1 ? "1 new message" : `${v.n} new messages`),
+  "{n} replies": (v) => (v.n === 1 ? "1 reply" : `${v.n} replies`),
+  "{n} mentions": (v) => (v.n === 1 ? "1 mention" : `${v.n} mentions`),
 };
 
 // t translates s and fills {name} parts from vars.

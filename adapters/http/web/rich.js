@@ -2,17 +2,20 @@
 //
 // Blocks: ``` code blocks ```, > quotes, - or * lists, 1. lists, and
 // paragraphs (single newlines kept). Inline: `code`, **bold**, *italic*
-// or _italic_, links (http, https and mailto only; bare URLs too), and
-// @mentions of known people. Every piece of text becomes a text node;
+// or _italic_, links (http, https and mailto only; bare URLs too), the
+// server's mentions (<@123> and <!all>, shown as "@Full Name" and "@all"),
+// and @mentions of known people written by hand. Every piece of text becomes a text node;
 // element names and attributes come from this file alone, so a message can
 // never inject HTML, and a link can never run script (javascript: and any
 // other scheme stay text).
 
 import { h } from "./dom.js";
 
-// richNodes renders content. mentionOf(name) says whether "@name" names
-// someone (the node then gets a mention class; self marks the reader).
-export function richNodes(content, { isMention = () => 0 } = {}) {
+// richNodes renders content. isMention(name) says whether "@name" names
+// someone (1) or the reader (2): the node then gets a mention class.
+// userMention(id) is {name, me} for a <@id> token.
+export function richNodes(content, { isMention = () => 0, userMention = (id) => ({ name: `user ${id}`, me: false }) } = {}) {
+  const opts = { isMention, userMention };
   const out = [];
   const lines = content.split("\n");
   for (let i = 0; i < lines.length; ) {
@@ -28,7 +31,7 @@ export function richNodes(content, { isMention = () => 0 } = {}) {
     if (/^>\s?/.test(line)) {
       const quoted = [];
       while (i < lines.length && /^>\s?/.test(lines[i])) quoted.push(lines[i++].replace(/^>\s?/, ""));
-      out.push(h("blockquote", {}, richNodes(quoted.join("\n"), { isMention })));
+      out.push(h("blockquote", {}, richNodes(quoted.join("\n"), opts)));
       continue;
     }
     const bullet = /^\s*[-*]\s+/;
@@ -36,7 +39,7 @@ export function richNodes(content, { isMention = () => 0 } = {}) {
     if (bullet.test(line) || numbered.test(line)) {
       const re = bullet.test(line) ? bullet : numbered;
       const items = [];
-      while (i < lines.length && re.test(lines[i])) items.push(h("li", {}, inline(lines[i++].replace(re, ""), isMention)));
+      while (i < lines.length && re.test(lines[i])) items.push(h("li", {}, inline(lines[i++].replace(re, ""), opts)));
       out.push(h(re === bullet ? "ul" : "ol", {}, items));
       continue;
     }
@@ -47,7 +50,7 @@ export function richNodes(content, { isMention = () => 0 } = {}) {
     const p = h("p", {});
     para.forEach((l, k) => {
       if (k) p.append(h("br", {}));
-      p.append(...inline(l, isMention));
+      p.append(...inline(l, opts));
     });
     out.push(p);
   }
@@ -57,17 +60,24 @@ export function richNodes(content, { isMention = () => 0 } = {}) {
 // One pattern for every inline form; the first that matches at a place
 // wins. Italics need a non-word character on both sides (snake_case and
 // 2*3*4 stay text). Links end before trailing punctuation.
-const inlineRe = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|((?<![\p{L}\p{N}*])\*[^*\s][^*\n]*\*(?![\p{L}\p{N}])|(?<![\p{L}\p{N}_])_[^_\s][^_\n]*_(?![\p{L}\p{N}]))|((?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]}'])|(@[\p{L}\p{N}_.-]+(?: [\p{Lu}\p{Lo}][\p{L}\p{N}_.-]*)?)/gu;
+const inlineRe = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|((?<![\p{L}\p{N}*])\*[^*\s][^*\n]*\*(?![\p{L}\p{N}])|(?<![\p{L}\p{N}_])_[^_\s][^_\n]*_(?![\p{L}\p{N}]))|(<@\d{1,18}>|<!all>)|((?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]}'])|(@[\p{L}\p{N}_.-]+(?: [\p{Lu}\p{Lo}][\p{L}\p{N}_.-]*)?)/gu;
 
-function inline(text, isMention) {
+function inline(text, opts) {
+  const { isMention, userMention } = opts;
   const nodes = [];
   let last = 0;
   for (const m of text.matchAll(inlineRe)) {
     if (m.index > last) nodes.push(document.createTextNode(text.slice(last, m.index)));
-    const [all, code, bold, italic, url, mention] = m;
+    const [all, code, bold, italic, token, url, mention] = m;
     if (code) nodes.push(h("code", {}, code.slice(1, -1)));
-    else if (bold) nodes.push(h("strong", {}, inline(bold.slice(2, -2), isMention)));
-    else if (italic) nodes.push(h("em", {}, inline(italic.slice(1, -1), isMention)));
+    else if (bold) nodes.push(h("strong", {}, inline(bold.slice(2, -2), opts)));
+    else if (italic) nodes.push(h("em", {}, inline(italic.slice(1, -1), opts)));
+    else if (token === "<!all>") nodes.push(h("span", { class: "mention me", dataset: { mention: "all" } }, "@all"));
+    else if (token) {
+      const id = Number(token.slice(2, -1));
+      const u = userMention(id);
+      nodes.push(h("span", { class: "mention" + (u.me ? " me" : ""), dataset: { mention: String(id) } }, "@" + u.name));
+    }
     else if (url) nodes.push(link(url));
     else if (mention) {
       // "@Bob Baker" or just "@Bob": the longer form when it names someone.
@@ -112,4 +122,27 @@ export function mentionsName(content, name) {
     if (next === undefined || !/[\p{L}\p{N}_]/u.test(next)) return true;
   }
   return false;
+}
+
+// plainText is content with the server's mention tokens written out as
+// "@Full Name" and "@all": for previews, notifications and editing.
+export function plainText(content, nameOf) {
+  return content.replace(/<@(\d{1,18})>/g, (_, id) => "@" + nameOf(Number(id))).replace(/<!all>/g, "@all");
+}
+
+// encodeMentions turns "@Full Name" of the given people (and "@all" when
+// allowAll) into the server's tokens <@id> and <!all>; longer names first,
+// so "@Ann Lee" wins over "@Ann". Case is ignored; a name must end at a
+// word boundary, and the "@" must not follow a letter (an email address).
+export function encodeMentions(text, people, allowAll) {
+  const list = [...people].filter((p) => p.name).sort((a, b) => b.name.length - a.name.length);
+  if (allowAll) list.push({ id: 0, name: "all" });
+  if (!list.length) return text;
+  const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const re = new RegExp(`(?<![\\p{L}\\p{N}_])@(${list.map((p) => esc(p.name)).join("|")})(?![\\p{L}\\p{N}_])`, "giu");
+  return text.replace(re, (all, name) => {
+    const p = list.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    if (!p) return all;
+    return p.id === 0 ? "<!all>" : `<@${p.id}>`;
+  });
 }

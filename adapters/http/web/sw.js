@@ -7,8 +7,8 @@
 // not changed), so an upgrade is picked up on the next load; the cache is
 // the fallback when the network fails.
 
-const cacheName = "fechatter-shell-v1";
-const shell = ["/", "/app.js", "/api.js", "/socket.js", "/dom.js", "/rich.js", "/i18n.js", "/i18n-zh.js", "/app.css",
+const cacheName = "fechatter-shell-v2";
+const shell = ["/", "/app.js", "/api.js", "/socket.js", "/dom.js", "/rich.js", "/i18n.js", "/i18n-zh.js", "/complete.js", "/emoji.js", "/app.css",
   "/icon.svg", "/icon-192.png", "/icon-512.png", "/manifest.webmanifest"];
 
 self.addEventListener("install", (ev) => {

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fechatter/fechatter/adapters/http/web"
+	"github.com/fechatter/fechatter/domain/message"
 )
 
 func newApp() *fiber.App {
@@ -112,7 +113,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 			queue = append(queue, "/"+m[1])
 		}
 	}
-	for _, want := range []string{"/app.js", "/app.css", "/api.js", "/socket.js", "/dom.js", "/rich.js", "/i18n.js", "/i18n-zh.js",
+	for _, want := range []string{"/app.js", "/app.css", "/api.js", "/socket.js", "/dom.js", "/rich.js", "/i18n.js", "/i18n-zh.js", "/complete.js", "/emoji.js",
 		"/manifest.webmanifest", "/icon.svg", "/icon-192.png"} {
 		if !seen[want] {
 			t.Errorf("%s is not reachable from the page", want)
@@ -121,7 +122,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 }
 
 func TestUserContentIsNeverMarkup(t *testing.T) {
-	for _, f := range []string{"/app.js", "/dom.js", "/api.js", "/socket.js", "/rich.js", "/i18n.js", "/sw.js"} {
+	for _, f := range []string{"/app.js", "/dom.js", "/api.js", "/socket.js", "/rich.js", "/i18n.js", "/sw.js", "/complete.js", "/emoji.js"} {
 		_, _, body := get(t, newApp(), f, nil)
 		for _, bad := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write"} {
 			if strings.Contains(body, bad) {
@@ -197,7 +198,7 @@ func TestEveryStringIsTranslated(t *testing.T) {
 	app := newApp()
 	used := map[string]string{} // key -> where
 	call := regexp.MustCompile(`\bt\("((?:[^"\\]|\\.)*)"`)
-	for _, f := range []string{"/app.js", "/api.js", "/dom.js", "/rich.js", "/socket.js"} {
+	for _, f := range []string{"/app.js", "/api.js", "/dom.js", "/rich.js", "/socket.js", "/complete.js"} {
 		_, _, body := get(t, app, f, nil)
 		for _, m := range call.FindAllStringSubmatch(body, -1) {
 			used[m[1]] = f
@@ -248,5 +249,29 @@ func TestEveryStringIsTranslated(t *testing.T) {
 		if _, ok := used[k]; !ok {
 			t.Errorf("i18n-zh.js: %q is not used", k)
 		}
+	}
+}
+
+// The reaction picker offers only emoji the server accepts: each passes
+// the domain's own rule, and they are distinct.
+func TestPickerEmojiAreValidReactions(t *testing.T) {
+	_, _, body := get(t, newApp(), "/emoji.js", nil)
+	m := regexp.MustCompile(`reactionEmoji = \[([^\]]*)\]`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("emoji.js has no reactionEmoji list")
+	}
+	var list []string
+	if err := json.Unmarshal([]byte("["+m[1]+"]"), &list); err != nil {
+		t.Fatalf("reactionEmoji: %v", err)
+	}
+	if len(list) < 6 || len(list) > message.MaxDistinctReactions {
+		t.Fatalf("%d emoji in the picker", len(list))
+	}
+	seen := map[string]bool{}
+	for _, e := range list {
+		if err := message.ValidateEmoji(e); err != nil || seen[e] {
+			t.Errorf("picker emoji %q: %v (repeated %v)", e, err, seen[e])
+		}
+		seen[e] = true
 	}
 }
