@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -392,15 +393,31 @@ func (c *conn) flush(batch [][]byte) bool {
 		c.written += int64(n)
 		c.mu.Unlock()
 	}()
-	for i, f := range batch {
+	bp := writeBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 2*writeChunk { // not one grown by a huge frame
+			*bp = (*bp)[:0]
+			writeBufPool.Put(bp)
+		}
+	}()
+	for len(batch) > 0 {
 		if c.killed.Load() {
-			c.requeue(batch[i:])
+			c.requeue(batch)
 			return true
 		}
-		if err := c.write(f, time.Now().Add(c.g.opts.WriteTimeout)); err != nil {
+		// As many whole frames as fit in one write (at least one).
+		buf, k, payload := (*bp)[:0], 0, 0
+		for k < len(batch) && (k == 0 || len(buf)+maxFrameHeader+len(batch[k]) <= writeChunk) {
+			buf = appendTextFrame(buf, batch[k])
+			payload += len(batch[k])
+			k++
+		}
+		*bp = buf
+		if err := c.writeRaw(buf, time.Now().Add(c.g.opts.WriteTimeout)); err != nil {
 			return false
 		}
-		n += len(f)
+		n += payload
+		batch = batch[k:]
 	}
 	return true
 }
@@ -415,14 +432,54 @@ func (c *conn) requeue(rest [][]byte) {
 	c.mu.Unlock()
 }
 
+// write sends one text frame.
 func (c *conn) write(frame []byte, deadline time.Time) error {
-	if err := c.ws.SetWriteDeadline(deadline); err != nil {
+	return c.writeRaw(appendTextFrame(make([]byte, 0, maxFrameHeader+len(frame)), frame), deadline)
+}
+
+// writeRaw writes encoded frames to the socket in one call. The frames
+// are encoded here rather than by the WebSocket library, whose writer
+// makes one write (one system call) per message: a batch of frames for a
+// connection goes out in one. Server frames are not masked, so a frame is
+// a header and the payload as it is. The library's own writes (the pong
+// its ping handler sends from the reader, a close it answers) can run
+// meanwhile: each of its frames and each of ours is one Write on the
+// socket, which Go's net package never interleaves, so the stream stays
+// whole frames.
+func (c *conn) writeRaw(frames []byte, deadline time.Time) error {
+	nc := c.ws.NetConn()
+	if err := nc.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
 	if c.aborted.Load() { // abort set its deadline before ours
 		return errAborted
 	}
-	return c.ws.WriteMessage(websocket.TextMessage, frame)
+	_, err := nc.Write(frames)
+	return err
+}
+
+// writeChunk bounds one socket write of a batch of frames.
+const writeChunk = 64 << 10
+
+// maxFrameHeader is the longest header of a server frame (no mask).
+const maxFrameHeader = 10
+
+var writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk); return &b }}
+
+// appendTextFrame appends a final, unmasked text frame holding payload
+// (RFC 6455 section 5.2).
+func appendTextFrame(b, payload []byte) []byte {
+	const finText = 0x80 | websocket.TextMessage
+	switch n := len(payload); {
+	case n <= 125:
+		b = append(b, finText, byte(n))
+	case n <= 0xffff:
+		b = append(b, finText, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, finText, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
 }
 
 // closeSocket ends a dying connection: the queued frames if it drains,
