@@ -395,12 +395,12 @@ func TestPresenceDeclaredStatus(t *testing.T) {
 }
 
 // Two instances share the presence store: a user on A is seen from B; when
-// A dies (stops rewriting its entries), its users go offline on B once the
-// TTL passes.
+// A dies (stops beating), its users go offline on B once the TTL passes
+// after its last beat, although their entries are still in the store.
 func TestPresenceAcrossInstancesAndADeadInstance(t *testing.T) {
 	t.Parallel()
 	clock := memory.NewFakeClock(presenceT0)
-	kv := memory.NewPresenceStore(clock, 75*time.Second)
+	kv := memory.NewPresenceStore(clock, 75*time.Second, 2*time.Hour)
 	a := newPresenceEnv(t, memapp.Options{Clock: clock, PresenceStore: kv, Presence: command.PresenceOptions{Instance: "a"}})
 	b := newPresenceEnv(t, memapp.Options{Clock: clock, PresenceStore: kv, Store: a.mem.Store, LastSeen: a.mem.LastSeen,
 		Presence: command.PresenceOptions{Instance: "b"}})
@@ -421,6 +421,9 @@ func TestPresenceAcrossInstancesAndADeadInstance(t *testing.T) {
 		t.Helper()
 		markers++
 		at := presenceT0.Add(time.Duration(markers) * time.Second)
+		if err := kv.Beat(context.Background(), "marker"); err != nil {
+			t.Fatal(err)
+		}
 		if err := kv.Put(context.Background(), "marker", 1<<40, presence.Entry{Status: presence.Online, LastSeen: at}); err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +432,7 @@ func TestPresenceAcrossInstancesAndADeadInstance(t *testing.T) {
 			return ok && sameTimePtr(p.LastSeen, at)
 		})
 	}
-	// Refreshes within the TTL keep the entry alive on B.
+	// A's beats within the TTL keep its entries alive on B.
 	for range 4 {
 		clock.Advance(25 * time.Second)
 		a.sweep()
@@ -437,7 +440,7 @@ func TestPresenceAcrossInstancesAndADeadInstance(t *testing.T) {
 		b.mem.PresenceWatcher.Expire()
 	}
 	b.waitStatus(bob, alice, presence.Online)
-	// A dies: no more sweeps. 75 s after its last rewrite, B drops it.
+	// A dies: no more sweeps. 75 s after its last beat, B drops it.
 	clock.Advance(74 * time.Second)
 	b.mem.PresenceWatcher.Expire()
 	if got := b.get(bob, alice.UserID)[0].Status; got != "online" {
@@ -623,12 +626,32 @@ func TestGetPresenceValidates(t *testing.T) {
 	}
 }
 
-// flakyStore is a presence store that can be down.
+// flakyStore is a presence store that can be down, and counts writes.
 type flakyStore struct {
 	ports.PresenceStore
-	mu   sync.Mutex
-	down bool
-	puts int // attempted while down
+	mu      sync.Mutex
+	down    bool
+	puts    int // attempted while down (puts and beats)
+	upPuts  int // entry puts while up
+	upBeats int // beats while up
+}
+
+func (s *flakyStore) Beat(ctx context.Context, instance string) error {
+	s.mu.Lock()
+	if s.down {
+		s.puts++
+		s.mu.Unlock()
+		return errs.New(errs.Unavailable, "store down")
+	}
+	s.upBeats++
+	s.mu.Unlock()
+	return s.PresenceStore.Beat(ctx, instance)
+}
+
+func (s *flakyStore) counts() (puts, beats int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upPuts, s.upBeats
 }
 
 func (s *flakyStore) setDown(down bool) {
@@ -644,6 +667,7 @@ func (s *flakyStore) Put(ctx context.Context, instance string, userID int64, e p
 		s.mu.Unlock()
 		return errs.New(errs.Unavailable, "store down")
 	}
+	s.upPuts++
 	s.mu.Unlock()
 	return s.PresenceStore.Put(ctx, instance, userID, e)
 }
@@ -653,7 +677,7 @@ func (s *flakyStore) Put(ctx context.Context, instance string, userID int64, e p
 func TestPresenceSurvivesAStoreOutage(t *testing.T) {
 	t.Parallel()
 	clock := memory.NewFakeClock(presenceT0)
-	store := &flakyStore{PresenceStore: memory.NewPresenceStore(clock, 75*time.Second)}
+	store := &flakyStore{PresenceStore: memory.NewPresenceStore(clock, 75*time.Second, 2*time.Hour)}
 	e := newPresenceEnv(t, memapp.Options{Clock: clock, PresenceStore: store})
 	us := e.users(4)
 	store.setDown(true)
@@ -676,5 +700,82 @@ func TestPresenceSurvivesAStoreOutage(t *testing.T) {
 	e.sweep()
 	for _, u := range us[1:] {
 		e.waitStatus(us[0], u, presence.Online)
+	}
+	// A beat that fails (the store may have lost its keys: a NATS
+	// server restarted without its storage) makes the next sweep that
+	// beats rewrite every entry, not only the changed ones.
+	clock.Advance(25 * time.Second)
+	store.setDown(true)
+	if err := e.mem.Presence.Sweep(ctx); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("sweep while down: %v, want unavailable", err)
+	}
+	store.setDown(false)
+	puts, _ := store.counts()
+	e.sweep()
+	if after, _ := store.counts(); after-puts != 3 {
+		t.Fatalf("%d entries rewritten after the store came back, want the 3 connected users'", after-puts)
+	}
+}
+
+// A connected user who does nothing costs no write: the instance beats
+// every Refresh (25 s here) and keeps their entry alive by it; the entry
+// itself is rewritten every EntryRefresh (40 min, a third of the store's
+// 2 h) or when it changes, or when the user's activity moved last seen by
+// Refresh (so GET /presence's last_seen stays as fresh as it was).
+func TestAnIdleUserCostsNoWriteButTheInstanceBeats(t *testing.T) {
+	t.Parallel()
+	clock := memory.NewFakeClock(presenceT0)
+	store := &flakyStore{PresenceStore: memory.NewPresenceStore(clock, 75*time.Second, 2*time.Hour)}
+	e := newPresenceEnv(t, memapp.Options{Clock: clock, PresenceStore: store})
+	us := e.users(2)
+	alice, bob := us[0], us[1]
+	e.group(alice, bob)
+	e.connect(alice, "a", "web")
+	e.connect(bob, "b", "web")
+	e.waitStatus(alice, bob, presence.Online)
+	puts0, beats0 := store.counts()
+	if puts0 != 2 || beats0 != 1 {
+		t.Fatalf("after two connects: %d puts and %d beats, want 2 and 1", puts0, beats0)
+	}
+	// Ten minutes of sweeps, a second apart: each turns away once, 5
+	// minutes after connecting (one put each), and nothing else is
+	// written but the beats.
+	for range 600 {
+		clock.Advance(time.Second)
+		e.sweep()
+	}
+	puts, beats := store.counts()
+	if puts-puts0 != 2 {
+		t.Fatalf("%d puts in ten idle minutes, want 2 (each user turning away once)", puts-puts0)
+	}
+	if beats-beats0 != 24 {
+		t.Fatalf("%d beats in ten minutes, want one every 25 s (24)", beats-beats0)
+	}
+	e.waitStatus(alice, bob, presence.Away)
+	// Bob's activity moves his last seen: his entry is rewritten once it
+	// moved by Refresh, not at every activity.
+	puts0, _ = store.counts()
+	for range 60 {
+		clock.Advance(time.Second)
+		if err := e.mem.App.Commands.TouchPresence.Handle(context.Background(), command.TouchPresence{Actor: bob, ConnID: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		e.publish()
+		e.sweep()
+	}
+	puts, _ = store.counts()
+	if n := puts - puts0; n < 2 || n > 4 {
+		t.Fatalf("%d puts in a minute of activity, want 1 back to online and about 1 every 25 s of last seen (2..4)", n)
+	}
+	// Over an idle hour (one and a half EntryRefresh periods), bob turns
+	// away again and each entry is rewritten all the same, once.
+	puts0, _ = store.counts()
+	for range 60 {
+		clock.Advance(time.Minute)
+		e.sweep()
+	}
+	puts, _ = store.counts()
+	if n := puts - puts0; n < 3 || n > 5 {
+		t.Fatalf("%d puts in an idle hour, want bob turning away and each entry rewritten once by EntryRefresh (3..5)", n)
 	}
 }

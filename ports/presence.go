@@ -36,36 +36,48 @@ type SignalPublisher interface {
 	PublishSignal(ctx context.Context, e Event) error
 }
 
-// PresenceChange is an entry of the presence store as a watcher sees it:
-// put (Deleted false, with Entry) or deleted.
+// PresenceChange is a change of the presence store as a watcher sees it:
+// an entry put (Deleted false, with Entry) or deleted, or an instance's
+// beat (Beat, UserID 0).
 type PresenceChange struct {
 	Instance string
 	UserID   int64
 	Entry    presence.Entry
 	Deleted  bool
+	Beat     bool
 }
 
-// PresenceStore is shared by the server instances: each puts, per user
-// with connections on it, what its connections say (presence.Entry), and
-// rewrites it within TTL while the user stays; every instance watches all
-// entries and merges them. An instance that dies stops rewriting, and its
-// entries expire. Instance names are 1..64 of [A-Za-z0-9_-].
+// PresenceStore is shared by the server instances. Each instance beats
+// every heartbeat (Beat) and puts, per user with connections on it, what
+// its connections say (presence.Entry) when that changes; every instance
+// watches the beats and all entries and merges, per user, the entries of
+// the instances alive. An instance that dies stops beating, and its
+// entries stop counting TTL after its last beat. An entry is rewritten
+// when it changes, not every heartbeat, so a connected user who does
+// nothing costs nothing; entries not rewritten within EntryTTL are removed
+// (a safety net for those of dead instances: live instances rewrite
+// theirs well within it). Instance names are 1..64 of [A-Za-z0-9_-].
 type PresenceStore interface {
-	// Put writes instance's entry of userID; it lives TTL from now.
+	// Put writes instance's entry of userID; it lives EntryTTL from now.
 	Put(ctx context.Context, instance string, userID int64, e presence.Entry) error
 	// Delete removes instance's entry of userID (no error if absent).
 	Delete(ctx context.Context, instance string, userID int64) error
-	// Watch calls handler with every live entry before it returns, then
-	// with every put and delete after that, from one goroutine at a time
-	// in order, until the subscription ends; ctx bounds the call only.
-	// A key's changes not yet delivered may be coalesced to its latest
-	// (the JetStream bucket keeps one revision per key, so a watcher that
-	// lags skips older ones): every key's latest state always arrives.
-	// Expiry is not announced (NATS Server 2.9 has no expiry markers):
-	// watchers drop an entry not rewritten within TTL themselves.
+	// Beat says instance is alive, for TTL from now.
+	Beat(ctx context.Context, instance string) error
+	// Watch calls handler with every live entry and every beat younger
+	// than TTL before it returns, then with every put, delete and beat
+	// after that, from one goroutine at a time in order, until the
+	// subscription ends; ctx bounds the call only. A key's changes not
+	// yet delivered may be coalesced to its latest (the JetStream bucket
+	// keeps one revision per key, so a watcher that lags skips older
+	// ones): every key's latest state always arrives. Expiry is not
+	// announced (NATS Server 2.9 has no expiry markers): watchers judge
+	// an instance dead themselves, TTL after they last heard it beat.
 	Watch(ctx context.Context, handler func(PresenceChange)) (Subscription, error)
-	// TTL is how long an entry lives after its last put.
+	// TTL is how long an instance counts as alive after its last beat.
 	TTL() time.Duration
+	// EntryTTL is how long an entry lives after its last put.
+	EntryTTL() time.Duration
 }
 
 // LastSeen is a user's last activity as stored, so it survives restarts.

@@ -33,27 +33,49 @@ type presenceRow struct {
 
 // PresenceStore is an in-process presence store, shared by the App
 // instances of one test as the NATS bucket is by servers. Entries expire
-// TTL after their last put on the store's clock, silently, as in NATS.
+// EntryTTL after their last put on the store's clock, silently, as in
+// NATS; a watch starts with the beats younger than TTL.
 type PresenceStore struct {
-	clock ports.Clock
-	ttl   time.Duration
+	clock    ports.Clock
+	ttl      time.Duration
+	entryTTL time.Duration
 
 	mu       sync.Mutex
 	rows     map[presenceKey]presenceRow
+	beats    map[string]time.Time
 	watchers map[*presenceWatch]struct{}
 }
 
-// NewPresenceStore returns an empty store whose entries live ttl.
-func NewPresenceStore(clock ports.Clock, ttl time.Duration) *PresenceStore {
-	if clock == nil || ttl <= 0 {
-		panic("memory: NewPresenceStore needs a clock and a positive TTL")
+// NewPresenceStore returns an empty store whose instances live ttl after
+// their last beat and whose entries live entryTTL after their last put.
+func NewPresenceStore(clock ports.Clock, ttl, entryTTL time.Duration) *PresenceStore {
+	if clock == nil || ttl <= 0 || entryTTL < ttl {
+		panic("memory: NewPresenceStore needs a clock, a positive TTL and an entry TTL no shorter")
 	}
-	return &PresenceStore{clock: clock, ttl: ttl,
-		rows: make(map[presenceKey]presenceRow), watchers: make(map[*presenceWatch]struct{})}
+	return &PresenceStore{clock: clock, ttl: ttl, entryTTL: entryTTL,
+		rows: make(map[presenceKey]presenceRow), beats: make(map[string]time.Time), watchers: make(map[*presenceWatch]struct{})}
 }
 
-// TTL is how long an entry lives after its last put.
+// TTL is how long an instance counts as alive after its last beat.
 func (s *PresenceStore) TTL() time.Duration { return s.ttl }
+
+// EntryTTL is how long an entry lives after its last put.
+func (s *PresenceStore) EntryTTL() time.Duration { return s.entryTTL }
+
+// Beat says instance is alive.
+func (s *PresenceStore) Beat(ctx context.Context, instance string) error {
+	if err := ctx.Err(); err != nil {
+		return canceled(err)
+	}
+	if !instanceName.MatchString(instance) {
+		return errs.Invalidf("presence instance must be 1..64 of [A-Za-z0-9_-]")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.beats[instance] = s.clock.Now()
+	s.announceLocked(ports.PresenceChange{Instance: instance, Beat: true})
+	return nil
+}
 
 // Put writes instance's entry of userID.
 func (s *PresenceStore) Put(ctx context.Context, instance string, userID int64, e presence.Entry) error {
@@ -115,8 +137,13 @@ func (s *PresenceStore) Watch(ctx context.Context, handler func(ports.PresenceCh
 	s.mu.Lock()
 	now := s.clock.Now()
 	var live []ports.PresenceChange
+	for instance, at := range s.beats {
+		if now.Sub(at) < s.ttl {
+			live = append(live, ports.PresenceChange{Instance: instance, Beat: true})
+		}
+	}
 	for k, r := range s.rows {
-		if now.Sub(r.putAt) >= s.ttl {
+		if now.Sub(r.putAt) >= s.entryTTL {
 			delete(s.rows, k)
 			continue
 		}

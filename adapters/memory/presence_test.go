@@ -11,8 +11,8 @@ import (
 
 func TestPresenceStore(t *testing.T) {
 	t.Parallel()
-	porttest.RunPresenceStore(t, func(t *testing.T, ttl time.Duration) ports.PresenceStore {
-		return memory.NewPresenceStore(memory.SystemClock{}, ttl)
+	porttest.RunPresenceStore(t, func(t *testing.T, ttl, entryTTL time.Duration) ports.PresenceStore {
+		return memory.NewPresenceStore(memory.SystemClock{}, ttl, entryTTL)
 	})
 }
 

@@ -25,24 +25,34 @@ var _ ports.PresenceStore = (*PresenceKV)(nil)
 // DefaultPresenceBucket is the key-value bucket of presence entries.
 const DefaultPresenceBucket = "FECHATTER_PRESENCE"
 
-// PresenceKVConfig names the presence bucket and sets its TTL.
+// PresenceKVConfig names the presence bucket and sets its TTLs.
 type PresenceKVConfig struct {
 	Bucket string // default DefaultPresenceBucket
-	// TTL is the bucket's MaxAge: an entry not rewritten within it is
-	// removed. Required. (A bucket-wide age, which NATS Server 2.9 has;
-	// per-key TTLs need 2.11.)
-	TTL      time.Duration
+	// TTL is how long an instance counts as alive after its last beat.
+	// Required.
+	TTL time.Duration
+	// EntryTTL is the bucket's MaxAge: a key not rewritten within it is
+	// removed (a bucket-wide age, which NATS Server 2.9 has; per-key TTLs
+	// need 2.11). Default DefaultPresenceEntryTTL, and at least 3 TTL.
+	EntryTTL time.Duration
 	Replicas int // default 1
 }
 
+// DefaultPresenceEntryTTL is how long a presence entry outlives its last
+// put by default: instances rewrite their users' entries every third of
+// it, so a connected user who does nothing costs a write every 40 minutes.
+const DefaultPresenceEntryTTL = 2 * time.Hour
+
 // PresenceKV is the presence store on a JetStream key-value bucket: one
 // key <user_id>.<instance> per user and instance, its value the entry as
-// JSON. Watching uses an ordered consumer on the bucket, which NATS Server
-// 2.9 supports.
+// JSON, and one key beat.<instance> per instance, rewritten at every beat.
+// Watching uses an ordered consumer on the bucket, which NATS Server 2.9
+// supports.
 type PresenceKV struct {
-	kv  jetstream.KeyValue
-	ttl time.Duration
-	log *zap.Logger
+	kv       jetstream.KeyValue
+	ttl      time.Duration
+	entryTTL time.Duration
+	log      *zap.Logger
 }
 
 // EnsurePresenceKV creates the bucket, or updates it to cfg; running it
@@ -54,6 +64,10 @@ func EnsurePresenceKV(ctx context.Context, js jetstream.JetStream, cfg PresenceK
 	if cfg.TTL <= 0 {
 		return nil, errs.Invalidf("presence bucket %s: TTL must be positive", cfg.Bucket)
 	}
+	if cfg.EntryTTL <= 0 {
+		cfg.EntryTTL = DefaultPresenceEntryTTL
+	}
+	cfg.EntryTTL = max(cfg.EntryTTL, 3*cfg.TTL)
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
@@ -62,9 +76,9 @@ func EnsurePresenceKV(ctx context.Context, js jetstream.JetStream, cfg PresenceK
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
-		Description: "Fechatter presence: per user and server instance, what its connections say",
+		Description: "Fechatter presence: per user and server instance, what its connections say; per instance, its beat",
 		History:     1,
-		TTL:         cfg.TTL,
+		TTL:         cfg.EntryTTL,
 		// File storage: the bucket survives a NATS restart, so live
 		// instances' entries do not all vanish at once.
 		Storage:  jetstream.FileStorage,
@@ -73,11 +87,28 @@ func EnsurePresenceKV(ctx context.Context, js jetstream.JetStream, cfg PresenceK
 	if err != nil {
 		return nil, fmt.Errorf("ensure presence bucket %s: %w", cfg.Bucket, err)
 	}
-	return &PresenceKV{kv: kv, ttl: cfg.TTL, log: log}, nil
+	return &PresenceKV{kv: kv, ttl: cfg.TTL, entryTTL: cfg.EntryTTL, log: log}, nil
 }
 
-// TTL is how long an entry lives after its last put.
+// TTL is how long an instance counts as alive after its last beat.
 func (p *PresenceKV) TTL() time.Duration { return p.ttl }
+
+// EntryTTL is how long an entry lives after its last put.
+func (p *PresenceKV) EntryTTL() time.Duration { return p.entryTTL }
+
+// beatPrefix starts the key of an instance's beat (no user id does).
+const beatPrefix = "beat."
+
+// Beat rewrites instance's beat key.
+func (p *PresenceKV) Beat(ctx context.Context, instance string) error {
+	if !instanceName.MatchString(instance) {
+		return errs.Invalidf("presence instance must be 1..64 of [A-Za-z0-9_-]")
+	}
+	if _, err := p.kv.Put(ctx, beatPrefix+instance, nil); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "put presence beat of %s", instance)
+	}
+	return nil
+}
 
 var instanceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -151,6 +182,9 @@ func (p *PresenceKV) Watch(ctx context.Context, handler func(ports.PresenceChang
 				initial = false
 				continue
 			}
+			if e.Operation() == jetstream.KeyValuePut && strings.HasPrefix(e.Key(), beatPrefix) && time.Since(e.Created()) >= p.ttl {
+				continue // a dead instance's last beat
+			}
 			p.deliver(e, handler)
 		case <-ctx.Done():
 			_ = sub.Unsubscribe()
@@ -171,6 +205,12 @@ func (p *PresenceKV) Watch(ctx context.Context, handler func(ports.PresenceChang
 }
 
 func (p *PresenceKV) deliver(e jetstream.KeyValueEntry, handler func(ports.PresenceChange)) {
+	if instance, ok := strings.CutPrefix(e.Key(), beatPrefix); ok {
+		if e.Operation() == jetstream.KeyValuePut && instanceName.MatchString(instance) {
+			handler(ports.PresenceChange{Instance: instance, Beat: true})
+		}
+		return
+	}
 	user, instance, ok := strings.Cut(e.Key(), ".")
 	id, err := strconv.ParseInt(user, 10, 64)
 	if !ok || err != nil || id <= 0 || !instanceName.MatchString(instance) {

@@ -18,13 +18,13 @@ import (
 
 // newPresenceKV ensures a bucket of its own on the server at url (deleted
 // when the test ends) and returns the store on a connection of its own.
-func newPresenceKV(t *testing.T, url string, ttl time.Duration) ports.PresenceStore {
+func newPresenceKV(t *testing.T, url string, ttl, entryTTL time.Duration) ports.PresenceStore {
 	t.Helper()
 	js := jetStream(t, connect(t, url))
 	bucket := "FECHATTER_PRESENCE_TEST_" + strings.ToUpper(porttest.Unique(""))
 	var kv ports.PresenceStore
 	err := retryStoreCreate(func() (err error) {
-		kv, err = natsadapter.EnsurePresenceKV(ctxFor(t), js, natsadapter.PresenceKVConfig{Bucket: bucket, TTL: ttl}, zap.NewNop())
+		kv, err = natsadapter.EnsurePresenceKV(ctxFor(t), js, natsadapter.PresenceKVConfig{Bucket: bucket, TTL: ttl, EntryTTL: entryTTL}, zap.NewNop())
 		return err
 	})
 	if err != nil {
@@ -40,8 +40,8 @@ func newPresenceKV(t *testing.T, url string, ttl time.Duration) ports.PresenceSt
 
 func TestPresenceKVEmbedded(t *testing.T) {
 	srv := startEmbedded(t, natsadapter.EmbeddedConfig{StoreDir: t.TempDir()})
-	porttest.RunPresenceStore(t, func(t *testing.T, ttl time.Duration) ports.PresenceStore {
-		return newPresenceKV(t, srv.ClientURL(), ttl)
+	porttest.RunPresenceStore(t, func(t *testing.T, ttl, entryTTL time.Duration) ports.PresenceStore {
+		return newPresenceKV(t, srv.ClientURL(), ttl, entryTTL)
 	})
 }
 
@@ -50,8 +50,8 @@ func TestPresenceKVEmbedded(t *testing.T) {
 // its own.
 func TestPresenceKVExternal(t *testing.T) {
 	url := externalURL(t)
-	porttest.RunPresenceStore(t, func(t *testing.T, ttl time.Duration) ports.PresenceStore {
-		return newPresenceKV(t, url, ttl)
+	porttest.RunPresenceStore(t, func(t *testing.T, ttl, entryTTL time.Duration) ports.PresenceStore {
+		return newPresenceKV(t, url, ttl, entryTTL)
 	})
 }
 
@@ -76,15 +76,25 @@ func TestEnsurePresenceKVIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.TTL() != time.Minute || st.History() != 1 {
-			t.Fatalf("bucket TTL %s history %d, want 1m and 1", st.TTL(), st.History())
+		// The bucket's age is the entries' TTL (the default), not the
+		// beat's.
+		if st.TTL() != natsadapter.DefaultPresenceEntryTTL || st.History() != 1 {
+			t.Fatalf("bucket TTL %s history %d, want %s and 1", st.TTL(), st.History(), natsadapter.DefaultPresenceEntryTTL)
 		}
-		cfg.TTL = 2 * time.Minute // a new heartbeat setting updates the bucket
+		cfg.EntryTTL = 3 * time.Hour // a new setting updates the bucket
 		if _, err := natsadapter.EnsurePresenceKV(ctxFor(t), js, cfg, nil); err != nil {
-			t.Fatalf("EnsurePresenceKV with a new TTL: %v", err)
+			t.Fatalf("EnsurePresenceKV with a new entry TTL: %v", err)
 		}
-		if st, _ = kv.Status(ctxFor(t)); st.TTL() != 2*time.Minute {
-			t.Fatalf("bucket TTL %s after the update, want 2m", st.TTL())
+		if st, _ = kv.Status(ctxFor(t)); st.TTL() != 3*time.Hour {
+			t.Fatalf("bucket TTL %s after the update, want 3h", st.TTL())
+		}
+		cfg.EntryTTL = time.Minute // never under three beats' TTL
+		store, err := natsadapter.EnsurePresenceKV(ctxFor(t), js, cfg, nil)
+		if err != nil {
+			t.Fatalf("EnsurePresenceKV with a short entry TTL: %v", err)
+		}
+		if st, _ = kv.Status(ctxFor(t)); st.TTL() != 3*time.Minute || store.EntryTTL() != 3*time.Minute || store.TTL() != time.Minute {
+			t.Fatalf("bucket TTL %s, store TTLs %s and %s; want 3m, 3m and 1m", st.TTL(), store.EntryTTL(), store.TTL())
 		}
 		if _, err := natsadapter.EnsurePresenceKV(ctxFor(t), js, natsadapter.PresenceKVConfig{Bucket: cfg.Bucket}, nil); !errs.Is(err, errs.Invalid) {
 			t.Fatalf("no TTL: err = %v, want invalid", err)

@@ -22,10 +22,14 @@ type PresenceOptions struct {
 	Instance string
 	Rules    presence.Rules
 	Typing   presence.TypingRules
-	// Refresh is how often a user's entry is rewritten while they stay
-	// (the heartbeat); it must be well within the store's TTL. Default a
-	// third of the TTL.
+	// Refresh is how often the instance beats in the store (well within
+	// the store's TTL), and how far a user's last activity may move
+	// before their entry is rewritten with it. Default a third of the TTL.
 	Refresh time.Duration
+	// EntryRefresh is how often an entry that did not change is rewritten
+	// all the same, well within the store's EntryTTL. Default a third of
+	// it.
+	EntryRefresh time.Duration
 	// SaveEvery bounds the last seen writes of an active user: at most one
 	// per SaveEvery, plus one once their last connection is gone. Default
 	// 1 minute.
@@ -38,7 +42,10 @@ type PresenceOptions struct {
 // LocalPresence is this server instance's presence and typing state: the
 // Presence aggregate (presence.Connections) of each user connected here,
 // written to the shared presence store when its status or platform
-// changes and rewritten every Refresh; last seen times saved to storage;
+// changes or its last activity moved by Refresh (and every EntryRefresh),
+// and the instance's beat every Refresh, which keeps all its entries
+// alive: a connected user who does nothing costs no write; last seen
+// times saved to storage;
 // and who is typing where. The presence commands change it in memory and
 // never wait for the presence store or the database (a NATS outage does
 // not slow a message.send down); Run writes the changes at once and moves
@@ -55,6 +62,11 @@ type LocalPresence struct {
 	users map[int64]*localUser
 	dirty map[int64]*localUser // changed, waiting for Publish
 	wake  chan struct{}        // a user became dirty
+	// beatAt is when the store last took the instance's beat; beatLost,
+	// that a beat failed since: once one passes again, every entry is
+	// rewritten (the store may have lost them).
+	beatAt   time.Time
+	beatLost bool
 
 	typingMu sync.Mutex
 	typing   map[typingKey]*presence.Typing
@@ -89,6 +101,9 @@ func NewLocalPresence(store ports.PresenceStore, lastSeen ports.LastSeenReposito
 	o.Typing = o.Typing.WithDefaults()
 	if o.Refresh <= 0 {
 		o.Refresh = store.TTL() / 3
+	}
+	if o.EntryRefresh <= 0 {
+		o.EntryRefresh = store.EntryTTL() / 3
 	}
 	if o.SaveEvery <= 0 {
 		o.SaveEvery = time.Minute
@@ -156,14 +171,15 @@ func (p *LocalPresence) changedLocked(u *localUser, now time.Time) {
 }
 
 // publishLocked writes u's entry to the store if its status or platform
-// changed since the last write, or force. A failed write is retried by
-// the next sweep.
+// changed since the last write, its last activity moved by Refresh, or
+// force. A failed write is retried by the next sweep.
 func (p *LocalPresence) publishLocked(ctx context.Context, u *localUser, now time.Time, force bool) error {
 	e := u.conns.State(now, p.opts.Rules)
 	if e.Status == presence.Offline {
 		return nil // the sweep deletes the entry once the grace is over
 	}
-	if u.stored && !u.dirty && !force && e.Status == u.published.Status && e.Platform == u.published.Platform {
+	if u.stored && !u.dirty && !force && e.Status == u.published.Status && e.Platform == u.published.Platform &&
+		e.LastSeen.Sub(u.published.LastSeen) < p.opts.Refresh {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, storeTimeout)
@@ -233,6 +249,16 @@ func (p *LocalPresence) touch(ctx context.Context, a Actor, connID string, statu
 // it as soon as a command changed one; Sweep includes it.
 func (p *LocalPresence) Publish(ctx context.Context) error {
 	p.mu.Lock()
+	beaten := !p.beatAt.IsZero()
+	p.mu.Unlock()
+	if !beaten {
+		// The instance's first beat goes before its first entry, which
+		// the watchers would not count until it came.
+		if err := p.beat(ctx, p.clock.Now(), true); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
 	users := make([]*localUser, 0, len(p.dirty))
 	for _, u := range p.dirty {
 		users = append(users, u)
@@ -268,6 +294,16 @@ func (p *LocalPresence) Publish(ctx context.Context) error {
 // tests with a fake clock call it directly.
 func (p *LocalPresence) Sweep(ctx context.Context) error {
 	now := p.clock.Now()
+	var errList []error
+	storeUp := true // after a failed write, leave the store alone until the next sweep
+	reput := false
+	if err := p.beat(ctx, now, false); err != nil {
+		errList, storeUp = append(errList, err), false
+	} else {
+		p.mu.Lock()
+		reput, p.beatLost = p.beatLost, false
+		p.mu.Unlock()
+	}
 	p.mu.Lock()
 	users := make([]*localUser, 0, len(p.users))
 	for _, u := range p.users {
@@ -275,10 +311,8 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	var errList []error
 	var save []ports.LastSeen
 	var saving []*localUser
-	storeUp := true // after a failed write, leave the store alone until the next sweep
 	for _, u := range users {
 		u.mu.Lock()
 		if u.removed {
@@ -298,7 +332,7 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 				u.stored, u.dirty, u.published = false, false, presence.Entry{}
 			}
 		case !gone:
-			if err := p.publishLocked(ctx, u, now, now.Sub(u.putAt) >= p.opts.Refresh); err != nil {
+			if err := p.publishLocked(ctx, u, now, reput || now.Sub(u.putAt) >= p.opts.EntryRefresh); err != nil {
 				errList, storeUp = append(errList, err), false
 			}
 		}
@@ -328,11 +362,38 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 	return errors.Join(errList...)
 }
 
-// Run sweeps every Tick until ctx ends, then saves every last seen time
+// beat writes the instance's beat if one is due (or always, with force).
+// A failure is remembered: the sweep that next beats rewrites every entry.
+func (p *LocalPresence) beat(ctx context.Context, now time.Time, force bool) error {
+	p.mu.Lock()
+	due := force || p.beatLost || p.beatAt.IsZero() || now.Sub(p.beatAt) >= p.opts.Refresh
+	p.mu.Unlock()
+	if !due {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	err := p.store.Beat(wctx, p.opts.Instance)
+	cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if !p.beatAt.IsZero() {
+			p.beatLost = true
+		}
+		return err
+	}
+	p.beatAt = now
+	return nil
+}
+
+// Run beats at once, then sweeps every Tick until ctx ends, then saves every last seen time
 // not saved yet (bounded by flushTimeout), so that it survives the
 // restart. Entries in the store are left to expire: users whose clients
 // reconnect to another instance within the TTL do not flap offline.
 func (p *LocalPresence) Run(ctx context.Context) error {
+	if err := p.beat(ctx, p.clock.Now(), true); err != nil && ctx.Err() == nil {
+		p.log.Warn("presence: first beat not written; the sweeps retry", zap.Error(err))
+	}
 	t := time.NewTicker(p.opts.Tick)
 	defer t.Stop()
 	for {

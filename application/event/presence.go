@@ -32,11 +32,15 @@ type PresenceWatcherOptions struct {
 }
 
 // PresenceWatcher runs on every instance. It watches every entry of the
-// presence store (each instance's view of each of its users), merges them
-// per user into one presence (presence.Merge) and, when a user's status or
-// platform changes, looks up the user's chats and hands the change to the
-// notifier, which delivers it to the local connections in those chats.
-// It is also the query side's PresenceView.
+// presence store (each instance's view of each of its users) and every
+// instance's beat, merges per user the entries of the instances alive
+// (heard beating within the store's TTL) into one presence
+// (presence.Merge) and, when a user's status or platform changes, looks up
+// the user's chats and hands the change to the notifier, which delivers it
+// to the local connections in those chats. An instance that stops beating
+// takes its users' entries out of the merge TTL after its last beat; one
+// that beats again brings them back. It is also the query side's
+// PresenceView.
 //
 // Fan-out choice: every instance already receives every change through
 // its watch, so nothing more travels over NATS; each instance asks the
@@ -55,9 +59,11 @@ type PresenceWatcher struct {
 	opts  PresenceWatcherOptions
 
 	mu      sync.Mutex
-	entries map[int64]map[string]watched // user -> instance -> entry
-	known   map[int64]presence.Entry     // merged; kept when a user goes offline for last seen
-	pending map[int64]struct{}           // changes waiting for fan-out
+	entries map[int64]map[string]presence.Entry // user -> instance -> entry
+	users   map[string]map[int64]struct{}       // instance -> users it has an entry of
+	beats   map[string]beat                     // instance -> its last beat heard
+	known   map[int64]presence.Entry            // merged; kept when a user goes offline for last seen
+	pending map[int64]struct{}                  // changes waiting for fan-out
 	loading bool
 
 	wake     chan struct{}
@@ -67,9 +73,17 @@ type PresenceWatcher struct {
 	done     sync.WaitGroup
 }
 
-type watched struct {
-	entry presence.Entry
-	at    time.Time // when this watcher last heard of it
+// beat is what the watcher knows of an instance's life.
+type beat struct {
+	at   time.Time // when this watcher last heard it beat; zero: never
+	seen time.Time // when its first entry came in, if before any beat
+	dead bool      // silent for TTL since at (Expire said so)
+}
+
+// aliveLocked reports whether instance's entries count.
+func (w *PresenceWatcher) aliveLocked(instance string) bool {
+	b, ok := w.beats[instance]
+	return ok && !b.at.IsZero() && !b.dead
 }
 
 var _ query.PresenceView = (*PresenceWatcher)(nil)
@@ -89,7 +103,8 @@ func NewPresenceWatcher(store ports.PresenceStore, chats query.MemberChats, cloc
 		o.LookupTimeout = 5 * time.Second
 	}
 	return &PresenceWatcher{store: store, chats: chats, clock: clock, log: log, opts: o,
-		entries: make(map[int64]map[string]watched), known: make(map[int64]presence.Entry),
+		entries: make(map[int64]map[string]presence.Entry), users: make(map[string]map[int64]struct{}),
+		beats: make(map[string]beat), known: make(map[int64]presence.Entry),
 		pending: make(map[int64]struct{}), wake: make(chan struct{}, 1)}
 }
 
@@ -140,18 +155,48 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 	now := w.clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if c.Beat {
+		b := w.beats[c.Instance]
+		revived := b.at.IsZero() || b.dead
+		w.beats[c.Instance] = beat{at: now}
+		if revived {
+			// Its entries count again (or for the first time: they may
+			// have come in before its first beat).
+			for userID := range w.users[c.Instance] {
+				w.remergeLocked(userID)
+			}
+		}
+		return
+	}
 	byInstance := w.entries[c.UserID]
 	if c.Deleted {
 		if _, ok := byInstance[c.Instance]; !ok {
 			return
 		}
 		delete(byInstance, c.Instance)
+		if us := w.users[c.Instance]; us != nil {
+			delete(us, c.UserID)
+			if len(us) == 0 {
+				delete(w.users, c.Instance)
+			}
+		}
 	} else {
 		if byInstance == nil {
-			byInstance = make(map[string]watched)
+			byInstance = make(map[string]presence.Entry)
 			w.entries[c.UserID] = byInstance
 		}
-		byInstance[c.Instance] = watched{entry: c.Entry, at: now}
+		byInstance[c.Instance] = c.Entry
+		us := w.users[c.Instance]
+		if us == nil {
+			us = make(map[int64]struct{})
+			w.users[c.Instance] = us
+		}
+		us[c.UserID] = struct{}{}
+		if _, ok := w.beats[c.Instance]; !ok {
+			// Not heard beating yet: counts once it is (its beat may
+			// come through after its first entries).
+			w.beats[c.Instance] = beat{seen: now}
+		}
 	}
 	w.remergeLocked(c.UserID)
 }
@@ -161,8 +206,10 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 func (w *PresenceWatcher) remergeLocked(userID int64) {
 	byInstance := w.entries[userID]
 	list := make([]presence.Entry, 0, len(byInstance))
-	for _, e := range byInstance {
-		list = append(list, e.entry)
+	for instance, e := range byInstance {
+		if w.aliveLocked(instance) {
+			list = append(list, e)
+		}
 	}
 	if len(byInstance) == 0 {
 		delete(w.entries, userID)
@@ -193,24 +240,37 @@ func (w *PresenceWatcher) remergeLocked(userID int64) {
 	}
 }
 
-// Expire drops entries not rewritten within the store's TTL: the store
-// does not announce expiry, so a dead instance's users go offline here.
+// Expire takes out of the merge the entries of the instances not heard
+// beating within the store's TTL (the store does not announce expiry, so
+// a dead instance's users go offline here), and forgets, with their
+// entries, instances silent for longer than the store keeps an entry.
 // Start runs it every Tick; tests with a fake clock call it directly.
 func (w *PresenceWatcher) Expire() {
 	now := w.clock.Now()
-	ttl := w.store.TTL()
+	ttl, entryTTL := w.store.TTL(), w.store.EntryTTL()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for userID, byInstance := range w.entries {
-		changed := false
-		for instance, e := range byInstance {
-			if now.Sub(e.at) >= ttl {
-				delete(byInstance, instance)
-				changed = true
-			}
+	for instance, b := range w.beats {
+		last := b.at
+		if last.IsZero() {
+			last = b.seen // entries, never a beat: they never counted
 		}
-		if changed {
-			w.remergeLocked(userID)
+		silent := now.Sub(last)
+		if silent >= entryTTL {
+			delete(w.beats, instance)
+			users := w.users[instance]
+			delete(w.users, instance)
+			for userID := range users {
+				delete(w.entries[userID], instance)
+				w.remergeLocked(userID)
+			}
+			continue
+		}
+		if !b.at.IsZero() && !b.dead && silent >= ttl {
+			w.beats[instance] = beat{at: b.at, dead: true}
+			for userID := range w.users[instance] {
+				w.remergeLocked(userID)
+			}
 		}
 	}
 }

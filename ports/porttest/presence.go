@@ -18,21 +18,22 @@ import (
 const presenceWait = 15 * time.Second
 
 // RunPresenceStore is the contract of ports.PresenceStore. newStore returns
-// a fresh store (isolated from every other call) whose entries live ttl,
-// cleaned up through t; expiry is waited for in real time, so ttl is short.
+// a fresh store (isolated from every other call) whose instances live ttl
+// after a beat and whose entries live entryTTL (at least 3 ttl), cleaned
+// up through t; expiry is waited for in real time, so the TTLs are short.
 //
 // To show that something is NOT delivered, the suite puts a later marker
 // entry and waits for it: changes come in order.
-func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duration) ports.PresenceStore) {
+func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl, entryTTL time.Duration) ports.PresenceStore) {
 	t.Helper()
 	const ttl = time.Second
 
 	t.Run("WatchStartsWithTheLiveEntries", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t, time.Minute)
+		s := newStore(t, time.Minute, time.Hour)
 		ctx := presenceContext(t)
-		if s.TTL() != time.Minute {
-			t.Fatalf("TTL() = %s, want 1m", s.TTL())
+		if s.TTL() != time.Minute || s.EntryTTL() != time.Hour {
+			t.Fatalf("TTL() = %s, EntryTTL() = %s, want 1m and 1h", s.TTL(), s.EntryTTL())
 		}
 		a := presence.Entry{Status: presence.Online, Platform: "web ü", LastSeen: Now()}
 		b := presence.Entry{Status: presence.Away, Platform: "", LastSeen: Now().Add(-time.Hour)}
@@ -52,7 +53,7 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 
 	t.Run("WatchSeesPutsAndDeletesInOrder", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t, time.Minute)
+		s := newStore(t, time.Minute, time.Hour)
 		ctx := presenceContext(t)
 		rec := presenceWatch(t, s)
 		on := presence.Entry{Status: presence.Online, Platform: "ios", LastSeen: Now()}
@@ -101,7 +102,7 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 
 	t.Run("InstancesHaveTheirOwnEntries", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t, time.Minute)
+		s := newStore(t, time.Minute, time.Hour)
 		ctx := presenceContext(t)
 		e := presence.Entry{Status: presence.Online, Platform: "web", LastSeen: Now()}
 		presencePut(t, ctx, s, "one", 9, e)
@@ -123,7 +124,7 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 
 	t.Run("EntriesExpireUnlessRewritten", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t, ttl)
+		s := newStore(t, ttl/3, ttl)
 		ctx := presenceContext(t)
 		e := presence.Entry{Status: presence.Online, Platform: "web", LastSeen: Now()}
 		presencePut(t, ctx, s, "dead", 1, e)
@@ -134,7 +135,7 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 		for {
 			time.Sleep(ttl / 4)
 			presencePut(t, ctx, s, "alive", 2, e)
-			got := presenceWatch(t, s).latest()
+			got := presenceEntries(presenceWatch(t, s).latest())
 			if len(got) == 1 && got[0].Instance == "alive" {
 				return
 			}
@@ -146,7 +147,7 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 
 	t.Run("UnsubscribeStopsDelivery", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t, time.Minute)
+		s := newStore(t, time.Minute, time.Hour)
 		ctx := presenceContext(t)
 		stopped := presenceWatch(t, s)
 		other := presenceWatch(t, s)
@@ -163,9 +164,77 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 		}
 	})
 
+	t.Run("BeatsAreWatched", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, time.Minute, time.Hour)
+		ctx := presenceContext(t)
+		presenceBeat(t, ctx, s, "one")
+		rec := presenceWatch(t, s) // the beat is in before Watch returns
+		if got := rec.all(); len(got) != 1 || !got[0].Beat || got[0].Instance != "one" || got[0].UserID != 0 {
+			t.Fatalf("watch started with %+v, want instance one's beat", got)
+		}
+		// Beats and entries come in order, each beat as often as it is
+		// written (one key per instance: a lagging watcher may see fewer).
+		e := presence.Entry{Status: presence.Online, Platform: "web", LastSeen: Now()}
+		presenceBeat(t, ctx, s, "two")
+		presencePut(t, ctx, s, "two", 3, e)
+		presenceBeat(t, ctx, s, "two")
+		presencePut(t, ctx, s, "two", 4, e) // marker
+		changes := rec.waitFor(t, "the marker", func(cs []ports.PresenceChange) bool {
+			return len(cs) > 0 && cs[len(cs)-1].UserID == 4
+		})
+		var beats int
+		for _, c := range changes[1:] {
+			if c.Beat {
+				if c.Instance != "two" || c.UserID != 0 || c.Deleted {
+					t.Fatalf("beat %+v, want instance two's", c)
+				}
+				beats++
+			}
+		}
+		if beats < 1 || !changes[len(changes)-2].Beat {
+			t.Fatalf("changes %+v: want two's beat just before the marker (its latest write)", changes)
+		}
+	})
+
+	t.Run("AWatchStartsWithoutBeatsOlderThanTTL", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, ttl/2, 4*ttl)
+		ctx := presenceContext(t)
+		e := presence.Entry{Status: presence.Online, Platform: "web", LastSeen: Now()}
+		presenceBeat(t, ctx, s, "dead")
+		presencePut(t, ctx, s, "dead", 1, e)
+		// The live instance beats every ttl/8; the dead one stopped. A
+		// watch started later has the live beat only, and still both
+		// entries (they outlive a beat: the watcher judges them).
+		deadline := time.Now().Add(presenceWait)
+		for {
+			time.Sleep(ttl / 8)
+			presenceBeat(t, ctx, s, "alive")
+			var beats []string
+			entries := 0
+			for _, c := range presenceWatch(t, s).all() {
+				if c.Beat {
+					beats = append(beats, c.Instance)
+				} else if !c.Deleted {
+					entries++
+				}
+			}
+			if len(beats) == 1 && beats[0] == "alive" {
+				if entries != 1 {
+					t.Fatalf("a watch without the dead beat has %d entries, want the dead instance's one", entries)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s a watch starts with the beats of %v, want only alive's", presenceWait, beats)
+			}
+		}
+	})
+
 	t.Run("BadInput", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t, time.Minute)
+		s := newStore(t, time.Minute, time.Hour)
 		ctx := presenceContext(t)
 		e := presence.Entry{Status: presence.Online}
 		for _, tc := range []struct {
@@ -177,6 +246,11 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T, ttl time.Duratio
 			}
 			if err := s.Delete(ctx, tc.instance, tc.user); !errs.Is(err, errs.Invalid) {
 				t.Errorf("Delete(%q, %d) = %v, want invalid", tc.instance, tc.user, err)
+			}
+		}
+		for _, instance := range []string{"", "a.b", "a*", string(make([]byte, 65))} {
+			if err := s.Beat(ctx, instance); !errs.Is(err, errs.Invalid) {
+				t.Errorf("Beat(%q) = %v, want invalid", instance, err)
 			}
 		}
 		if _, err := s.Watch(ctx, nil); err == nil {
@@ -402,4 +476,22 @@ func samePresenceChange(a, b ports.PresenceChange) bool {
 		return false
 	}
 	return a.Deleted || sameEntry(a.Entry, b.Entry)
+}
+
+func presenceBeat(t *testing.T, ctx context.Context, s ports.PresenceStore, instance string) {
+	t.Helper()
+	if err := s.Beat(ctx, instance); err != nil {
+		t.Fatalf("Beat(%s): %v", instance, err)
+	}
+}
+
+// presenceEntries keeps the entries of changes, not the beats.
+func presenceEntries(cs []ports.PresenceChange) []ports.PresenceChange {
+	var out []ports.PresenceChange
+	for _, c := range cs {
+		if !c.Beat {
+			out = append(out, c)
+		}
+	}
+	return out
 }

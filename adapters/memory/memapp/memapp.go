@@ -86,7 +86,7 @@ func New(o Options) Env {
 		o.Presence.Instance = "memapp"
 	}
 	if o.PresenceStore == nil {
-		o.PresenceStore = memory.NewPresenceStore(o.Clock, 75*time.Second)
+		o.PresenceStore = memory.NewPresenceStore(o.Clock, 75*time.Second, 2*time.Hour)
 	}
 	if o.LastSeen == nil {
 		o.LastSeen = memory.NewLastSeenRepository()
