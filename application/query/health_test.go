@@ -119,7 +119,9 @@ func TestHealthTimesOutAHangingCheck(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	hang := func(context.Context) error { <-release; return nil }
-	h := query.NewHealth(query.HealthChecks{Database: check(nil), NATS: check(nil), Search: hang}, fixedFigures{}, 20*time.Millisecond, nil)
+	// A timeout long enough for the checks that answer at once to be
+	// scheduled on a loaded machine (20 ms was not, under -race in CI).
+	h := query.NewHealth(query.HealthChecks{Database: check(nil), NATS: check(nil), Search: hang}, fixedFigures{}, time.Second, nil)
 	r := h.Handle(context.Background())
 	if r.Status != query.HealthDegraded || r.SearchStatus != query.DependencyDown || r.DatabaseStatus != query.DependencyUp {
 		t.Fatalf("report = %+v, want degraded with search down", r)
