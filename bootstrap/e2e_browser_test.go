@@ -321,6 +321,25 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 			return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`),
 	)
 
+	rename := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Click(chromedp.CSS("#profile-btn")),
+			chromedp.WaitVisible(chromedp.CSS("#profile-dialog")),
+			chromedp.SetValue(chromedp.CSS("#profile-name"), name),
+			chromedp.Click(chromedp.CSS("#profile-form button[type=submit]")),
+			chromedp.WaitNotVisible(chromedp.CSS("#profile-dialog")),
+			waitJS(fmt.Sprintf(`document.querySelector("#me-name").textContent === %q`, name)),
+		)
+	}
+	aliceSenders := func(name string) chromedp.Action[chromedp.Void] {
+		return waitJS(fmt.Sprintf(`(() => { const s = [...document.querySelectorAll("#messages li.msg:not(.mine) .sender")];
+			return s.length > 0 && s.every((e) => e.textContent === %q); })()`, name))
+	}
+	alice.do("Alice changes her name", rename("Alice Arden"))
+	bob.do("Bob sees the new name on her messages, live", aliceSenders("Alice Arden"))
+	alice.do("Alice takes her name back", rename("Alice Archer"))
+	bob.do("Bob sees it again", aliceSenders("Alice Archer"))
+
 	alice.do("Alice attaches an image with the button and sends it with a line",
 		chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{sunset}),
 		waitJS(`document.querySelector('#upload-tray li[data-status="done"] img.tray-thumb')?.naturalWidth > 0`),

@@ -358,6 +358,7 @@ function errorText(e) {
       not_found: t("Not found."),
       conflict: e.message,
       rate_limited: e.retryAfter ? t("Too many requests: try again in {n} s.", { n: e.retryAfter }) : t("Too many requests: try again soon."),
+      payload_too_large: t("The file is too large."),
     };
     if (lang !== "en" && known[e.code] && e.code !== "conflict") return known[e.code];
     if (e.code === "rate_limited" && e.retryAfter) return known.rate_limited;
@@ -380,7 +381,20 @@ function toast(text) {
 
 async function loadUsers() {
   const r = await api.request("GET", "/users?limit=200");
-  for (const u of r.users ?? []) state.users.set(u.id, u);
+  for (const u of r.users ?? []) putUser(u);
+}
+
+// putUser records a user. A picture link that names the same picture as
+// the one known, and does not expire soon, is kept: pictures are not
+// fetched again for a fresh signature alone.
+function putUser(u) {
+  const old = state.users.get(u.id);
+  const keep = old?.avatar_url && u.avatar_url && sameFile(old.avatar_url, u.avatar_url) && !linkExpiring(old.avatar_url, 10 * 60_000);
+  state.users.set(u.id, { ...old, ...u, avatar_url: keep ? old.avatar_url : u.avatar_url });
+}
+
+function sameFile(a, b) {
+  return new URL(a, location.origin).pathname === new URL(b, location.origin).pathname;
 }
 
 let usersReload = 0;
@@ -714,6 +728,14 @@ function onHello(d) {
   for (const p of state.pending.values()) if (p.status === "sending" && !p.via) dispatch(p);
   markReadIfSeen();
   sendPresence();
+  // What the thread and the Mentions view missed while offline.
+  if (state.thread) loadReplies();
+  if (state.mentions && !state.mentions.loading) openMentionsAgain();
+}
+
+function openMentionsAgain() {
+  state.mentions = { items: [], hasMore: false, loading: false };
+  loadMentions();
 }
 
 function onMessage(m, created) {
@@ -856,7 +878,7 @@ function onReceipt(d) {
     const c = state.chats.get(chatId);
     if (c && r.last_read_seq > (c.last_read_seq ?? 0)) {
       c.last_read_seq = r.last_read_seq;
-      if (r.last_read_seq >= (c.last_seq ?? 0)) c.unread_count = 0;
+      if (r.last_read_seq >= (c.last_seq ?? 0)) c.unread_count = c.mention_count = 0;
       else refreshChat(chatId);
       mine = true;
     }
@@ -1440,10 +1462,11 @@ function fileSize(n) {
   return t("{n} MB", { n: fmt.format(n / 1024 / 1024) });
 }
 
-// linkExpiring: a signed link's exp (Unix seconds) is less than a minute away.
-function linkExpiring(url) {
+// linkExpiring: a signed link's exp (Unix seconds) is less than within
+// (a minute) away.
+function linkExpiring(url, within = 60_000) {
   const exp = Number(new URL(url, location.origin).searchParams.get("exp"));
-  return !exp || exp * 1000 - Date.now() < 60_000;
+  return !exp || exp * 1000 - Date.now() < within;
 }
 
 // freshFile asks the server for new signed links of f (they last an hour).
@@ -1649,7 +1672,7 @@ function replyTo(m) {
 function setReply(m) {
   state.replyTo = m;
   $("reply-bar").hidden = !m;
-  $("reply-text").textContent = m ? t("Replying to {who}: {text}", { who: userName(m.sender_id), text: m.content.slice(0, 80) }) : "";
+  $("reply-text").textContent = m ? t("Replying to {who}: {text}", { who: userName(m.sender_id), text: messageText(m).slice(0, 80) }) : "";
 }
 
 function renderPending() {
@@ -2165,6 +2188,12 @@ async function search(q) {
   await searchMore(ticket);
 }
 
+// mentionsWritten writes the mention tokens in highlight nodes out as names.
+function mentionsWritten(nodes) {
+  for (const n of nodes ?? []) n.textContent = plainText(n.textContent, fullName);
+  return nodes;
+}
+
 // searchMore fetches the next page of the current search ("Load more").
 async function searchMore(ticket = searchTicket) {
   const st = state.search;
@@ -2190,7 +2219,7 @@ async function searchMore(ticket = searchTicket) {
   $("search-more").hidden = hits.length === 0 || st.offset >= n;
   $("search-results").append(...hits.map((hit) => {
     const m = hit.message;
-    const text = highlightNodes(hit.highlight) ?? [m.content];
+    const text = mentionsWritten(highlightNodes(hit.highlight)) ?? [messageText(m)];
     return h("li", {},
       h("button", { type: "button", class: "hit", onclick: () => openHit(m) },
         h("span", { class: "hit-head" },
@@ -2746,7 +2775,7 @@ function onUserUpdated(u) {
     state.me = { ...state.me, ...u };
     renderIdentity();
   }
-  state.users.set(u.id, { ...(state.users.get(u.id) ?? {}), ...u });
+  putUser(u);
   renderChatList();
   renderOpenChat();
   renderThread();
