@@ -457,7 +457,16 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 
 	h.readmeShot(alice, "web-desktop.png")
 
-	alice.do("Escape closes the thread", pressKey("#thread-input", "Escape"), chromedp.WaitNotVisible(chromedp.CSS("#thread-panel")))
+	alice.do("Escape closes the thread; t on a message opens it again, Escape gives focus back to the message",
+		pressKey("#thread-input", "Escape"),
+		chromedp.WaitNotVisible(chromedp.CSS("#thread-panel")),
+		pressKey("#messages li.msg:has(img.thumb)", "t"),
+		chromedp.WaitVisible(chromedp.CSS("#thread-panel")),
+		waitJS(`document.activeElement?.id === "thread-input" && document.querySelectorAll("#thread-replies .msg").length === 2`),
+		pressKey("#thread-input", "Escape"),
+		chromedp.WaitNotVisible(chromedp.CSS("#thread-panel")),
+		waitJS(`document.activeElement?.matches?.("#messages li.msg:has(img.thumb)")`),
+	)
 
 	// ---- in-app confirm dialog, focus back
 	alice.do("Alice deletes a message through the in-app dialog",

@@ -1252,6 +1252,7 @@ function renderChatHeader() {
   $("chat-title").textContent = chatName(c);
   const sub = $("chat-subtitle");
   const partner = partnerOf(c);
+  $("chat-avatar").replaceChildren(partner ? avatarEl(partner) : "");
   if (partner) {
     const p = state.presence.get(partner);
     sub.textContent = p ? presenceText(p) : t("Direct message");
