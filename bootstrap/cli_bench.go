@@ -2,16 +2,20 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +47,8 @@ func (c *cli) benchCommand() *cobra.Command {
 		spawnDB    string
 		cpuprofile string
 		pprofURL   string
+		instances  int
+		spawnNATS  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -64,9 +70,18 @@ raised. 429s are counted as errors.
 
 --spawn starts the server itself (this binary, test profile, database
 fechatter_bench dropped and recreated, send limit raised, listening on
---url's address), measures it and stops it.`,
+--url's address), measures it and stops it.
+
+Several instances: --url takes a comma-separated list; users are spread
+over the instances round-robin (REST and WebSocket), and the report splits
+delivery latency by same-instance and cross-instance pairs. With --spawn,
+--instances N starts N servers on one database and on one nats-server the
+bench starts itself (--spawn-nats does that for one instance too, for a
+fair comparison); --url then lists N addresses, or one, the others taking
+the next ports.`,
 		Example: `  fechatter bench --spawn --url http://127.0.0.1:18089 --workload fanout --rate 200 --duration 20s
-  fechatter bench --url http://127.0.0.1:8080 --workload connections --users 5000 --pid $(pgrep -n fechatter)`,
+  fechatter bench --url http://127.0.0.1:8080 --workload connections --users 5000 --pid $(pgrep -n fechatter)
+  fechatter bench --spawn --instances 2 --url http://127.0.0.1:18089 --workload fanout --rate 100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -76,18 +91,35 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 			if err := cfg.WithDefaults().Validate(); err != nil {
 				return usageError{err}
 			}
+			if (instances != 1 || spawnNATS) && !spawn {
+				return usageError{errors.New("--instances and --spawn-nats need --spawn (without it, list the running instances in --url)")}
+			}
+			if instances < 1 || instances > 16 {
+				return usageError{fmt.Errorf("--instances %d: 1..16", instances)}
+			}
 			if spawn {
-				srv, err := c.spawnServer(ctx, cfg.URL, spawnDB, cpuprofile != "")
+				urls, err := spawnURLs(cfg.URLs(), instances)
+				if err != nil {
+					return usageError{err}
+				}
+				cl, err := c.spawnCluster(ctx, urls, spawnDB, cpuprofile != "", spawnNATS || instances > 1)
 				if err != nil {
 					return err
 				}
-				defer srv.stop(c.stderr)
-				cfg.PID = srv.pid
+				defer cl.stop(c.stderr)
+				cfg.URL = strings.Join(urls, ",")
+				if len(cl.servers) == 1 {
+					cfg.PID = cl.servers[0].pid
+				} else {
+					for _, s := range cl.servers {
+						cfg.PIDs = append(cfg.PIDs, s.pid)
+					}
+				}
 				if name, err := postgres.DatabaseName(spawnDB); err == nil {
 					cfg.Database = name // Postgres CPU: this database's backends only
 				}
-				if srv.pprof != "" {
-					pprofURL = srv.pprof
+				if p := cl.servers[0].pprof; p != "" {
+					pprofURL = p
 				}
 			}
 			progress := newBenchProgress(c.stderr)
@@ -124,7 +156,7 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the server's base URL")
+	f.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the server's base URL, or several instances' separated by commas (users spread round-robin)")
 	f.StringVar(&cfg.Workload, "workload", bench.Fanout, fmt.Sprintf("one of %v", bench.Workloads()))
 	f.IntVar(&cfg.Users, "users", 0, "users to sign up, one WebSocket each (default: seed 200, fanout max(100, 4*rate), connections 1000, search max(20, rate/5))")
 	f.IntVar(&cfg.Users, "members", 0, "channel: members of the one channel, one WebSocket each (default 1000; the same as --users)")
@@ -140,6 +172,8 @@ fechatter_bench dropped and recreated, send limit raised, listening on
 	f.IntVar(&cfg.PID, "pid", 0, "the server's process id, for its memory (VmRSS) and CPU from /proc")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	f.BoolVar(&spawn, "spawn", false, "start the server (this binary, test profile) on --url's address, measure it, stop it")
+	f.IntVar(&instances, "instances", 1, "with --spawn: server instances to start, on one database and one nats-server started by the bench")
+	f.BoolVar(&spawnNATS, "spawn-nats", false, "with --spawn: run the server(s) on a nats-server the bench starts (implied by --instances > 1) instead of the embedded one")
 	f.StringVar(&spawnDB, "spawn-database", benchDatabase, "with --spawn: the server's database, dropped and recreated first (its name must contain \"bench\")")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the server during the timed phase to this file (needs --spawn or --pprof-url)")
 	f.StringVar(&pprofURL, "pprof-url", "", "the server's profiling listener, e.g. http://127.0.0.1:6060 (see "+PprofAddrEnv+")")
@@ -218,13 +252,42 @@ type spawnedServer struct {
 	done  chan error
 }
 
-// spawnServer starts this binary's serve on rawURL's address and waits
-// until it is ready.
-func (c *cli) spawnServer(ctx context.Context, rawURL, database string, withPprof bool) (*spawnedServer, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Port() == "" {
-		return nil, usageError{fmt.Errorf("--spawn needs --url with host:port, got %q", rawURL)}
+// spawnURLs are the addresses of the instances --spawn starts: the n
+// listed, or one and the next ports.
+func spawnURLs(urls []string, n int) ([]string, error) {
+	if len(urls) == n {
+		return urls, nil
 	}
+	if len(urls) != 1 {
+		return nil, fmt.Errorf("--spawn --instances %d: --url lists %d addresses; give %d, or one (the others take the next ports)", n, len(urls), n)
+	}
+	u, err := url.Parse(urls[0])
+	if err != nil || u.Port() == "" {
+		return nil, fmt.Errorf("--spawn needs --url with host:port, got %q", urls[0])
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil || port+n-1 > 65535 {
+		return nil, fmt.Errorf("--spawn: port of %q", urls[0])
+	}
+	out := make([]string, n)
+	for i := range n {
+		v := *u
+		v.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port+i))
+		out[i] = v.String()
+	}
+	return out, nil
+}
+
+// spawnedCluster is what bench --spawn started: the servers and, for
+// several, the nats-server they share.
+type spawnedCluster struct {
+	servers []*spawnedServer
+	nats    *spawnedNATS
+}
+
+// spawnCluster drops the database and starts a server on each address
+// (several on one nats-server it starts first).
+func (c *cli) spawnCluster(ctx context.Context, urls []string, database string, withPprof, ownNATS bool) (*spawnedCluster, error) {
 	name, err := postgres.DatabaseName(database)
 	if err != nil {
 		return nil, usageError{err}
@@ -234,6 +297,141 @@ func (c *cli) spawnServer(ctx context.Context, rawURL, database string, withPpro
 	}
 	if err := dropDatabase(ctx, database); err != nil {
 		return nil, err
+	}
+	cl := &spawnedCluster{}
+	extra := map[string]string{}
+	if ownNATS {
+		if cl.nats, err = startNATSServer(ctx); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(c.stderr, "spawned nats-server pid %d on %s\n", cl.nats.cmd.Process.Pid, cl.nats.url)
+		extra["FECHATTER_NATS_MODE"] = NATSExternal
+		extra["NATS_URL"] = cl.nats.url
+	}
+	if len(urls) > 1 && parseEnviron(c.environ)["FECHATTER_JWT_SECRET"] == "" {
+		// One signing secret for the cluster (each test-profile server
+		// would otherwise make its own), as a deployment has.
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		extra["FECHATTER_JWT_SECRET"] = hex.EncodeToString(b[:])
+	}
+	for i, u := range urls {
+		// Only the first instance migrates: the others start once it is ready.
+		srv, err := c.spawnServer(ctx, u, database, withPprof && i == 0, extra)
+		if err != nil {
+			cl.stop(c.stderr)
+			return nil, err
+		}
+		cl.servers = append(cl.servers, srv)
+	}
+	return cl, nil
+}
+
+// stop stops the servers (together: a graceful stop waits for
+// connections) and then the nats-server.
+func (cl *spawnedCluster) stop(w io.Writer) {
+	var wg sync.WaitGroup
+	for _, s := range cl.servers {
+		wg.Go(func() { s.stop(w) })
+	}
+	wg.Wait()
+	if cl.nats != nil {
+		cl.nats.stop()
+	}
+}
+
+// spawnedNATS is a nats-server with JetStream on a free port and a
+// temporary store.
+type spawnedNATS struct {
+	cmd  *exec.Cmd
+	dir  string
+	url  string
+	done chan error
+}
+
+func startNATSServer(ctx context.Context) (*spawnedNATS, error) {
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"} {
+			if _, serr := os.Stat(p); serr == nil {
+				bin, err = p, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spawn: several instances share a nats-server the bench starts, and none is installed (Debian: apt-get install nats-server): %w", err)
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	dir, err := os.MkdirTemp("", "fechatter-bench-nats-*")
+	if err != nil {
+		return nil, err
+	}
+	n := &spawnedNATS{dir: dir, url: "nats://" + addr, done: make(chan error, 1)}
+	n.cmd = exec.Command(bin, "-a", host, "-p", port, "-js", "-sd", filepath.Join(dir, "store"))
+	logf, err := os.Create(filepath.Join(dir, "nats.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	if err := n.cmd.Start(); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("spawn: start %s: %w", bin, err)
+	}
+	logf.Close()
+	go func() { n.done <- n.cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return n, nil
+		}
+		select {
+		case err := <-n.done:
+			n.done <- err
+			out := tail(filepath.Join(dir, "nats.log"), 2000)
+			n.stop()
+			return nil, fmt.Errorf("spawn: nats-server exited (%v): %s", err, out)
+		case <-ctx.Done():
+			n.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			n.stop()
+			return nil, fmt.Errorf("spawn: nats-server not listening on %s within 20s", addr)
+		}
+	}
+}
+
+func (n *spawnedNATS) stop() {
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(spawnStopLimit):
+		_ = n.cmd.Process.Kill()
+		<-n.done
+	}
+	_ = os.RemoveAll(n.dir)
+}
+
+// spawnServer starts this binary's serve on rawURL's address, on a
+// database dropped already, and waits until it is ready. extra adds to
+// the environment it sets.
+func (c *cli) spawnServer(ctx context.Context, rawURL, database string, withPprof bool, extra map[string]string) (*spawnedServer, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Port() == "" {
+		return nil, usageError{fmt.Errorf("--spawn needs --url with host:port, got %q", rawURL)}
+	}
+	name, err := postgres.DatabaseName(database)
+	if err != nil {
+		return nil, usageError{err}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -245,6 +443,7 @@ func (c *cli) spawnServer(ctx context.Context, rawURL, database string, withPpro
 		profile = ProfileTest
 	}
 	set := map[string]string{"FECHATTER_PROFILE": profile, "DATABASE_URL": database}
+	maps.Copy(set, extra)
 	for k, v := range map[string]string{
 		"FECHATTER_LIMITS_SEND_RATE_PER_SECOND": benchSendRate,
 		"FECHATTER_LIMITS_SEND_RATE_BURST":      benchSendBurst,

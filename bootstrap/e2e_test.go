@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,9 +33,14 @@ type server struct {
 	hc *http.Client
 }
 
+// startServer starts a server on a fresh database, or on the one a
+// DATABASE_URL of extraEnv names (a second instance of a cluster).
 func startServer(t *testing.T, extraEnv ...string) server {
 	t.Helper()
-	env := append([]string{"DATABASE_URL=" + pgtest.DSN(t)}, extraEnv...)
+	env := extraEnv
+	if !slices.ContainsFunc(extraEnv, func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }) {
+		env = append([]string{"DATABASE_URL=" + pgtest.DSN(t)}, extraEnv...)
+	}
 	cfg := mustLoad(t, LoadOptions{Profile: ProfileTest, Environ: env})
 	ctx, cancel := context.WithCancel(context.Background())
 	var l *Listener

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -42,6 +44,27 @@ type searchIndex struct {
 	// retried until it succeeds.
 	prepare func(ctx context.Context) error
 	close   func() error
+	// durable is the indexer's stream consumer. An index every instance
+	// shares (Meilisearch) has one consumer for the cluster, so each
+	// message is indexed once; an index inside the process (Bleve, memory)
+	// has one of its own, named after the index, so each instance indexes
+	// every message (sharing it would leave each index with a part).
+	durable string
+	private bool
+}
+
+// privateConsumerInactive is how long a server's own indexer consumer
+// outlives the server: after that NATS deletes it, and an index coming
+// back later starts from the beginning of the stream (writes are upserts).
+const privateConsumerInactive = 24 * time.Hour
+
+// consumer is the indexer's consumer configuration on stream.
+func (si *searchIndex) consumer(stream natsadapter.StreamConfig) natsadapter.PullConsumerConfig {
+	c := natsadapter.PullConsumerConfig{Stream: stream, Durable: si.durable}
+	if si.private {
+		c.InactiveThreshold = privateConsumerInactive
+	}
+	return c
 }
 
 func newSearchIndex(lc fx.Lifecycle, cfg Config) (ports.SearchIndex, *searchIndex, error) {
@@ -73,7 +96,12 @@ func openSearchIndex(cfg Config) (*searchIndex, error) {
 			if o.err != nil {
 				return nil, fmt.Errorf("open bleve index at %s: %w", cfg.Search.Dir, o.err)
 			}
-			return &searchIndex{SearchIndex: o.idx, close: o.idx.Close}, nil
+			id, err := o.idx.Identity()
+			if err != nil {
+				_ = o.idx.Close()
+				return nil, err
+			}
+			return &searchIndex{SearchIndex: o.idx, close: o.idx.Close, durable: natsadapter.DefaultIndexerDurable + "-bleve-" + id, private: true}, nil
 		case <-time.After(15 * time.Second):
 			return nil, fmt.Errorf("bleve index at %s is locked by another process (is a server running on it?)", cfg.Search.Dir)
 		}
@@ -82,9 +110,13 @@ func openSearchIndex(cfg Config) (*searchIndex, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &searchIndex{SearchIndex: idx, prepare: idx.EnsureSettings, close: func() error { return nil }}, nil
+		return &searchIndex{SearchIndex: idx, prepare: idx.EnsureSettings, close: func() error { return nil },
+			durable: natsadapter.DefaultIndexerDurable}, nil
 	case SearchMemory:
-		return &searchIndex{SearchIndex: memory.NewSearchIndex(), close: func() error { return nil }}, nil
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		return &searchIndex{SearchIndex: memory.NewSearchIndex(), close: func() error { return nil },
+			durable: natsadapter.DefaultIndexerDurable + "-memory-" + hex.EncodeToString(b[:]), private: true}, nil
 	}
 	return nil, fmt.Errorf("unknown search backend %q", cfg.Search.Backend)
 }
@@ -116,7 +148,8 @@ func runIndexer(in indexerIn) {
 	done := make(chan struct{})
 	in.LC.Append(fx.Hook{
 		OnStart: func(startCtx context.Context) error {
-			src, err := natsadapter.NewPullSource(startCtx, in.JS, natsadapter.PullConsumerConfig{Stream: in.Stream}, log)
+			cc := in.Index.consumer(in.Stream)
+			src, err := natsadapter.NewPullSource(startCtx, in.JS, cc, log)
 			if err != nil {
 				return fmt.Errorf("indexer consumer: %w", err)
 			}
@@ -133,6 +166,7 @@ func runIndexer(in indexerIn) {
 			if in.Metrics != nil {
 				in.Metrics.WatchIndexLag(idx.LastLag)
 			}
+			log.Info("indexer consumer", zap.String("durable", cc.Durable), zap.Bool("own", in.Index.private))
 			go func() {
 				defer close(done)
 				if !prepareIndex(ctx, in.Index, log) {

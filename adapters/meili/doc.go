@@ -8,7 +8,7 @@
 // Meilisearch cannot run on the machine these tests were written on, so
 // the tests run the contract suite against a real server only when
 // MEILI_URL is set (MEILI_MASTER_KEY optional). They always run against an
-// in-process fake (fake_test.go) that follows Meilisearch's documented HTTP
+// in-process fake (package meilitest) that follows Meilisearch's documented HTTP
 // API: it checks the Authorization: Bearer header, the methods, paths and
 // JSON bodies of index creation, settings (including the filterable
 // attributes a filter needs and the typo threshold), document additions and

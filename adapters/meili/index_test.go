@@ -16,6 +16,7 @@ import (
 	"github.com/meilisearch/meilisearch-go"
 
 	"github.com/fechatter/fechatter/adapters/meili"
+	"github.com/fechatter/fechatter/adapters/meili/meilitest"
 	"github.com/fechatter/fechatter/ports"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
@@ -38,9 +39,9 @@ func newIndex(t *testing.T, url, key, uid string) *meili.Index {
 }
 
 // ready returns an index on a fresh fake, with its settings applied.
-func ready(t *testing.T) (*meili.Index, *fakeMeili) {
+func ready(t *testing.T) (*meili.Index, *meilitest.Fake) {
 	t.Helper()
-	f := newFakeMeili(t, testKey)
+	f := meilitest.New(t, testKey)
 	x := newIndex(t, f.URL(), testKey, "")
 	if err := x.EnsureSettings(ctxFor(t)); err != nil {
 		t.Fatalf("EnsureSettings: %v", err)
@@ -94,20 +95,20 @@ func TestMeiliNewRefusesBadURL(t *testing.T) {
 }
 
 func TestMeiliEnsureSettingsRequests(t *testing.T) {
-	f := newFakeMeili(t, testKey)
+	f := meilitest.New(t, testKey)
 	x := newIndex(t, f.URL(), testKey, "")
 	ctx := ctxFor(t)
 	if err := x.EnsureSettings(ctx); err != nil {
 		t.Fatalf("EnsureSettings: %v", err)
 	}
 
-	creates := f.requestsTo(http.MethodPost, "/indexes")
+	creates := f.RequestsTo(http.MethodPost, "/indexes")
 	if len(creates) != 1 {
 		t.Fatalf("POST /indexes sent %d times, want 1", len(creates))
 	}
 	assertJSON(t, "create index body", creates[0].Body, `{"uid":"messages","primaryKey":"id"}`)
 
-	patches := f.requestsTo(http.MethodPatch, "/indexes/messages/settings")
+	patches := f.RequestsTo(http.MethodPatch, "/indexes/messages/settings")
 	if len(patches) != 1 {
 		t.Fatalf("PATCH /indexes/messages/settings sent %d times, want 1", len(patches))
 	}
@@ -121,14 +122,14 @@ func TestMeiliEnsureSettingsRequests(t *testing.T) {
 		t.Errorf("settings Content-Type = %q", ct)
 	}
 
-	for _, r := range f.allRequests() {
+	for _, r := range f.AllRequests() {
 		if r.Path != "/health" && r.Auth != "Bearer "+testKey {
 			t.Errorf("%s %s: Authorization = %q, want Bearer key", r.Method, r.Path, r.Auth)
 		}
 	}
 	// Both tasks were polled until finished, through their stages.
 	for uid := int64(1); uid <= 2; uid++ {
-		if got := f.task(uid).served; !reflect.DeepEqual(got, []string{"processing", "succeeded"}) {
+		if got := f.Task(uid).Served; !reflect.DeepEqual(got, []string{"processing", "succeeded"}) {
 			t.Errorf("task %d was answered %v, want processing then succeeded", uid, got)
 		}
 	}
@@ -138,28 +139,28 @@ func TestMeiliEnsureSettingsRequests(t *testing.T) {
 	if err := x.EnsureSettings(ctx); err != nil {
 		t.Fatalf("EnsureSettings again: %v", err)
 	}
-	if got := f.task(3); got.status != "failed" || got.err.Code != "index_already_exists" {
-		t.Errorf("second creation task: %s %+v, want failed index_already_exists", got.status, got.err)
+	if got := f.Task(3); got.Status != "failed" || got.ErrCode != "index_already_exists" {
+		t.Errorf("second creation task: %s %s, want failed index_already_exists", got.Status, got.ErrCode)
 	}
 }
 
 func TestMeiliEnsureSettingsFailure(t *testing.T) {
-	f := newFakeMeili(t, testKey)
+	f := meilitest.New(t, testKey)
 	x := newIndex(t, f.URL(), testKey, "")
 	ctx := ctxFor(t)
 
-	f.failNextTask("invalid_state", "index creation broke")
+	f.FailNextTask("invalid_state", "index creation broke")
 	if err := x.EnsureSettings(ctx); err == nil || !errors.Is(err, meili.ErrTaskFailed) || !strings.Contains(err.Error(), "invalid_state") {
 		t.Errorf("failed creation task: err = %v, want a task failure naming the code", err)
 	}
 	if err := x.EnsureSettings(ctx); err != nil {
 		t.Fatalf("EnsureSettings: %v", err)
 	}
-	f.failNextTask("invalid_settings_filterable_attributes", "bad settings")
+	f.FailNextTask("invalid_settings_filterable_attributes", "bad settings")
 	if err := x.EnsureSettings(ctx); err == nil || !errors.Is(err, meili.ErrTaskFailed) {
 		t.Errorf("failed settings task: err = %v, want ErrTaskFailed", err)
 	}
-	f.failNextRequest(http.MethodPatch, "/indexes/messages/settings", http.StatusInternalServerError)
+	f.FailNextRequest(http.MethodPatch, "/indexes/messages/settings", http.StatusInternalServerError)
 	if err := x.EnsureSettings(ctx); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("settings answered 500: err = %v", err)
 	}
@@ -169,7 +170,7 @@ func TestMeiliWritesBeforeSettingsFail(t *testing.T) {
 	// Without EnsureSettings the index has no primary key and Meilisearch
 	// cannot infer one from id, chat_id, sender_id, workspace_id: the task
 	// fails, and so does Upsert.
-	f := newFakeMeili(t, testKey)
+	f := meilitest.New(t, testKey)
 	x := newIndex(t, f.URL(), testKey, "")
 	err := x.Upsert(ctxFor(t), []ports.SearchDocument{{ID: 1, ChatID: 2, Content: "hi"}})
 	if !errors.Is(err, meili.ErrTaskFailed) {
@@ -184,11 +185,11 @@ func TestMeiliUpsertRequest(t *testing.T) {
 		{ID: 11, ChatID: 21, WorkspaceID: 31, SenderID: 41, Seq: 51, Content: "first <b>one</b>", CreatedAt: created},
 		{ID: 12, ChatID: 22, WorkspaceID: 31, SenderID: 42, Seq: 1, Content: "second", CreatedAt: created.Add(time.Second)},
 	}
-	before := f.taskCount()
+	before := f.TaskCount()
 	if err := x.Upsert(ctxFor(t), docs); err != nil {
 		t.Fatalf("Upsert: %v", err)
 	}
-	reqs := f.requestsTo(http.MethodPost, "/indexes/messages/documents")
+	reqs := f.RequestsTo(http.MethodPost, "/indexes/messages/documents")
 	if len(reqs) != 1 {
 		t.Fatalf("POST /indexes/messages/documents sent %d times, want 1", len(reqs))
 	}
@@ -199,18 +200,18 @@ func TestMeiliUpsertRequest(t *testing.T) {
 		{"id":11,"chat_id":21,"workspace_id":31,"sender_id":41,"seq":51,"content":"first <b>one</b>","created_at":1741064767890},
 		{"id":12,"chat_id":22,"workspace_id":31,"sender_id":42,"seq":1,"content":"second","created_at":1741064768890}
 	]`)
-	task := f.task(int64(before + 1))
-	if task.typ != "documentAdditionOrUpdate" || !reflect.DeepEqual(task.served, []string{"processing", "succeeded"}) {
-		t.Errorf("task %s answered %v, want documentAdditionOrUpdate polled to succeeded", task.typ, task.served)
+	task := f.Task(int64(before + 1))
+	if task.Type != "documentAdditionOrUpdate" || !reflect.DeepEqual(task.Served, []string{"processing", "succeeded"}) {
+		t.Errorf("task %s answered %v, want documentAdditionOrUpdate polled to succeeded", task.Type, task.Served)
 	}
-	if got := f.requestsTo(http.MethodGet, "/tasks/3"); len(got) != 2 {
+	if got := f.RequestsTo(http.MethodGet, "/tasks/3"); len(got) != 2 {
 		t.Errorf("GET /tasks/3 polled %d times, want 2", len(got))
 	}
 
 	if err := x.Upsert(ctxFor(t), nil); err != nil {
 		t.Errorf("Upsert(nil): %v", err)
 	}
-	if got := len(f.requestsTo(http.MethodPost, "/indexes/messages/documents")); got != 1 {
+	if got := len(f.RequestsTo(http.MethodPost, "/indexes/messages/documents")); got != 1 {
 		t.Errorf("an empty Upsert sent a request")
 	}
 }
@@ -220,7 +221,7 @@ func TestMeiliDeleteRequest(t *testing.T) {
 	if err := x.Delete(ctxFor(t), []int64{5, 4503599627370495}); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	reqs := f.requestsTo(http.MethodPost, "/indexes/messages/documents/delete-batch")
+	reqs := f.RequestsTo(http.MethodPost, "/indexes/messages/documents/delete-batch")
 	if len(reqs) != 1 {
 		t.Fatalf("POST delete-batch sent %d times, want 1", len(reqs))
 	}
@@ -228,7 +229,7 @@ func TestMeiliDeleteRequest(t *testing.T) {
 	if err := x.Delete(ctxFor(t), nil); err != nil {
 		t.Errorf("Delete(nil): %v", err)
 	}
-	if got := len(f.requestsTo(http.MethodPost, "/indexes/messages/documents/delete-batch")); got != 1 {
+	if got := len(f.RequestsTo(http.MethodPost, "/indexes/messages/documents/delete-batch")); got != 1 {
 		t.Errorf("an empty Delete sent a request")
 	}
 }
@@ -238,7 +239,7 @@ func TestMeiliFailedTaskIsAnError(t *testing.T) {
 	ctx := ctxFor(t)
 	doc := ports.SearchDocument{ID: 1, ChatID: 2, Content: "kept"}
 
-	f.failNextTask("invalid_document_id", "Document identifier `x` is invalid.")
+	f.FailNextTask("invalid_document_id", "Document identifier `x` is invalid.")
 	err := x.Upsert(ctx, []ports.SearchDocument{doc})
 	if !errors.Is(err, meili.ErrTaskFailed) || !strings.Contains(err.Error(), "invalid_document_id") {
 		t.Errorf("Upsert with a failed task: err = %v, want ErrTaskFailed with the code", err)
@@ -246,7 +247,7 @@ func TestMeiliFailedTaskIsAnError(t *testing.T) {
 	if err := x.Upsert(ctx, []ports.SearchDocument{doc}); err != nil {
 		t.Fatalf("Upsert: %v", err)
 	}
-	f.failNextTask("internal", "boom")
+	f.FailNextTask("internal", "boom")
 	if err := x.Delete(ctx, []int64{1}); !errors.Is(err, meili.ErrTaskFailed) {
 		t.Errorf("Delete with a failed task: err = %v, want ErrTaskFailed", err)
 	}
@@ -262,38 +263,38 @@ func TestMeiliServerErrors(t *testing.T) {
 	ctx := ctxFor(t)
 	doc := ports.SearchDocument{ID: 1, ChatID: 2, Content: "hello"}
 
-	f.failNextRequest(http.MethodPost, "/indexes/messages/documents", http.StatusInternalServerError)
+	f.FailNextRequest(http.MethodPost, "/indexes/messages/documents", http.StatusInternalServerError)
 	if err := x.Upsert(ctx, []ports.SearchDocument{doc}); err == nil {
 		t.Error("Upsert answered 500: nil error")
 	}
-	f.failNextRequest(http.MethodPost, "/indexes/messages/documents/delete-batch", http.StatusInternalServerError)
+	f.FailNextRequest(http.MethodPost, "/indexes/messages/documents/delete-batch", http.StatusInternalServerError)
 	if err := x.Delete(ctx, []int64{1}); err == nil {
 		t.Error("Delete answered 500: nil error")
 	}
 	if err := x.Upsert(ctx, []ports.SearchDocument{doc}); err != nil {
 		t.Fatalf("Upsert: %v", err)
 	}
-	f.failNextRequest(http.MethodGet, "/tasks/4", http.StatusInternalServerError)
+	f.FailNextRequest(http.MethodGet, "/tasks/4", http.StatusInternalServerError)
 	if err := x.Upsert(ctx, []ports.SearchDocument{doc}); err == nil {
 		t.Error("task poll answered 500: nil error")
 	}
-	f.failNextRequest(http.MethodPost, "/indexes/messages/search", http.StatusInternalServerError)
+	f.FailNextRequest(http.MethodPost, "/indexes/messages/search", http.StatusInternalServerError)
 	if _, err := x.Search(ctx, ports.SearchQuery{Text: "hello", ChatIDs: []int64{2}}); err == nil {
 		t.Error("Search answered 500: nil error")
 	}
 	if err := x.Ping(ctx); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
-	f.failNextRequest(http.MethodGet, "/health", http.StatusInternalServerError)
+	f.FailNextRequest(http.MethodGet, "/health", http.StatusInternalServerError)
 	if err := x.Ping(ctx); err == nil {
 		t.Error("Ping answered 500: nil error")
 	}
 }
 
 func TestMeiliUnreachable(t *testing.T) {
-	f := newFakeMeili(t, testKey)
+	f := meilitest.New(t, testKey)
 	url := f.URL()
-	f.srv.Close()
+	f.Close()
 	x := newIndex(t, url, testKey, "")
 	ctx := ctxFor(t)
 	if err := x.Ping(ctx); err == nil {
@@ -305,7 +306,7 @@ func TestMeiliUnreachable(t *testing.T) {
 }
 
 func TestMeiliWrongKey(t *testing.T) {
-	f := newFakeMeili(t, testKey)
+	f := meilitest.New(t, testKey)
 	for _, key := range []string{"", "wrong"} {
 		x := newIndex(t, f.URL(), key, "")
 		if err := x.EnsureSettings(ctxFor(t)); err == nil {
@@ -326,7 +327,7 @@ func TestMeiliSearchRequest(t *testing.T) {
 	if _, err := x.Search(ctx, ports.SearchQuery{Text: "hello", ChatIDs: []int64{3, 1, 2}, ChatID: 1}); err != nil {
 		t.Fatalf("Search one chat: %v", err)
 	}
-	reqs := f.requestsTo(http.MethodPost, "/indexes/messages/search")
+	reqs := f.RequestsTo(http.MethodPost, "/indexes/messages/search")
 	if len(reqs) != 2 {
 		t.Fatalf("POST /indexes/messages/search sent %d times, want 2", len(reqs))
 	}
@@ -376,14 +377,14 @@ func TestMeiliSearchAsksNothingWithoutChats(t *testing.T) {
 			t.Errorf("%+v: %+v, %v; want no hits (an empty list)", q, res, err)
 		}
 	}
-	if got := f.requestsTo(http.MethodPost, "/indexes/messages/search"); len(got) != 0 {
+	if got := f.RequestsTo(http.MethodPost, "/indexes/messages/search"); len(got) != 0 {
 		t.Errorf("%d search requests sent, want none", len(got))
 	}
 }
 
 func TestMeiliSearchAnswer(t *testing.T) {
 	x, f := ready(t)
-	f.onSearch = func([]byte) any {
+	f.OnSearch(func([]byte) any {
 		return json.RawMessage(`{
 			"hits": [
 				{"id": 4503599627370495, "chat_id": 7, "seq": 3, "content": "say <b>hello</b> & bye",
@@ -394,7 +395,7 @@ func TestMeiliSearchAnswer(t *testing.T) {
 			],
 			"query": "hello", "processingTimeMs": 0, "limit": 2, "offset": 0, "estimatedTotalHits": 42
 		}`)
-	}
+	})
 	res, err := x.Search(ctxFor(t), ports.SearchQuery{Text: "hello", ChatIDs: []int64{7, 8}, Limit: 2})
 	if err != nil {
 		t.Fatalf("Search: %v", err)

@@ -39,6 +39,10 @@ type PullConsumerConfig struct {
 	FilterSubject string        // default MessageEventsSubject(prefix)
 	AckWait       time.Duration // redelivery after this without an ack (default DefaultAckWait)
 	MaxAckPending int           // unacked events at most (default DefaultMaxAckPending)
+	// InactiveThreshold, when set, has NATS delete the consumer after it
+	// has gone that long without a client: for a consumer of one server's
+	// own (an embedded index), which nobody else would ever resume.
+	InactiveThreshold time.Duration
 }
 
 func (c PullConsumerConfig) withDefaults() PullConsumerConfig {
@@ -62,7 +66,8 @@ func (c PullConsumerConfig) withDefaults() PullConsumerConfig {
 // consumer with explicit acks: events not acked within AckWait, or nak'd,
 // are delivered again (without limit), so a failing consumer loses
 // nothing. Several server instances may share the durable; each event then
-// goes to one of them.
+// goes to one of them: right for an index they share (Meilisearch), wrong
+// for an index each keeps (Bleve), which needs a durable of its own.
 type PullSource struct {
 	js  jetstream.JetStream
 	cfg PullConsumerConfig
@@ -108,6 +113,9 @@ func (s *PullSource) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		MaxAckPending: c.MaxAckPending,
 		FilterSubject: c.FilterSubject,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+		// Zero keeps the consumer forever (the shared consumer of a
+		// shared index).
+		InactiveThreshold: c.InactiveThreshold,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure consumer %s on %s: %w", c.Durable, c.Stream.Name, err)

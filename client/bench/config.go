@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -48,7 +49,11 @@ const messagesPerUserDay = 50
 
 // Config is one run. Zero values take the workload's defaults (Defaults).
 type Config struct {
-	URL      string // the server, http://host:port
+	// URL is the server, http://host:port, or several instances of one
+	// cluster separated by commas: users are spread over them round-robin
+	// (user i's REST calls and WebSocket go to instance i mod n), and the
+	// report splits delivery latency by same- and cross-instance pairs.
+	URL      string
 	Workload string
 	// Users to sign up. Default: seed 200; fanout enough that each sends
 	// a message every 4 seconds (at least 100); search at most 5 a second
@@ -83,6 +88,9 @@ type Config struct {
 	Drain time.Duration
 	// PID of the server process, for its memory and CPU; 0: not measured.
 	PID int
+	// PIDs of the server processes when the run drives several instances:
+	// the report adds their CPU up (Cluster) and shows each one's.
+	PIDs []int
 	// Database, when set, limits the Postgres CPU figure to the client
 	// backends of that database (plus Postgres' own background
 	// processes), leaving out other databases' work on a shared server.
@@ -193,9 +201,14 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports a configuration that cannot run.
 func (c Config) Validate() error {
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("bench: --url %q must be http(s)://host:port", c.URL)
+	for _, raw := range c.URLs() {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("bench: --url %q must be http(s)://host:port (several: comma-separated)", raw)
+		}
+	}
+	if len(c.URLs()) == 0 {
+		return fmt.Errorf("bench: --url %q must be http(s)://host:port (several: comma-separated)", c.URL)
 	}
 	switch {
 	case !slices.Contains(Workloads(), c.Workload):
@@ -220,6 +233,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: --messages %d: at most 100,000,000", c.Messages)
 	}
 	return nil
+}
+
+// URLs are the instances URL lists, in order.
+func (c Config) URLs() []string {
+	var out []string
+	for u := range strings.SplitSeq(c.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // sends is how many messages the run schedules.

@@ -58,7 +58,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // engine is one run's state.
 type engine struct {
 	cfg     Config
-	run     string // unique id of the run: in names, tokens, keys
+	urls    []string // the instances; user i uses urls[i mod len]
+	run     string   // unique id of the run: in names, tokens, keys
 	hc      *http.Client
 	rep     *Report
 	started time.Time
@@ -98,8 +99,10 @@ type engine struct {
 	pgBase   time.Duration // CPU of the local Postgres processes
 	pgEnd    time.Duration
 	pgProcs  int
-	timerMu  sync.Mutex
-	timers   []*time.Timer
+	// several instances (PIDs): each one's CPU at both ends
+	clusterBase, clusterEnd []ProcSample
+	timerMu                 sync.Mutex
+	timers                  []*time.Timer
 }
 
 func newEngine(cfg Config) *engine {
@@ -108,11 +111,14 @@ func newEngine(cfg Config) *engine {
 		hc = client.NewHTTPClient(cfg.Concurrency + 16)
 	}
 	run := strconv.FormatUint(rand.Uint64()%(1<<40), 36)
-	e := &engine{cfg: cfg, run: run, hc: hc, started: time.Now()}
+	e := &engine{cfg: cfg, urls: cfg.URLs(), run: run, hc: hc, started: time.Now()}
 	e.rep = &Report{Version: ReportVersion, StartedAt: e.started.UTC(), Machine: ThisMachine(), Workload: cfg.Workload,
 		Flags: Flags{URL: cfg.URL, Users: cfg.Users, ChatSize: cfg.ChatSize, Rate: cfg.Rate, Duration: cfg.Duration.String(),
-			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID},
+			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID, PIDs: cfg.PIDs},
 		Errors: map[string]int64{}, Frames: map[string]int64{}}
+	if len(e.urls) > 1 {
+		e.rep.Flags.Instances = len(e.urls)
+	}
 	if cfg.Workload == Search {
 		e.rep.Flags.Messages, e.rep.Flags.QueryRate, e.rep.Flags.FlowRate = cfg.Messages, cfg.QueryRate, cfg.FlowRate
 	}
@@ -179,6 +185,7 @@ func errorCode(err error) string {
 // member is one signed-up user and its connection.
 type member struct {
 	i    int
+	inst int // the instance it talks to: urls[inst]
 	cl   *client.Client
 	id   int64
 	conn atomic.Pointer[client.Conn]
@@ -228,17 +235,22 @@ type tracker struct {
 	sent, failed, expected, received atomic.Int64
 	duplicates, outOfOrder           atomic.Int64
 	sendLat, delivLat, schedLag      *Samples
+	// With several instances: delivLat split by whether the sender's and
+	// the receiver's connections were on one instance.
+	sameLat, crossLat *Samples
 }
 
 type sentMsg struct {
-	chat  *chatInfo // set before the send starts
+	chat  *chatInfo    // set before the send starts
+	inst  atomic.Int32 // the sender's instance, set before the send starts
 	acked atomic.Bool
 	recv  atomic.Int32
 }
 
 func newTracker(n int, rate float64) *tracker {
 	return &tracker{interval: 1e9 / rate, msgs: make([]sentMsg, n),
-		sendLat: NewSamples(0), delivLat: NewSamples(0), schedLag: NewSamples(0)}
+		sendLat: NewSamples(0), delivLat: NewSamples(0), schedLag: NewSamples(0),
+		sameLat: NewSamples(0), crossLat: NewSamples(0)}
 }
 
 func (t *tracker) sched(i int) time.Time {
@@ -307,8 +319,9 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	password := "bench-" + e.run + "-password"
 	ws := "bench-" + e.run
 	newUser := func(i int) (*member, *client.Client, error) {
-		cl, err := client.New(e.cfg.URL, client.WithHTTPClient(e.hc))
-		return &member{i: i, cl: cl, seen: map[int64]*seqSet{}, last: map[int64]int64{}, reads: map[int64]int64{}}, cl, err
+		inst := i % len(e.urls)
+		cl, err := client.New(e.urls[inst], client.WithHTTPClient(e.hc))
+		return &member{i: i, inst: inst, cl: cl, seen: map[int64]*seqSet{}, last: map[int64]int64{}, reads: map[int64]int64{}}, cl, err
 	}
 	owner, cl, err := newUser(0)
 	if err != nil {
@@ -478,7 +491,15 @@ func (e *engine) onMessage(m *member, f client.Frame) {
 	}
 	t.msgs[i].recv.Add(1)
 	t.received.Add(1)
-	t.delivLat.Add(f.At.Sub(t.sched(i)))
+	lat := f.At.Sub(t.sched(i))
+	t.delivLat.Add(lat)
+	if len(e.urls) > 1 {
+		if int(t.msgs[i].inst.Load()) == m.inst {
+			t.sameLat.Add(lat)
+		} else {
+			t.crossLat.Add(lat)
+		}
+	}
 	if e.reads && d.SenderID != m.id {
 		e.scheduleRead(m, d.ChatID, d.Seq, i)
 	}
@@ -548,6 +569,19 @@ func (e *engine) startTimed(origin time.Time) {
 		}
 		e.peakRSS.Store(e.procBase.RSS)
 	}
+	e.clusterBase = readProcs(e.cfg.PIDs)
+}
+
+// readProcs samples each process (a zero sample for one that is gone).
+func readProcs(pids []int) []ProcSample {
+	if len(pids) == 0 {
+		return nil
+	}
+	out := make([]ProcSample, len(pids))
+	for i, pid := range pids {
+		out[i], _ = ReadProc(pid)
+	}
+	return out
 }
 
 // endTimed marks its end.
@@ -560,6 +594,7 @@ func (e *engine) endTimed() {
 		e.procEnd, _ = ReadProc(e.cfg.PID)
 		e.peakRSS.Store(max(e.peakRSS.Load(), e.procEnd.RSS))
 	}
+	e.clusterEnd = readProcs(e.cfg.PIDs)
 }
 
 // sendPhase sends n messages at the tracker's rate: message i by plan(i)
@@ -600,6 +635,7 @@ func (e *engine) sendPhase(ctx context.Context, lead time.Duration, plan func(i 
 	pace(start, n, func(i int) time.Time { return t.sched(i).Add(-lead) }, func(i int) {
 		m, c := plan(i)
 		t.msgs[i].chat = c
+		t.msgs[i].inst.Store(int32(m.inst))
 		wg.Add(1)
 		if lead <= 0 {
 			dispatch(i, m, c)
@@ -783,6 +819,9 @@ func (e *engine) finish() {
 		}
 		r.Deliveries = d
 		r.SendLatency, r.DeliveryLatency, r.ScheduleLag = t.sendLat.Summary(), t.delivLat.Summary(), t.schedLag.Summary()
+		if len(e.urls) > 1 {
+			r.DeliveryLatencySameInstance, r.DeliveryLatencyCrossInstance = t.sameLat.Summary(), t.crossLat.Summary()
+		}
 	}
 	if l := e.lag; l != nil {
 		r.IndexLag, r.IndexLagMissed = l.samples.Summary(), l.missed.Load()
@@ -804,6 +843,23 @@ func (e *engine) finish() {
 			pg.CPUMsPerMessage = 1000 * pg.CPUSeconds / float64(r.Messages.Sent)
 		}
 		r.Postgres = pg
+	}
+	if len(e.clusterBase) > 0 && len(e.clusterEnd) == len(e.clusterBase) {
+		c := &ClusterStats{Instances: len(e.clusterBase)}
+		for i, pid := range e.cfg.PIDs {
+			s := ServerStats{PID: pid, ProcStats: procStats(e.clusterBase[i], e.clusterEnd[i], 0, secs)}
+			if r.Messages.Sent > 0 {
+				s.CPUMsPerMessage = 1000 * s.CPUSeconds / float64(r.Messages.Sent)
+			}
+			c.Servers = append(c.Servers, s)
+			c.CPUSeconds += s.CPUSeconds
+			c.CPUCores += s.CPUCores
+			c.RSSAfterBytes += s.RSSAfterBytes
+		}
+		if r.Messages.Sent > 0 {
+			c.CPUMsPerMessage = 1000 * c.CPUSeconds / float64(r.Messages.Sent)
+		}
+		r.Cluster = c
 	}
 	if e.cfg.PID > 0 && e.procBase.RSS > 0 {
 		r.Server = &ServerStats{PID: e.cfg.PID, ProcStats: procStats(e.procBase, e.procEnd, e.peakRSS.Load(), secs)}

@@ -38,6 +38,11 @@ type Report struct {
 	// DeliveryLatency runs from the scheduled time of a send to the read
 	// of its message.created on each member's connection (same clock).
 	DeliveryLatency Summary `json:"delivery_latency"`
+	// With several instances (--url lists them), DeliveryLatency split:
+	// deliveries to a connection on the sender's instance, and to one on
+	// another instance (through NATS from one server to the other).
+	DeliveryLatencySameInstance  Summary `json:"delivery_latency_same_instance,omitzero"`
+	DeliveryLatencyCrossInstance Summary `json:"delivery_latency_cross_instance,omitzero"`
 	// ScheduleLag is how late the generator itself started sends: large
 	// values mean the generator, not the server, was the bottleneck.
 	ScheduleLag Summary `json:"schedule_lag"`
@@ -64,6 +69,9 @@ type Report struct {
 	// the clients sent as "sent <type>".
 	Frames map[string]int64 `json:"frames"`
 	Server *ServerStats     `json:"server,omitempty"`
+	// Cluster is the servers' resources together when the run measured
+	// several (PIDs): the CPU of all instances per message sent.
+	Cluster *ClusterStats `json:"cluster,omitempty"`
 	// Postgres is the CPU of the local Postgres processes over the timed
 	// phase (when Postgres runs on this machine).
 	Postgres  *PostgresStats `json:"postgres,omitempty"`
@@ -93,6 +101,8 @@ type Flags struct {
 	FlowRate    float64 `json:"flow_rate,omitempty"`
 	Transport   string  `json:"transport"`
 	PID         int     `json:"pid,omitempty"`
+	Instances   int     `json:"instances,omitempty"` // the instances URL lists, when more than one
+	PIDs        []int   `json:"pids,omitempty"`
 }
 
 // Setup is what the run built before the timed phase.
@@ -162,6 +172,17 @@ type ServerStats struct {
 	CPUMsPerMessage float64 `json:"cpu_ms_per_message,omitempty"`
 }
 
+// ClusterStats is several server instances' resources over the timed
+// phase.
+type ClusterStats struct {
+	Instances       int           `json:"instances"`
+	CPUSeconds      float64       `json:"cpu_seconds"` // all instances
+	CPUCores        float64       `json:"cpu_cores"`
+	CPUMsPerMessage float64       `json:"cpu_ms_per_message,omitempty"`
+	RSSAfterBytes   int64         `json:"rss_after_bytes"` // the sum
+	Servers         []ServerStats `json:"servers"`
+}
+
 // PostgresStats is the CPU the machine's Postgres processes used.
 type PostgresStats struct {
 	Processes       int     `json:"processes"`
@@ -201,6 +222,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("deliveries", "%d of %d received (%.1f/s), lost %d (%.4f%%), duplicates %d, out of order %d, unacked %d",
 			d.Received, d.Expected, d.RatePerSec, d.Lost, 100*d.LossRatio, d.Duplicates, d.OutOfOrder, d.Unacked)
 		p("delivery latency", "%s", summaryText(r.DeliveryLatency))
+		if r.Flags.Instances > 1 {
+			p("  same instance", "%s", summaryText(r.DeliveryLatencySameInstance))
+			p("  cross instance", "%s", summaryText(r.DeliveryLatencyCrossInstance))
+		}
 	}
 	if r.IndexLag.Count > 0 || r.IndexLagMissed > 0 {
 		p("index lag", "%s, %d never found", summaryText(r.IndexLag), r.IndexLagMissed)
@@ -230,6 +255,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if s.PerConnectionBytes != 0 {
 			p("per connection", "%s of server RSS", bytesText(s.PerConnectionBytes))
+		}
+	}
+	if c := r.Cluster; c != nil {
+		p("servers", "%d instances: RSS %s after, CPU %.1fs = %.2f cores, %.2f ms per message", c.Instances,
+			bytesText(c.RSSAfterBytes), c.CPUSeconds, c.CPUCores, c.CPUMsPerMessage)
+		for _, s := range c.Servers {
+			p("  server", "pid %d: RSS %s -> %s, CPU %.1fs = %.2f cores", s.PID, bytesText(s.RSSBeforeBytes), bytesText(s.RSSAfterBytes), s.CPUSeconds, s.CPUCores)
 		}
 	}
 	if pg := r.Postgres; pg != nil {
