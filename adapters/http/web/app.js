@@ -1406,9 +1406,9 @@ function messageElement(m, { inThread = false } = {}) {
     li.append(h("button", { type: "button", class: "reply-quote", tabindex: "-1", "aria-label": t("In reply to {text}", { text: replyPreview(m) }),
       onclick: () => jumpToId(m.chat_id, m.reply_to_id) }, "↪ ", replyPreview(m)));
   }
-  const body = m.deleted_at ? h("div", { class: "body" }, t("This message was deleted."))
-    : m.content ? h("div", { class: "body" }, richNodes(m.content, { isMention, userMention })) : null;
-  if (body) li.append(body);
+  // A message of files alone has an empty body (editing puts text there).
+  li.append(m.deleted_at ? h("div", { class: "body" }, t("This message was deleted."))
+    : h("div", { class: "body" }, m.content ? richNodes(m.content, { isMention, userMention }) : null));
   if (!m.deleted_at) {
     const files = attachmentsEl(m);
     if (files) li.append(files);
@@ -2738,11 +2738,12 @@ function wireProfile() {
       }
     });
   });
+  $("profile-choose").addEventListener("click", () => $("profile-file").click());
   $("profile-remove").addEventListener("click", () => {
     profilePic = 0;
     $("profile-file").value = "";
     renderProfilePic();
-    $("profile-file").focus();
+    $("profile-choose").focus();
   });
   $("profile-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

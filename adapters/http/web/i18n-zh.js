@@ -203,4 +203,5 @@ export const zh = {
   "{n} MB": "{n} MB",
   "{n} mentions": "{n} 条提及",
   "{n} replies": "{n} 条回复",
+  "Choose a picture": "选择图片",
 };
