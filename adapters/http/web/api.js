@@ -156,11 +156,31 @@ export class Api {
     this.onSessionEnd(reason);
   }
 
-  // upload sends one file (multipart, the part "file") and answers its File.
-  upload(file) {
+  // upload sends one file (multipart, the part "file") and answers its
+  // File. It goes by XMLHttpRequest, the one way to hear an upload's
+  // progress: onProgress(fraction) as the bytes leave. A 401 refreshes the
+  // token and sends it once more, as request does.
+  async upload(file, onProgress = () => {}, retry = true) {
     const form = new FormData();
     form.append("file", file, file.name || "pasted");
-    return this.request("POST", "/files", form);
+    const token = await this.accessToken();
+    const x = await new Promise((resolve, reject) => {
+      const req = new XMLHttpRequest();
+      req.open("POST", "/api/v1/files");
+      req.setRequestHeader("Authorization", "Bearer " + token);
+      req.setRequestHeader("X-Fechatter-Session", "cookie");
+      req.upload.addEventListener("progress", (ev) => {
+        if (ev.lengthComputable) onProgress(ev.loaded / ev.total);
+      });
+      req.addEventListener("load", () => resolve(req));
+      req.addEventListener("error", () => reject(new ApiError(0, "unavailable", t("The server cannot be reached."))));
+      req.send(form);
+    });
+    if (x.status === 401 && retry && this.session) {
+      await this.refresh();
+      return this.upload(file, onProgress, false);
+    }
+    return answer(x.status, x.responseText, x.getResponseHeader("Retry-After"));
   }
 
   // request calls the API; a 401 on an authenticated call refreshes the
@@ -185,20 +205,24 @@ export class Api {
       await this.refresh();
       return this.request(method, path, body, { auth, retry: false });
     }
-    const text = await res.text();
-    let data = null;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      if (res.status === 413 && !data?.error) throw new ApiError(413, "payload_too_large", t("The file is too large."));
-      const e = data?.error ?? {};
-      throw new ApiError(res.status, e.code ?? "internal", e.message ?? `HTTP ${res.status}`, Number(res.headers.get("Retry-After")) || undefined);
-    }
-    return data;
+    return answer(res.status, await res.text(), res.headers.get("Retry-After"));
   }
+}
+
+// answer is the JSON of a response, or its error as an ApiError.
+function answer(status, text, retryAfter) {
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (status < 200 || status > 299) {
+    if (status === 413 && !data?.error) throw new ApiError(413, "payload_too_large", t("The file is too large."));
+    const e = data?.error ?? {};
+    throw new ApiError(status, e.code ?? "internal", e.message ?? `HTTP ${status}`, Number(retryAfter) || undefined);
+  }
+  return data;
 }

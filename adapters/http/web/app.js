@@ -1769,7 +1769,10 @@ function startEdit(seq) {
       area.focus();
     }
   };
+  const list = h("ul", { id: `edit-mentions-${seq}`, class: "mention-list", hidden: true });
+  const complete = new MentionComplete(area, list, () => completionsFor(m.chat_id));
   area.addEventListener("keydown", (ev) => {
+    if (complete.key(ev)) return;
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       save();
@@ -1779,7 +1782,7 @@ function startEdit(seq) {
       done(false);
     }
   });
-  const form = h("div", { class: "edit" }, area,
+  const form = h("div", { class: "edit" }, list, area,
     h("div", { class: "edit-actions" },
       h("span", { class: "hint" }, t("Enter saves · Esc cancels")), count,
       h("button", { type: "button", onclick: () => done(false) }, t("Cancel")),
@@ -2096,9 +2099,13 @@ function addFiles(list) {
   if (files.length > room) toast(t("A message carries at most {n} files.", { n: maxAttachments }));
   const chatId = state.open;
   for (const file of files.slice(0, Math.max(0, room))) {
-    const u = { key: uuid(), chatId, name: file.name || t("pasted file"), size: file.size, status: "uploading", file: null, error: "" };
+    const u = { key: uuid(), chatId, name: file.name || t("pasted file"), size: file.size, status: "uploading", file: null, error: "", progress: 0 };
     state.uploads.push(u);
-    api.upload(file).then((f) => {
+    api.upload(file, (p) => {
+      u.progress = p;
+      const bar = $("upload-tray").querySelector(`[data-key="${u.key}"] progress`);
+      if (bar) bar.value = p;
+    }).then((f) => {
       u.file = f;
       u.status = "done";
     }).catch((e) => {
@@ -2122,9 +2129,10 @@ function renderUploads() {
       ? h("img", { class: "tray-thumb", src: u.file.thumbnail_url, alt: "" })
       : h("span", { class: "tray-thumb tray-icon", "aria-hidden": "true" }, u.status === "uploading" ? "⏳" : "📄");
     const status = u.status === "uploading" ? t("Uploading…") : u.status === "failed" ? t("Not uploaded: {why}", { why: u.error }) : fileSize(u.file.size);
-    return h("li", { class: "tray-item" + (u.status === "failed" ? " failed" : ""), dataset: { status: u.status } },
+    return h("li", { class: "tray-item" + (u.status === "failed" ? " failed" : ""), dataset: { status: u.status, key: u.key } },
       thumb,
-      h("span", { class: "tray-text" }, h("span", { class: "file-name" }, u.name), h("span", { class: "muted" }, status)),
+      h("span", { class: "tray-text" }, h("span", { class: "file-name" }, u.name), h("span", { class: "muted" }, status),
+        u.status === "uploading" ? h("progress", { max: "1", value: u.progress, "aria-label": t("Uploading {name}", { name: u.name }) }) : null),
       h("button", { type: "button", class: "link", "aria-label": t("Remove {name}", { name: u.name }),
         onclick: () => { state.uploads = state.uploads.filter((x) => x !== u); renderUploads(); $("composer-input").focus(); } }, "✕"));
   }));

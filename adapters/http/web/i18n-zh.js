@@ -204,4 +204,5 @@ export const zh = {
   "{n} mentions": "{n} 条提及",
   "{n} replies": "{n} 条回复",
   "Choose a picture": "选择图片",
+  "Uploading {name}": "正在上传 {name}",
 };
