@@ -41,14 +41,15 @@ const (
 
 func (c *cli) benchCommand() *cobra.Command {
 	var (
-		cfg        bench.Config
-		jsonOut    bool
-		spawn      bool
-		spawnDB    string
-		cpuprofile string
-		pprofURL   string
-		instances  int
-		spawnNATS  bool
+		cfg          bench.Config
+		jsonOut      bool
+		spawn        bool
+		spawnDB      string
+		cpuprofile   string
+		profilePhase string
+		pprofURL     string
+		instances    int
+		spawnNATS    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -124,12 +125,18 @@ the next ports.`,
 			}
 			progress := newBenchProgress(c.stderr)
 			var profile *cpuProfile
+			if profilePhase == "" {
+				profilePhase = "run" // the timed phase
+				if cfg.Workload == bench.Connections {
+					profilePhase = "hold"
+				}
+			}
 			if cpuprofile != "" {
 				profile = &cpuProfile{base: pprofURL, file: cpuprofile, seconds: profileSeconds(cfg.WithDefaults())}
 			}
 			cfg.Progress = func(p bench.Progress) {
 				progress.draw(p)
-				if profile != nil && p.Phase == "run" {
+				if profile != nil && p.Phase == profilePhase {
 					profile.start(ctx)
 				}
 			}
@@ -176,6 +183,7 @@ the next ports.`,
 	f.BoolVar(&spawnNATS, "spawn-nats", false, "with --spawn: run the server(s) on a nats-server the bench starts (implied by --instances > 1) instead of the embedded one")
 	f.StringVar(&spawnDB, "spawn-database", benchDatabase, "with --spawn: the server's database, dropped and recreated first (its name must contain \"bench\")")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the server during the timed phase to this file (needs --spawn or --pprof-url)")
+	f.StringVar(&profilePhase, "cpuprofile-phase", "", "with --cpuprofile: the phase to profile, from its start for --duration less 2 s (default: the timed phase, run; hold for connections; connect, say, for the dials)")
 	f.StringVar(&pprofURL, "pprof-url", "", "the server's profiling listener, e.g. http://127.0.0.1:6060 (see "+PprofAddrEnv+")")
 	return cmd
 }
