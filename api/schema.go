@@ -13,7 +13,8 @@ import (
 // The rules, which are the whole of the mapping:
 //   - a field without omitempty is required; a pointer is nullable;
 //   - time.Time is a date-time string, integers are int64;
-//   - a tag enum:"a,b" lists a string's values; schema:"ref" is a string or
+//   - a tag enum:"a,b" lists a string's values (of each item, on a list
+//     of strings); schema:"ref" is a string or
 //     a number (WebSocket refs);
 //   - a named struct is closed (additionalProperties false), so an answer
 //     with an undocumented field fails validation; unexported (request
@@ -108,8 +109,12 @@ func (s Schemas) structSchema(t reflect.Type) map[string]any {
 				for _, v := range strings.Split(e, ",") {
 					vals = append(vals, v)
 				}
-				if _, isRef := fs["$ref"]; !isRef {
-					fs["enum"] = vals
+				target := fs
+				if items, ok := fs["items"].(map[string]any); ok && fs["type"] == "array" {
+					target = items // a list of such strings
+				}
+				if _, isRef := target["$ref"]; !isRef {
+					target["enum"] = vals
 				}
 			}
 			props[name] = fs

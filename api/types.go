@@ -165,10 +165,16 @@ type Presence struct {
 	Platform string     `json:"platform"`
 }
 
-// SearchHit is one search result.
+// SearchHit is one search result. Highlight is the message's content (or
+// an excerpt), HTML-escaped, with the matched words between <mark> and
+// </mark>; when only names matched, it is the first matching file name or
+// mentioned user's name, marked alike. MatchedIn says what matched:
+// "content", "attachments" (a file name) and/or "mentions" (the full name
+// or email local part of a mentioned user).
 type SearchHit struct {
-	Message   Message `json:"message"`
-	Highlight string  `json:"highlight"`
+	Message   Message  `json:"message"`
+	Highlight string   `json:"highlight"`
+	MatchedIn []string `json:"matched_in" enum:"content,attachments,mentions"`
 }
 
 // SearchResults is the answer of GET /search/messages.

@@ -177,7 +177,7 @@ func New(p Ports, o Options) App {
 			BrowseChannels: query.NewBrowseChannels(p.ChatReads),
 			ListMessages:   query.NewListMessages(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads).WithFileLinks(p.FileLinks),
 			GetMessage:     query.NewGetMessage(p.Chats, p.MessageReads).WithPublicPreview(p.ChatReads).WithFileLinks(p.FileLinks),
-			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup).WithPublicPreview(p.ChatReads),
+			SearchMessages: query.NewSearchMessages(p.SearchIndex, p.MemberChats, p.MessageLookup).WithPublicPreview(p.ChatReads).WithFileLinks(p.FileLinks),
 			GetReceipts:    query.NewGetReceipts(p.Chats, p.ReceiptReads),
 			GetFile:        query.NewGetFile(p.Files, p.FileLinks),
 			ListReplies:    query.NewListReplies(p.Chats, p.MessageReads, p.ThreadReads, p.FileLinks),

@@ -31,6 +31,7 @@ func searchModule(cfg Config) fx.Option {
 			func(r *postgres.MessageReadModel) query.MemberChats { return r },
 			func(r *postgres.MessageReadModel) query.MessageLookup { return r },
 			func(r *postgres.MessageReadModel) event.SearchSource { return r },
+			func(r *postgres.MessageReadModel) event.DocumentLoader { return r },
 			fx.Annotate(searchHealthCheck, fx.ResultTags(`group:"health"`)),
 		),
 		fx.Invoke(runIndexer),
@@ -43,6 +44,10 @@ type searchIndex struct {
 	// prepare makes the index ready for writes (Meilisearch settings);
 	// retried until it succeeds.
 	prepare func(ctx context.Context) error
+	// rebuild, when set, fills an index that was recreated empty (Bleve of
+	// an older format) from Postgres once prepared; retried, unbounded in
+	// time, until it succeeds.
+	rebuild func(ctx context.Context) error
 	close   func() error
 	// durable is the indexer's stream consumer. An index every instance
 	// shares (Meilisearch) has one consumer for the cluster, so each
@@ -67,10 +72,22 @@ func (si *searchIndex) consumer(stream natsadapter.StreamConfig) natsadapter.Pul
 	return c
 }
 
-func newSearchIndex(lc fx.Lifecycle, cfg Config) (ports.SearchIndex, *searchIndex, error) {
+func newSearchIndex(lc fx.Lifecycle, cfg Config, src event.SearchSource, log *zap.Logger) (ports.SearchIndex, *searchIndex, error) {
 	si, err := openSearchIndex(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	if b, ok := si.SearchIndex.(*bleve.Index); ok && b.Recreated() {
+		// An index of an older mapping was replaced by an empty one:
+		// rebuild it from Postgres before the indexer resumes.
+		log.Warn("search index of an older format replaced; rebuilding it from the database", zap.String("dir", cfg.Search.Dir))
+		si.rebuild = func(ctx context.Context) error {
+			n, err := event.Reindex(ctx, src, b, 500, nil)
+			if err == nil {
+				log.Info("search index rebuilt", zap.Int("messages", n))
+			}
+			return err
+		}
 	}
 	lc.Append(fx.Hook{OnStop: func(context.Context) error { return si.close() }})
 	return si.SearchIndex, si, nil
@@ -135,6 +152,7 @@ type indexerIn struct {
 	JS     jetstream.JetStream
 	Stream natsadapter.StreamConfig
 	Index  *searchIndex
+	Docs   event.DocumentLoader
 	// Metrics, when present, count the index writes and record the lag.
 	Metrics *observability.Metrics `optional:"true"`
 }
@@ -163,6 +181,7 @@ func runIndexer(in indexerIn) {
 			if err != nil {
 				return err
 			}
+			idx.WithDocuments(in.Docs)
 			if in.Metrics != nil {
 				in.Metrics.WatchIndexLag(idx.LastLag)
 			}
@@ -190,16 +209,27 @@ func runIndexer(in indexerIn) {
 // prepareIndex retries the backend's preparation with backoff until it
 // succeeds or ctx ends; it reports whether the index is ready.
 func prepareIndex(ctx context.Context, si *searchIndex, log *zap.Logger) bool {
-	if si.prepare == nil {
-		return true
+	if si.prepare != nil && !retry(ctx, log, func(ctx context.Context) error {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return si.prepare(pctx)
+	}) {
+		return false
 	}
+	return si.rebuild == nil || retry(ctx, log, si.rebuild)
+}
+
+// retry runs f until it succeeds (true) or ctx ends (false), waiting from
+// 500 ms to 30 s between attempts.
+func retry(ctx context.Context, log *zap.Logger, f func(context.Context) error) bool {
 	wait := 500 * time.Millisecond
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := si.prepare(pctx)
-		cancel()
+		err := f(ctx)
 		if err == nil {
 			return true
+		}
+		if ctx.Err() != nil {
+			return false
 		}
 		log.Warn("search index not ready; retrying", zap.Error(err), zap.Duration("retry_in", wait))
 		select {

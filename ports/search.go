@@ -7,16 +7,31 @@ import (
 
 // SearchDocument is one message as the search index holds it. ID is the
 // message id and the document's key: writing the same ID again replaces the
-// document.
+// document. A query matches a document when each of its words is found in
+// Content, FileNames or MentionNames (not necessarily the same one).
 type SearchDocument struct {
-	ID          int64     `json:"id"`
-	ChatID      int64     `json:"chat_id"`
-	WorkspaceID int64     `json:"workspace_id"`
-	SenderID    int64     `json:"sender_id"`
-	Seq         int64     `json:"seq"`
-	Content     string    `json:"content"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64  `json:"id"`
+	ChatID      int64  `json:"chat_id"`
+	WorkspaceID int64  `json:"workspace_id"`
+	SenderID    int64  `json:"sender_id"`
+	Seq         int64  `json:"seq"`
+	Content     string `json:"content"`
+	// FileNames are the names of the message's attachments.
+	FileNames []string `json:"file_names,omitempty"`
+	// MentionNames name the users the message mentions: each one's full
+	// name and the local part of their email (the handle people type),
+	// as they were when the message was indexed.
+	MentionNames []string  `json:"mention_names,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 }
+
+// The parts of a document a query can match, as SearchHit.Matched names
+// them (and the API's matched_in).
+const (
+	SearchFieldContent     = "content"
+	SearchFieldAttachments = "attachments" // FileNames
+	SearchFieldMentions    = "mentions"    // MentionNames
+)
 
 // SearchQuery asks the index for messages matching Text within some chats.
 type SearchQuery struct {
@@ -43,8 +58,14 @@ type SearchHit struct {
 	ChatID    int64
 	Seq       int64
 	// Highlight is the message content, or an excerpt of it, HTML-escaped,
-	// with the matched words between <mark> and </mark>.
+	// with the matched words between <mark> and </mark>. When the content
+	// did not match, it is the first matching file name or mention name,
+	// marked the same way.
 	Highlight string
+	// Matched lists the parts of the document the query matched, among
+	// SearchFieldContent, SearchFieldAttachments and SearchFieldMentions,
+	// in that order.
+	Matched []string
 }
 
 // SearchResult is one page of hits, best first.

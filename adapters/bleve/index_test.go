@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	blevesearch "github.com/blevesearch/bleve/v2"
+
 	"github.com/fechatter/fechatter/adapters/bleve"
 	"github.com/fechatter/fechatter/ports"
 	"github.com/fechatter/fechatter/ports/porttest"
@@ -68,5 +70,41 @@ func TestBlevePingAfterClose(t *testing.T) {
 	_ = idx.Close()
 	if err := idx.Ping(context.Background()); err == nil {
 		t.Error("Ping on a closed index returned nil")
+	}
+}
+
+// An index written before the name fields (no mapping version) is replaced
+// by an empty one of the current mapping, and Open says so: the server
+// then rebuilds it from Postgres.
+func TestBleveOlderMappingIsRecreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	old, err := blevesearch.New(dir, blevesearch.NewIndexMapping())
+	if err != nil {
+		t.Fatalf("create an old index: %v", err)
+	}
+	if err := old.Index("9", map[string]any{"content": "old words"}); err != nil {
+		t.Fatalf("index: %v", err)
+	}
+	_ = old.Close()
+
+	idx := open(t, dir)
+	if !idx.Recreated() {
+		t.Fatal("Recreated() = false for an index of an older mapping")
+	}
+	ctx := context.Background()
+	doc := ports.SearchDocument{ID: 7, ChatID: 3, Seq: 1, Content: "see file", FileNames: []string{"budget-2027.xlsx"}}
+	if err := idx.Upsert(ctx, []ports.SearchDocument{doc}); err != nil {
+		t.Fatalf("Upsert: %v", err)
+	}
+	_ = idx.Close()
+
+	idx = open(t, dir)
+	defer idx.Close()
+	if idx.Recreated() {
+		t.Error("Recreated() = true on reopening an index of the current mapping")
+	}
+	res, err := idx.Search(ctx, ports.SearchQuery{Text: "budget", ChatIDs: []int64{3}})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].MessageID != 7 {
+		t.Errorf("file name search after reopening: %+v, %v; want message 7", res.Hits, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ func (x *Index) index() meilisearch.IndexManager { return x.client.Index(x.uid) 
 // letters instead of Meilisearch's 5, so "helo" finds "hello" as it does in
 // the Bleve and memory indexes.
 var settings = map[string]any{
-	"searchableAttributes": []string{"content"},
+	"searchableAttributes": []string{"content", "file_names", "mention_names"},
 	"filterableAttributes": []string{"chat_id", "sender_id", "workspace_id"},
 	"sortableAttributes":   []string{"created_at", "seq"},
 	"typoTolerance": map[string]any{
@@ -202,13 +203,15 @@ func (x *Index) patchSettings(ctx context.Context) (*meilisearch.TaskInfo, error
 // document is a SearchDocument as stored in Meilisearch; created_at is in
 // Unix milliseconds so that it sorts as a number.
 type document struct {
-	ID          int64  `json:"id"`
-	ChatID      int64  `json:"chat_id"`
-	WorkspaceID int64  `json:"workspace_id"`
-	SenderID    int64  `json:"sender_id"`
-	Seq         int64  `json:"seq"`
-	Content     string `json:"content"`
-	CreatedAt   int64  `json:"created_at"`
+	ID           int64    `json:"id"`
+	ChatID       int64    `json:"chat_id"`
+	WorkspaceID  int64    `json:"workspace_id"`
+	SenderID     int64    `json:"sender_id"`
+	Seq          int64    `json:"seq"`
+	Content      string   `json:"content"`
+	FileNames    []string `json:"file_names"`
+	MentionNames []string `json:"mention_names"`
+	CreatedAt    int64    `json:"created_at"`
 }
 
 // Upsert adds or replaces documents (POST /indexes/{uid}/documents) and
@@ -220,7 +223,8 @@ func (x *Index) Upsert(ctx context.Context, docs []ports.SearchDocument) error {
 	out := make([]document, len(docs))
 	for i, d := range docs {
 		out[i] = document{ID: d.ID, ChatID: d.ChatID, WorkspaceID: d.WorkspaceID, SenderID: d.SenderID,
-			Seq: d.Seq, Content: d.Content, CreatedAt: d.CreatedAt.UnixMilli()}
+			Seq: d.Seq, Content: d.Content, FileNames: orEmpty(d.FileNames), MentionNames: orEmpty(d.MentionNames),
+			CreatedAt: d.CreatedAt.UnixMilli()}
 	}
 	info, err := x.index().AddDocuments(ctx, out, nil)
 	if err != nil {
@@ -246,19 +250,30 @@ func (x *Index) Delete(ctx context.Context, ids []int64) error {
 	return x.wait(ctx, info.TaskUID, fmt.Sprintf("delete %d documents", len(ids)))
 }
 
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // hit is the part of a search hit the adapter reads.
 type hit struct {
 	ID        int64 `json:"id"`
 	ChatID    int64 `json:"chat_id"`
 	Seq       int64 `json:"seq"`
 	Formatted struct {
-		Content string `json:"content"`
+		Content      string   `json:"content"`
+		FileNames    []string `json:"file_names"`
+		MentionNames []string `json:"mention_names"`
 	} `json:"_formatted"`
 }
 
-// Search queries with every word required, filtered to the allowed chats
-// (chat_id IN [...], AND chat_id = x for a single chat), asking for the
-// content highlighted and cropped around the matches.
+// Search queries with every word required (each in the content, a file
+// name or a mention name), filtered to the allowed chats (chat_id IN
+// [...], AND chat_id = x for a single chat), asking for the content
+// highlighted and cropped around the matches and the names highlighted:
+// what holds a highlight tag is what matched.
 func (x *Index) Search(ctx context.Context, q ports.SearchQuery) (ports.SearchResult, error) {
 	empty := ports.SearchResult{Hits: []ports.SearchHit{}}
 	text := strings.TrimSpace(q.Text)
@@ -273,8 +288,8 @@ func (x *Index) Search(ctx context.Context, q ports.SearchQuery) (ports.SearchRe
 		Offset:                int64(max(q.Offset, 0)),
 		Limit:                 int64(limit),
 		Filter:                filter(q),
-		AttributesToRetrieve:  []string{"id", "chat_id", "seq", "content"},
-		AttributesToHighlight: []string{"content"},
+		AttributesToRetrieve:  []string{"id", "chat_id", "seq", "content", "file_names", "mention_names"},
+		AttributesToHighlight: []string{"content", "file_names", "mention_names"},
 		AttributesToCrop:      []string{"content"},
 		CropLength:            cropWords,
 		CropMarker:            "…",
@@ -292,10 +307,36 @@ func (x *Index) Search(ctx context.Context, q ports.SearchQuery) (ports.SearchRe
 		if err := raw.DecodeInto(&h); err != nil {
 			return ports.SearchResult{}, fmt.Errorf("meilisearch: decode hit: %w", err)
 		}
-		out.Hits = append(out.Hits, ports.SearchHit{MessageID: h.ID, ChatID: h.ChatID, Seq: h.Seq,
-			Highlight: markHTML(h.Formatted.Content)})
+		out.Hits = append(out.Hits, hitOf(h))
 	}
 	return out, nil
+}
+
+// hitOf tells which parts of h matched (those with a highlight tag) and
+// highlights the content, or else the first name that matched.
+func hitOf(h hit) ports.SearchHit {
+	out := ports.SearchHit{MessageID: h.ID, ChatID: h.ChatID, Seq: h.Seq}
+	if strings.Contains(h.Formatted.Content, preTag) {
+		out.Matched = append(out.Matched, ports.SearchFieldContent)
+		out.Highlight = markHTML(h.Formatted.Content)
+	}
+	for _, part := range []struct {
+		field string
+		names []string
+	}{{ports.SearchFieldAttachments, h.Formatted.FileNames}, {ports.SearchFieldMentions, h.Formatted.MentionNames}} {
+		i := slices.IndexFunc(part.names, func(n string) bool { return strings.Contains(n, preTag) })
+		if i < 0 {
+			continue
+		}
+		out.Matched = append(out.Matched, part.field)
+		if out.Highlight == "" {
+			out.Highlight = markHTML(part.names[i])
+		}
+	}
+	if out.Highlight == "" {
+		out.Highlight = markHTML(h.Formatted.Content)
+	}
+	return out
 }
 
 // filter is chat_id IN [the allowed chats], narrowed with AND chat_id = x

@@ -113,7 +113,7 @@ func TestMeiliEnsureSettingsRequests(t *testing.T) {
 		t.Fatalf("PATCH /indexes/messages/settings sent %d times, want 1", len(patches))
 	}
 	assertJSON(t, "settings body", patches[0].Body, `{
-		"searchableAttributes": ["content"],
+		"searchableAttributes": ["content", "file_names", "mention_names"],
 		"filterableAttributes": ["chat_id", "sender_id", "workspace_id"],
 		"sortableAttributes": ["created_at", "seq"],
 		"typoTolerance": {"enabled": true, "minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 9}}
@@ -183,7 +183,8 @@ func TestMeiliUpsertRequest(t *testing.T) {
 	created := time.Date(2025, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 	docs := []ports.SearchDocument{
 		{ID: 11, ChatID: 21, WorkspaceID: 31, SenderID: 41, Seq: 51, Content: "first <b>one</b>", CreatedAt: created},
-		{ID: 12, ChatID: 22, WorkspaceID: 31, SenderID: 42, Seq: 1, Content: "second", CreatedAt: created.Add(time.Second)},
+		{ID: 12, ChatID: 22, WorkspaceID: 31, SenderID: 42, Seq: 1, Content: "second", CreatedAt: created.Add(time.Second),
+			FileNames: []string{"q3.pdf"}, MentionNames: []string{"Bob Builder", "bob"}},
 	}
 	before := f.TaskCount()
 	if err := x.Upsert(ctxFor(t), docs); err != nil {
@@ -197,8 +198,8 @@ func TestMeiliUpsertRequest(t *testing.T) {
 		t.Errorf("documents query %q: the primary key is set at index creation, not per write", reqs[0].RawQuery)
 	}
 	assertJSON(t, "documents body", reqs[0].Body, `[
-		{"id":11,"chat_id":21,"workspace_id":31,"sender_id":41,"seq":51,"content":"first <b>one</b>","created_at":1741064767890},
-		{"id":12,"chat_id":22,"workspace_id":31,"sender_id":42,"seq":1,"content":"second","created_at":1741064768890}
+		{"id":11,"chat_id":21,"workspace_id":31,"sender_id":41,"seq":51,"content":"first <b>one</b>","file_names":[],"mention_names":[],"created_at":1741064767890},
+		{"id":12,"chat_id":22,"workspace_id":31,"sender_id":42,"seq":1,"content":"second","file_names":["q3.pdf"],"mention_names":["Bob Builder","bob"],"created_at":1741064768890}
 	]`)
 	task := f.Task(int64(before + 1))
 	if task.Type != "documentAdditionOrUpdate" || !reflect.DeepEqual(task.Served, []string{"processing", "succeeded"}) {
@@ -340,7 +341,7 @@ func TestMeiliSearchRequest(t *testing.T) {
 		"filter":                "chat_id IN [3, 1, 2]",
 		"limit":                 float64(7),
 		"offset":                float64(14),
-		"attributesToHighlight": []any{"content"},
+		"attributesToHighlight": []any{"content", "file_names", "mention_names"},
 		"attributesToCrop":      []any{"content"},
 		"matchingStrategy":      "all",
 		"highlightPreTag":       "\uE000",
@@ -391,7 +392,10 @@ func TestMeiliSearchAnswer(t *testing.T) {
 				 "_formatted": {"id": "4503599627370495", "chat_id": "7", "seq": "3",
 				                "content": "…say <b>\uE000hello\uE001</b> & bye"}},
 				{"id": 9, "chat_id": 8, "seq": 1, "content": "odd \uE001 tags \uE000open",
-				 "_formatted": {"id": "9", "chat_id": "8", "seq": "1", "content": "odd \uE001 tags \uE000open"}}
+				 "_formatted": {"id": "9", "chat_id": "8", "seq": "1", "content": "odd \uE001 tags \uE000open"}},
+				{"id": 10, "chat_id": 8, "seq": 2, "content": "see <file>",
+				 "_formatted": {"id": "10", "chat_id": "8", "seq": "2", "content": "see <file>",
+				                "file_names": ["a.txt", "\uE000hello\uE001-<world>.pdf"], "mention_names": ["Hel\uE000lo\uE001 Kitty", "kitty"]}}
 			],
 			"query": "hello", "processingTimeMs": 0, "limit": 2, "offset": 0, "estimatedTotalHits": 42
 		}`)
@@ -401,8 +405,11 @@ func TestMeiliSearchAnswer(t *testing.T) {
 		t.Fatalf("Search: %v", err)
 	}
 	want := ports.SearchResult{EstimatedTotal: 42, Hits: []ports.SearchHit{
-		{MessageID: 4503599627370495, ChatID: 7, Seq: 3, Highlight: "…say &lt;b&gt;<mark>hello</mark>&lt;/b&gt; &amp; bye"},
-		{MessageID: 9, ChatID: 8, Seq: 1, Highlight: "odd  tags <mark>open</mark>"},
+		{MessageID: 4503599627370495, ChatID: 7, Seq: 3, Highlight: "…say &lt;b&gt;<mark>hello</mark>&lt;/b&gt; &amp; bye",
+			Matched: []string{ports.SearchFieldContent}},
+		{MessageID: 9, ChatID: 8, Seq: 1, Highlight: "odd  tags <mark>open</mark>", Matched: []string{ports.SearchFieldContent}},
+		{MessageID: 10, ChatID: 8, Seq: 2, Highlight: "<mark>hello</mark>-&lt;world&gt;.pdf",
+			Matched: []string{ports.SearchFieldAttachments, ports.SearchFieldMentions}},
 	}}
 	if !reflect.DeepEqual(res, want) {
 		t.Errorf("result\n got %+v\nwant %+v", res, want)

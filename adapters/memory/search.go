@@ -16,9 +16,9 @@ var _ ports.SearchIndex = (*SearchIndex)(nil)
 
 // SearchIndex is a ports.SearchIndex in process memory, for tests and for
 // running without a search engine. It scans every document: a query word
-// matches a word of the content that contains it, or (from 4 letters) one
-// at edit distance 1, ignoring case. Every query word must match. Hits come
-// newest first.
+// matches a word of the content, a file name or a mention name that
+// contains it, or (from 4 letters) one at edit distance 1, ignoring case.
+// Every query word must match, each in any of them. Hits come newest first.
 type SearchIndex struct {
 	mu   sync.RWMutex
 	docs map[int64]ports.SearchDocument
@@ -73,7 +73,7 @@ func (s *SearchIndex) Search(ctx context.Context, q ports.SearchQuery) (ports.Se
 	s.mu.RLock()
 	var found []ports.SearchDocument
 	for _, d := range s.docs {
-		if allowed[d.ChatID] && matchesAll(searchWords(d.Content), terms) {
+		if allowed[d.ChatID] && matchesAll(documentWords(d), terms) {
 			found = append(found, d)
 		}
 	}
@@ -93,8 +93,7 @@ func (s *SearchIndex) Search(ctx context.Context, q ports.SearchQuery) (ports.Se
 	page := found[offset:min(offset+limit, len(found))]
 	res := ports.SearchResult{Hits: make([]ports.SearchHit, 0, len(page)), EstimatedTotal: len(found)}
 	for _, d := range page {
-		res.Hits = append(res.Hits, ports.SearchHit{MessageID: d.ID, ChatID: d.ChatID, Seq: d.Seq,
-			Highlight: highlight(d.Content, terms)})
+		res.Hits = append(res.Hits, hitOf(d, terms))
 	}
 	return res, nil
 }
@@ -107,6 +106,49 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r)
 // searchWords splits text into lower-case words.
 func searchWords(text string) []string {
 	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !isWordRune(r) })
+}
+
+// documentWords are the words of everything a document is found by.
+func documentWords(d ports.SearchDocument) []string {
+	words := searchWords(d.Content)
+	for _, names := range [][]string{d.FileNames, d.MentionNames} {
+		for _, n := range names {
+			words = append(words, searchWords(n)...)
+		}
+	}
+	return words
+}
+
+// hitOf tells which parts of d matched and highlights the content, or
+// else the first name that matched.
+func hitOf(d ports.SearchDocument, terms []string) ports.SearchHit {
+	h := ports.SearchHit{MessageID: d.ID, ChatID: d.ChatID, Seq: d.Seq}
+	matches := func(text string) bool { return matchesAny(searchWords(text), terms) }
+	if matches(d.Content) {
+		h.Matched = append(h.Matched, ports.SearchFieldContent)
+		h.Highlight = highlight(d.Content, terms)
+	}
+	for _, part := range []struct {
+		field string
+		names []string
+	}{{ports.SearchFieldAttachments, d.FileNames}, {ports.SearchFieldMentions, d.MentionNames}} {
+		if i := slices.IndexFunc(part.names, matches); i >= 0 {
+			h.Matched = append(h.Matched, part.field)
+			if h.Highlight == "" {
+				h.Highlight = highlight(part.names[i], terms)
+			}
+		}
+	}
+	if len(h.Matched) == 0 { // cannot happen: the document matched
+		h.Highlight = html.EscapeString(d.Content)
+	}
+	return h
+}
+
+func matchesAny(words, terms []string) bool {
+	return slices.ContainsFunc(terms, func(t string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return wordMatches(w, t) })
+	})
 }
 
 func matchesAll(words, terms []string) bool {

@@ -113,6 +113,7 @@ func (systemClock) Now() time.Time { return time.Now() }
 type Indexer struct {
 	src   EventBatchSource
 	index ports.SearchIndex
+	docs  DocumentLoader // nil: documents from the event data alone
 	log   *zap.Logger
 	opts  IndexerOptions
 	guard *guard
@@ -137,6 +138,27 @@ func NewIndexer(src EventBatchSource, index ports.SearchIndex, log *zap.Logger, 
 		opts.Clock = systemClock{}
 	}
 	return &Indexer{src: src, index: index, log: log, opts: opts, guard: newGuard(opts.GuardSize)}, nil
+}
+
+// DocumentLoader builds search documents from the source of truth: the
+// content, the attachments' file names and the mentioned users' names
+// (ports.SearchDocument), as they are now.
+type DocumentLoader interface {
+	// SearchDocumentsByID returns the documents of the live messages among
+	// ids, in any order; deleted and unknown ids are left out.
+	SearchDocumentsByID(ctx context.Context, ids []int64) ([]ports.SearchDocument, error)
+}
+
+// WithDocuments makes the indexer write the documents docs builds for the
+// messages a batch created or changed, rather than the events' data alone:
+// events carry neither the mentioned users' names nor, for an edit, the
+// attachments. An edit (which recomputes the mentions) is therefore indexed
+// with its names as stored, and a message docs no longer finds live (deleted
+// since) is removed. It costs one read per batch; a failed read is retried
+// like a failed index write.
+func (ix *Indexer) WithDocuments(docs DocumentLoader) *Indexer {
+	ix.docs = docs
+	return ix
 }
 
 // LastLag is the largest index lag of the last batch accepted (0 before
@@ -264,6 +286,20 @@ type messageData struct {
 	CreatedAt time.Time  `json:"created_at"`
 	EditedAt  *time.Time `json:"edited_at"`
 	DeletedAt *time.Time `json:"deleted_at"`
+	// Attachments are in message.created only.
+	Attachments []struct {
+		Name string `json:"name"`
+	} `json:"attachments"`
+}
+
+func fileNames(files []struct {
+	Name string `json:"name"`
+}) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Name)
+	}
+	return out
 }
 
 // deletedData is the data of message.deleted.
@@ -321,7 +357,7 @@ func (ix *Indexer) plan(batch []DeliveredEvent) plan {
 				chatID = e.ChatID
 			}
 			set(m.ID, final{doc: ports.SearchDocument{ID: m.ID, ChatID: chatID, WorkspaceID: e.WorkspaceID,
-				SenderID: m.SenderID, Seq: m.Seq, Content: m.Content, CreatedAt: m.CreatedAt}})
+				SenderID: m.SenderID, Seq: m.Seq, Content: m.Content, FileNames: fileNames(m.Attachments), CreatedAt: m.CreatedAt}})
 		case ports.EventMessageDeleted:
 			var m deletedData
 			if err := json.Unmarshal(e.Data, &m); err != nil || m.ID <= 0 {
@@ -347,15 +383,48 @@ func (ix *Indexer) plan(batch []DeliveredEvent) plan {
 }
 
 func (ix *Indexer) write(ctx context.Context, p plan) error {
-	if len(p.deletes) > 0 {
-		if err := ix.index.Delete(ctx, p.deletes); err != nil {
+	upserts, deletes := p.upserts, p.deletes
+	if ix.docs != nil && len(upserts) > 0 {
+		var err error
+		if upserts, deletes, err = ix.load(ctx, p); err != nil {
 			return err
 		}
 	}
-	if len(p.upserts) > 0 {
-		return ix.index.Upsert(ctx, p.upserts)
+	if len(deletes) > 0 {
+		if err := ix.index.Delete(ctx, deletes); err != nil {
+			return err
+		}
+	}
+	if len(upserts) > 0 {
+		return ix.index.Upsert(ctx, upserts)
 	}
 	return nil
+}
+
+// load replaces the planned upserts by the documents the loader builds;
+// those it does not return (deleted meanwhile) join the deletes.
+func (ix *Indexer) load(ctx context.Context, p plan) (upserts []ports.SearchDocument, deletes []int64, err error) {
+	ids := make([]int64, len(p.upserts))
+	for i, d := range p.upserts {
+		ids[i] = d.ID
+	}
+	docs, err := ix.docs.SearchDocumentsByID(ctx, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load search documents: %w", err)
+	}
+	byID := make(map[int64]ports.SearchDocument, len(docs))
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	deletes = p.deletes
+	for _, id := range ids {
+		if d, ok := byID[id]; ok {
+			upserts = append(upserts, d)
+		} else {
+			deletes = append(deletes, id)
+		}
+	}
+	return upserts, deletes, nil
 }
 
 // accepted acks a written batch and reports its lag.

@@ -49,7 +49,11 @@ type SearchMessages struct {
 	chats    MemberChats
 	messages MessageLookup
 	preview  ChatReadModel // nil: members only
+	links    *FileLinks    // nil: attachments' links left unsigned
 }
+
+// WithFileLinks signs the attachments of the messages it returns.
+func (h SearchMessages) WithFileLinks(l FileLinks) SearchMessages { h.links = &l; return h }
 
 // NewSearchMessages builds the handler.
 func NewSearchMessages(index ports.SearchIndex, chats MemberChats, messages MessageLookup) SearchMessages {
@@ -129,7 +133,16 @@ func (h SearchMessages) Handle(ctx context.Context, v Viewer, p SearchParams) (S
 			if !ok || m.DeletedAt != nil || !allowed[m.ChatID] || (p.ChatID != 0 && m.ChatID != p.ChatID) {
 				continue
 			}
-			out.Hits = append(out.Hits, SearchHit{Message: m, Highlight: hit.Highlight})
+			matched := hit.Matched
+			if matched == nil {
+				matched = []string{}
+			}
+			out.Hits = append(out.Hits, SearchHit{Message: m, Highlight: hit.Highlight, MatchedIn: matched})
+		}
+		if h.links != nil {
+			for i := range out.Hits {
+				h.links.Sign(out.Hits[i].Message.Attachments)
+			}
 		}
 	}
 	// Dropped hits are out of the estimate too; it never says less than
@@ -140,4 +153,18 @@ func (h SearchMessages) Handle(ctx context.Context, v Viewer, p SearchParams) (S
 	}
 	out.TookMs = time.Since(start).Milliseconds()
 	return out, nil
+}
+
+// SearchNames are the names a mention of a user is found by: the full
+// name, and the local part of the email (the handle people type, "bob" of
+// bob@example.com) unless the full name is just that.
+func SearchNames(fullname, email string) []string {
+	local, _, _ := strings.Cut(email, "@")
+	switch {
+	case local == "" || strings.EqualFold(local, fullname):
+		return []string{fullname}
+	case fullname == "":
+		return []string{local}
+	}
+	return []string{fullname, local}
 }

@@ -172,7 +172,7 @@ func TestSearchMessagesDropsWhatTheIndexStillHolds(t *testing.T) {
 		f.lookup.msgs[m.ID] = m
 	}
 	f.index.res = ports.SearchResult{EstimatedTotal: 25, Hits: []ports.SearchHit{
-		{MessageID: 5, ChatID: 11, Seq: 5, Highlight: "<mark>hello</mark> again"},
+		{MessageID: 5, ChatID: 11, Seq: 5, Highlight: "<mark>hello</mark> again", Matched: []string{ports.SearchFieldContent}},
 		{MessageID: 2, ChatID: 10, Seq: 2, Highlight: "<mark>hello</mark> deleted"},
 		{MessageID: 3, ChatID: 10, Seq: 3, Highlight: "<mark>hello</mark> from a chat I left"}, // the index still has the old chat
 		{MessageID: 4, ChatID: 10, Seq: 4, Highlight: "<mark>hello</mark> purged"},             // not in storage any more
@@ -184,8 +184,8 @@ func TestSearchMessagesDropsWhatTheIndexStillHolds(t *testing.T) {
 		t.Fatalf("Handle: %v", err)
 	}
 	want := []query.SearchHit{
-		{Message: other, Highlight: "<mark>hello</mark> again"},
-		{Message: kept, Highlight: "<mark>hello</mark> there"},
+		{Message: other, Highlight: "<mark>hello</mark> again", MatchedIn: []string{"content"}},
+		{Message: kept, Highlight: "<mark>hello</mark> there", MatchedIn: []string{}}, // never null
 	}
 	if !reflect.DeepEqual(res.Hits, want) {
 		t.Errorf("hits %+v, want %+v (in index order)", res.Hits, want)

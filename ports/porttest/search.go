@@ -264,6 +264,114 @@ func RunSearchIndex(t *testing.T, newIndex func(t *testing.T) ports.SearchIndex)
 		}
 	})
 
+	t.Run("FileNames", func(t *testing.T) {
+		t.Parallel()
+		idx := newIndex(t)
+		chatA, chatB := searchID(), searchID()
+		a := searchDoc(chatA, "numbers for the board")
+		a.FileNames = []string{"quarterly-report.pdf", "notes.txt"}
+		b := searchDoc(chatB, "same file elsewhere")
+		b.FileNames = []string{"quarterly-report.pdf"}
+		other := searchDoc(chatA, "a quarterly plan, no report attached")
+		upsertDocs(t, idx, a, b, other)
+
+		for _, q := range []string{"quarterly-report", "quarterly-report.pdf", "report.pdf", "notes"} {
+			res := searchFor(t, idx, ports.SearchQuery{Text: q, ChatIDs: []int64{chatA}})
+			want := []int64{a.ID}
+			if q == "quarterly-report" {
+				want = []int64{a.ID, other.ID} // both words are in other's text too
+			}
+			if got := hitIDs(res); !sameIDs(got, want) {
+				t.Errorf("%q in chat A: hits %v, want %v (the message that attached the file, not chat B's)", q, got, want)
+			}
+		}
+		res := searchFor(t, idx, ports.SearchQuery{Text: "report.pdf", ChatIDs: []int64{chatA}})
+		if len(res.Hits) != 1 {
+			t.Fatalf("report.pdf: hits %+v, want one", res.Hits)
+		}
+		h := res.Hits[0]
+		if !slices.Equal(h.Matched, []string{ports.SearchFieldAttachments}) {
+			t.Errorf("matched %v, want [%s]", h.Matched, ports.SearchFieldAttachments)
+		}
+		if !strings.Contains(h.Highlight, "<mark>report</mark>") || !strings.Contains(h.Highlight, "quarterly") {
+			t.Errorf("highlight %q does not show the file name with the match marked", h.Highlight)
+		}
+		if res := searchFor(t, idx, ports.SearchQuery{Text: "quarterly-report.pdf", ChatIDs: []int64{searchID()}}); len(res.Hits) != 0 {
+			t.Errorf("found in a chat not allowed: %+v", res.Hits)
+		}
+	})
+
+	t.Run("MentionNames", func(t *testing.T) {
+		t.Parallel()
+		idx := newIndex(t)
+		chat := searchID()
+		m := searchDoc(chat, "<@42> can you review the deck?")
+		m.MentionNames = []string{"Bob Builder", "bob"}
+		plain := searchDoc(chat, "review the deck later")
+		upsertDocs(t, idx, m, plain)
+
+		for _, q := range []string{"Bob", "bob", "builder", "Bob Builder", "bob review"} {
+			res := searchFor(t, idx, ports.SearchQuery{Text: q, ChatIDs: []int64{chat}})
+			if got := hitIDs(res); !sameIDs(got, []int64{m.ID}) {
+				t.Errorf("%q: hits %v, want [%d], the message that mentions Bob", q, got, m.ID)
+			}
+		}
+		res := searchFor(t, idx, ports.SearchQuery{Text: "builder", ChatIDs: []int64{chat}})
+		if len(res.Hits) == 1 {
+			h := res.Hits[0]
+			if !slices.Equal(h.Matched, []string{ports.SearchFieldMentions}) {
+				t.Errorf("matched %v, want [%s]", h.Matched, ports.SearchFieldMentions)
+			}
+			if !strings.Contains(h.Highlight, "<mark>Builder</mark>") {
+				t.Errorf("highlight %q does not show the mentioned name marked", h.Highlight)
+			}
+		}
+		res = searchFor(t, idx, ports.SearchQuery{Text: "bob review", ChatIDs: []int64{chat}})
+		if len(res.Hits) == 1 {
+			h := res.Hits[0]
+			if !slices.Equal(h.Matched, []string{ports.SearchFieldContent, ports.SearchFieldMentions}) {
+				t.Errorf("bob review: matched %v, want [content mentions]", h.Matched)
+			}
+			if !strings.Contains(h.Highlight, "<mark>review</mark>") {
+				t.Errorf("bob review: highlight %q is not the content with its match marked", h.Highlight)
+			}
+		}
+
+		// An edit that drops the mention is indexed as a new version:
+		// the name no longer finds it.
+		m.Content, m.MentionNames = "can someone review the deck?", nil
+		upsertDocs(t, idx, m)
+		if res := searchFor(t, idx, ports.SearchQuery{Text: "builder", ChatIDs: []int64{chat}}); len(res.Hits) != 0 {
+			t.Errorf("a mention removed by an edit still matches: %+v", res.Hits)
+		}
+	})
+
+	t.Run("MatchedContent", func(t *testing.T) {
+		t.Parallel()
+		idx := newIndex(t)
+		chat := searchID()
+		d := searchDoc(chat, "launch <checklist> for friday")
+		d.FileNames = []string{"plan.pdf"}
+		d.MentionNames = []string{"Carol Danvers", "carol"}
+		escaped := searchDoc(chat, "see file")
+		escaped.FileNames = []string{"<b>budget</b>.xlsx"}
+		upsertDocs(t, idx, d, escaped)
+		res := searchFor(t, idx, ports.SearchQuery{Text: "checklist", ChatIDs: []int64{chat}})
+		if len(res.Hits) != 1 || !slices.Equal(res.Hits[0].Matched, []string{ports.SearchFieldContent}) {
+			t.Fatalf("hits %+v, want one matched in content only", res.Hits)
+		}
+		if h := res.Hits[0].Highlight; !strings.Contains(h, "&lt;<mark>checklist</mark>&gt;") {
+			t.Errorf("highlight %q is not the escaped content with its match marked", h)
+		}
+		res = searchFor(t, idx, ports.SearchQuery{Text: "budget", ChatIDs: []int64{chat}})
+		if len(res.Hits) != 1 {
+			t.Fatalf("budget: hits %+v, want one", res.Hits)
+		}
+		if h := res.Hits[0].Highlight; strings.Contains(h, "<b>") || !strings.Contains(h, "&lt;b&gt;<mark>budget</mark>") {
+			t.Errorf("file name highlight %q is not HTML-escaped with its match marked", h)
+		}
+	})
+
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		if err := newIndex(t).Ping(searchCtx(t)); err != nil {

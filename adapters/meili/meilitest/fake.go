@@ -450,14 +450,20 @@ func (f *Fake) search(w http.ResponseWriter, uid string, body []byte) {
 	terms := fakeWords(req.Q)
 	oneTypo := ix.oneTypo()
 
+	searchable := ix.searchable()
 	var keys []string
 	for key, d := range ix.docs {
 		chat, _ := d["chat_id"].(float64)
-		content, _ := d["content"].(string)
 		if allowed != nil && !allowed(int64(chat)) {
 			continue
 		}
-		if len(terms) > 0 && matchAll(fakeWords(content), terms, oneTypo, req.MatchingStrategy) {
+		var words []string
+		for _, attr := range searchable {
+			for _, s := range stringsOf(d[attr]) {
+				words = append(words, fakeWords(s)...)
+			}
+		}
+		if len(terms) > 0 && matchAll(words, terms, oneTypo, req.MatchingStrategy) {
 			keys = append(keys, key)
 		}
 	}
@@ -492,6 +498,16 @@ func (f *Fake) search(w http.ResponseWriter, uid string, body []byte) {
 				} else {
 					formatted[k] = v
 				}
+			case []any: // arrays are highlighted element by element
+				out := make([]any, len(v))
+				for i, e := range v {
+					if s, ok := e.(string); ok && slices.Contains(req.AttributesToHighlight, k) {
+						out[i] = highlightWords(s, terms, oneTypo, pre, post)
+					} else {
+						out[i] = e
+					}
+				}
+				formatted[k] = out
 			}
 		}
 		if len(req.AttributesToHighlight) > 0 {
@@ -532,6 +548,40 @@ func (ix *fakeIndex) parseFilter(filter any) (func(int64) bool, error) {
 		only, _ = strconv.ParseInt(m[2], 10, 64)
 	}
 	return func(id int64) bool { return in[id] && (only == 0 || id == only) }, nil
+}
+
+// searchable is the searchableAttributes setting (all attributes, "*",
+// by default: the fake then searches content only, the one text the
+// adapter's documents had before names).
+func (ix *fakeIndex) searchable() []string {
+	list, _ := ix.settings["searchableAttributes"].([]any)
+	var out []string
+	for _, a := range list {
+		if s, ok := a.(string); ok && s != "*" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"content"}
+	}
+	return out
+}
+
+// stringsOf is a string attribute, or the strings of an array attribute.
+func stringsOf(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // oneTypo is the configured minimum word size for one typo (5 by default).
