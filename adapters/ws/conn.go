@@ -56,6 +56,9 @@ type conn struct {
 	// Guarded by the hub's mutex.
 	user  *room
 	chats map[int64]*room
+	// userUpdates is a hash of the last user.updated frame sent, by the
+	// user it is about (hub.deliverUserUpdateLocked); nil until the first.
+	userUpdates map[int64]uint64
 
 	mu      sync.Mutex
 	queue   [][]byte

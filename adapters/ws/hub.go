@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -319,6 +320,12 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 	if e.Type == ports.EventReceiptUpdated && !h.decode(e, &receipt) {
 		return
 	}
+	var updated struct {
+		ID int64 `json:"id"`
+	}
+	if e.Type == command.EventUserUpdated && !h.decode(e, &updated) {
+		return
+	}
 	count, hasCount := 0, false
 	if e.Type == ports.EventChatCreated || e.Type == ports.EventChatUpdated {
 		count, hasCount = memberCount(e.Data)
@@ -395,6 +402,8 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 		for c := range r.conns {
 			h.leaveLocked(r, c)
 		}
+	case command.EventUserUpdated:
+		h.deliverUserUpdateLocked(r, updated.ID, frame)
 	default:
 		h.deliverLocked(r, frame)
 	}
@@ -403,6 +412,33 @@ func (h *hub) onChatEvent(r *room, e ports.Event) {
 func (h *hub) deliverLocked(r *room, frame []byte) {
 	n := 0
 	for c := range r.conns {
+		if c.send(frame) {
+			n++
+		}
+	}
+	h.observer.Delivered(n)
+}
+
+// deliverUserUpdateLocked delivers a user.updated frame to the room's
+// connections that did not just get the same update through another chat:
+// the update is recorded once per chat the user is in (so that it reaches
+// every instance following any of them), and a connection in several of
+// those chats must see it once. Copies of one update carry the same data;
+// each connection remembers a hash of the last user.updated it got per
+// user, so any later, different update of that user passes.
+func (h *hub) deliverUserUpdateLocked(r *room, userID int64, frame []byte) {
+	sum := fnv.New64a()
+	_, _ = sum.Write(frame)
+	key := sum.Sum64()
+	n := 0
+	for c := range r.conns {
+		if c.userUpdates[userID] == key {
+			continue
+		}
+		if c.userUpdates == nil {
+			c.userUpdates = make(map[int64]uint64)
+		}
+		c.userUpdates[userID] = key
 		if c.send(frame) {
 			n++
 		}
