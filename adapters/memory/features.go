@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -79,9 +80,69 @@ type FileRepo struct {
 	used  map[int64]int64
 }
 
-// NewFileRepo returns an empty repository over the Store's chats.
+// NewFileRepo returns an empty repository over the Store's chats. It
+// becomes the Store's: sends attach its files and search documents name
+// them.
 func NewFileRepo(s *Store) *FileRepo {
-	return &FileRepo{s: s, files: make(map[int64]file.Stored), used: make(map[int64]int64)}
+	r := &FileRepo{s: s, files: make(map[int64]file.Stored), used: make(map[int64]int64)}
+	s.mu.Lock()
+	s.files = r
+	s.mu.Unlock()
+	return r
+}
+
+// attach attaches the files ids to message m, all or none, as a send's
+// write does: someone else's or a deleted file is not found, a file
+// attached already is a conflict. Inside the send's transaction (the
+// store's lock held, taken before r.mu); a rollback detaches them.
+func (r *FileRepo) attach(t *tx, m *message.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var done []file.Stored
+	for _, id := range m.AttachmentIDs() {
+		st, ok := r.files[id]
+		if !ok {
+			return errs.NotFoundf("file %d not found", id)
+		}
+		f := file.UnmarshalFromDatabase(st)
+		if err := f.AttachTo(m.SenderID(), m.ChatID(), m.ID()); err != nil {
+			return err
+		}
+		r.files[id] = stored(f)
+		done = append(done, st)
+	}
+	t.onRollback(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, st := range done {
+			r.files[st.ID] = st
+		}
+	})
+	return nil
+}
+
+// names returns the names of the live files attached to each of
+// messageIDs, in upload order.
+func (r *FileRepo) names(messageIDs []int64) map[int64][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	want := make(map[int64]bool, len(messageIDs))
+	for _, id := range messageIDs {
+		want[id] = true
+	}
+	var ids []int64
+	for id, st := range r.files {
+		if want[st.MessageID] && st.DeletedAt.IsZero() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make(map[int64][]string)
+	for _, id := range ids {
+		st := r.files[id]
+		out[st.MessageID] = append(out[st.MessageID], st.Name)
+	}
+	return out
 }
 
 func stored(f *file.File) file.Stored {
@@ -184,26 +245,106 @@ func (r *FileRepo) CanRead(ctx context.Context, f *file.File, userID int64) (boo
 	return err == nil, nil
 }
 
-var _ ports.ThreadRepository = ThreadRepo{}
+var (
+	_ ports.ThreadRepository = (*ThreadRepo)(nil)
+	_ query.ThreadReadModel  = (*MessageReadModel)(nil)
+)
 
-// ThreadRepo is a ports.ThreadRepository for the memory store, which keeps
-// no reply counts: it reports the root alone.
-type ThreadRepo struct{}
+// ThreadRepo is the ports.ThreadRepository of a Store.
+type ThreadRepo struct{ s *Store }
 
-func (ThreadRepo) Recount(_ context.Context, rootID int64) (message.ThreadState, error) {
-	return message.ThreadState{RootID: rootID}, nil
+// Recount sets the root's reply count and latest reply from its live
+// replies.
+func (r *ThreadRepo) Recount(ctx context.Context, rootID int64) (message.ThreadState, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return message.ThreadState{}, err
+	}
+	defer s.leave(t)
+	root, ok := s.messages[rootID]
+	if !ok {
+		return message.ThreadState{RootID: rootID}, nil
+	}
+	old := *root
+	root.replyCount, root.lastReplyAt = 0, time.Time{}
+	if c, ok := s.chats[root.chatID]; ok {
+		for _, id := range c.msgs[root.seq:] {
+			if m := s.messages[id]; m.threadRootID == rootID && m.deletedAt.IsZero() {
+				root.replyCount++
+				if m.createdAt.After(root.lastReplyAt) {
+					root.lastReplyAt = m.createdAt
+				}
+			}
+		}
+	}
+	if t != nil {
+		t.onRollback(func() { root.replyCount, root.lastReplyAt = old.replyCount, old.lastReplyAt })
+	}
+	return message.ThreadState{RootID: root.id, RootSeq: root.seq, ReplyCount: root.replyCount, LastReplyAt: root.lastReplyAt}, nil
 }
 
-// ThreadReads is a query.ThreadReadModel for the memory store, which keeps
-// no threads or mentions: its pages are empty.
-type ThreadReads struct{}
-
-func (ThreadReads) Replies(context.Context, int64, int64, int) ([]query.Message, bool, error) {
-	return nil, false, nil
+// Replies pages through the thread of rootID by seq, deleted replies
+// (tombstones) included, as the timeline shows them.
+func (r *MessageReadModel) Replies(ctx context.Context, rootID, afterSeq int64, limit int) ([]query.Message, bool, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer s.leave(t)
+	root, ok := s.messages[rootID]
+	if !ok {
+		return nil, false, nil
+	}
+	c, ok := s.chats[root.chatID]
+	if !ok {
+		return nil, false, nil
+	}
+	var out []query.Message
+	for _, id := range c.msgs[min(max(afterSeq, root.seq), int64(len(c.msgs))):] {
+		if m := s.messages[id]; m.threadRootID == rootID {
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, m.show())
+		}
+	}
+	return out, false, nil
 }
 
-func (ThreadReads) Mentions(context.Context, int64, int64, int) ([]query.Message, bool, error) {
-	return nil, false, nil
+// Mentions scans every message for the live ones that mention userID or
+// all, in the chats userID is a member of now, not sent by userID; newest
+// first.
+func (r *MessageReadModel) Mentions(ctx context.Context, userID, beforeID int64, limit int) ([]query.Message, bool, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer s.leave(t)
+	var found []*messageRow
+	for chatID := range s.userChats[userID] {
+		c, ok := s.chats[chatID]
+		if !ok {
+			continue
+		}
+		for _, id := range c.msgs {
+			m := s.messages[id]
+			if (beforeID <= 0 || m.id < beforeID) && m.deletedAt.IsZero() && m.senderID != userID &&
+				(m.mentionsAll || slices.Contains(m.mentions, userID)) {
+				found = append(found, m)
+			}
+		}
+	}
+	slices.SortFunc(found, func(a, b *messageRow) int { return cmp.Compare(b.id, a.id) })
+	more := len(found) > limit
+	found = found[:min(len(found), max(limit, 0))]
+	out := make([]query.Message, len(found))
+	for i, m := range found {
+		out[i] = m.show()
+	}
+	return out, more, nil
 }
 
 var _ ports.ProfileRepository = (*ProfileRepo)(nil)

@@ -28,7 +28,8 @@ func envOf(s *memory.Store) porttest.Env {
 func newQueryEnv(*testing.T) querytest.Env {
 	s := memory.NewStore()
 	return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
-		ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel()}
+		ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel(),
+		Threads: s.Threads(), ThreadReads: s.MessageReadModel(), Files: memory.NewFileRepo(s), Documents: s.MessageReadModel()}
 }
 
 func TestIdentityRepositories(t *testing.T) {
@@ -45,16 +46,22 @@ func TestMessageReadModel(t *testing.T)  { t.Parallel(); querytest.RunMessageRea
 func TestReceiptRepository(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, newEnv) }
 func TestReceiptReadModel(t *testing.T)  { t.Parallel(); querytest.RunReceiptReadModel(t, newQueryEnv) }
 func TestSearchReadModels(t *testing.T)  { t.Parallel(); querytest.RunSearchReadModels(t, newQueryEnv) }
+func TestThreadsAndMentions(t *testing.T) {
+	t.Parallel()
+	querytest.RunThreadsAndMentions(t, newQueryEnv)
+}
 
 // The suites also pass when every case shares one store, as they do one
 // database with the Postgres adapter.
 func TestSuitesOnOneStore(t *testing.T) {
 	t.Parallel()
 	s := memory.NewStore()
+	files := memory.NewFileRepo(s)
 	env := func(*testing.T) porttest.Env { return envOf(s) }
 	qenv := func(*testing.T) querytest.Env {
 		return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
-			ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel()}
+			ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel(),
+			Threads: s.Threads(), ThreadReads: s.MessageReadModel(), Files: files, Documents: s.MessageReadModel()}
 	}
 	t.Run("identity", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, env) })
 	t.Run("chat", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, env) })
@@ -66,6 +73,8 @@ func TestSuitesOnOneStore(t *testing.T) {
 	t.Run("receipt", func(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, env) })
 	t.Run("receipt read model", func(t *testing.T) { t.Parallel(); querytest.RunReceiptReadModel(t, qenv) })
 	t.Run("search read models", func(t *testing.T) { t.Parallel(); querytest.RunSearchReadModels(t, qenv) })
+	t.Run("threads and mentions", func(t *testing.T) { t.Parallel(); querytest.RunThreadsAndMentions(t, qenv) })
+	t.Run("search documents", func(t *testing.T) { t.Parallel(); querytest.RunSearchDocuments(t, qenv) })
 }
 
 // Append and Add refuse to run outside a transaction, so application code

@@ -2,8 +2,10 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"time"
 
+	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/message"
 	"github.com/fechatter/fechatter/ports"
@@ -17,6 +19,14 @@ type messageRow struct {
 	replyToID                      int64
 	idempotencyKey                 string
 	createdAt, editedAt, deletedAt time.Time
+
+	// Issue 14: mentions (members only, as the sender kept them), the
+	// thread a reply belongs to, and a root's reply count and latest reply.
+	mentions     []int64
+	mentionsAll  bool
+	threadRootID int64
+	replyCount   int
+	lastReplyAt  time.Time
 }
 
 type senderKey struct {
@@ -25,8 +35,26 @@ type senderKey struct {
 }
 
 func (m *messageRow) message() *message.Message {
-	return message.UnmarshalFromDatabase(m.id, m.chatID, m.seq, m.senderID, m.content, m.replyToID,
+	out := message.UnmarshalFromDatabase(m.id, m.chatID, m.seq, m.senderID, m.content, m.replyToID,
 		m.idempotencyKey, m.createdAt, m.editedAt, m.deletedAt)
+	out.SetThreadRoot(m.threadRootID)
+	out.SetMentions(message.Mentions{UserIDs: slices.Clone(m.mentions), All: m.mentionsAll})
+	return out
+}
+
+// show is the row as the read models answer it: the message with its
+// thread fields; a deleted message mentions no one.
+func (m *messageRow) show() query.Message {
+	out := query.MessageOf(m.message())
+	out.ReplyCount = m.replyCount
+	if !m.lastReplyAt.IsZero() {
+		at := m.lastReplyAt.UTC()
+		out.LastReplyAt = &at
+	}
+	if !m.deletedAt.IsZero() {
+		out.Mentions, out.MentionsAll = []int64{}, false
+	}
+	return out
 }
 
 // putMessage stores m in the message tables; the chat's seq index is the
@@ -78,7 +106,8 @@ func (r *MessageRepo) Append(ctx context.Context, m *message.Message) error {
 	s.ids.message++
 	row := &messageRow{id: s.ids.message, chatID: c.id, seq: c.lastSeq + 1, senderID: m.SenderID(),
 		content: m.Content(), replyToID: m.ReplyToID(), idempotencyKey: m.IdempotencyKey(),
-		createdAt: m.CreatedAt(), editedAt: m.EditedAt(), deletedAt: m.DeletedAt()}
+		createdAt: m.CreatedAt(), editedAt: m.EditedAt(), deletedAt: m.DeletedAt(),
+		mentions: slices.Clone(m.Mentions().UserIDs), mentionsAll: m.Mentions().All, threadRootID: m.ThreadRootID()}
 	s.putMessage(row)
 	c.msgs = append(c.msgs, row.id)
 	c.lastSeq = row.seq
@@ -167,6 +196,7 @@ func (r *MessageRepo) Save(ctx context.Context, m *message.Message) error {
 	}
 	old := *row
 	row.content, row.editedAt, row.deletedAt = m.Content(), m.EditedAt(), m.DeletedAt()
+	row.mentions, row.mentionsAll = slices.Clone(m.Mentions().UserIDs), m.Mentions().All
 	t.onRollback(func() { *row = old })
 	return nil
 }
@@ -187,18 +217,54 @@ func (r *MessageRepo) Send(ctx context.Context, m *message.Message, events ports
 		if !r.isMember(m.ChatID(), m.SenderID()) {
 			return errs.NotFoundf("chat %d not found", m.ChatID())
 		}
+		var root *messageRow
 		if id := m.ReplyToID(); id != 0 {
-			if parent, err := r.ByID(ctx, id); err != nil || parent.ChatID() != m.ChatID() {
+			parent, err := r.ByID(ctx, id)
+			if err != nil || parent.ChatID() != m.ChatID() {
 				return errs.Invalidf("reply_to_id %d is not a message of chat %d", id, m.ChatID())
 			}
+			rootID, err := message.ThreadRootFor(m.ChatID(), parent)
+			if err != nil {
+				return err
+			}
+			m.SetThreadRoot(rootID)
+			root = r.s.messages[rootID]
+		}
+		// Mentions of users who are not members are text.
+		m.SetMentions(m.Mentions().OnlyMembers(func(id int64) bool { return r.isMember(m.ChatID(), id) }))
+		if len(m.AttachmentIDs()) > 0 && r.s.files == nil {
+			return errs.Invalidf("attachments are not supported")
 		}
 		if err := r.Append(ctx, m); err != nil {
 			return err
+		}
+		if len(m.AttachmentIDs()) > 0 {
+			if err := r.s.files.attach(r.s.txOf(ctx), m); err != nil {
+				return err
+			}
+		}
+		if root != nil {
+			r.s.countReply(ctx, root, m)
 		}
 		sent = ports.Sent{Message: m}
 		return r.s.Outbox().Add(ctx, events(m)...)
 	})
 	return sent, err
+}
+
+// countReply adds reply m to the thread of root, inside the send's
+// transaction (the store's lock held), and tells m the thread's new state.
+func (s *Store) countReply(ctx context.Context, root *messageRow, m *message.Message) {
+	t := s.txOf(ctx)
+	old := *root
+	root.replyCount++
+	if m.CreatedAt().After(root.lastReplyAt) {
+		root.lastReplyAt = m.CreatedAt()
+	}
+	if t != nil {
+		t.onRollback(func() { root.replyCount, root.lastReplyAt = old.replyCount, old.lastReplyAt })
+	}
+	m.SetThread(message.ThreadState{RootID: root.id, RootSeq: root.seq, ReplyCount: root.replyCount, LastReplyAt: root.lastReplyAt})
 }
 
 // isMember must run inside a transaction (the store's lock held).

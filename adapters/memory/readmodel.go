@@ -113,7 +113,7 @@ func (s *Store) summary(c *chatRow, userID int64) query.ChatSummary {
 		out.OwnerID = &owner
 	}
 	if last := s.bySeq(c.id, c.lastSeq); last != nil {
-		m := query.MessageOf(last.message())
+		m := last.show()
 		out.LastMessage = &m
 	}
 	i := c.member(userID)
@@ -126,6 +126,9 @@ func (s *Store) summary(c *chatRow, userID int64) query.ChatSummary {
 	for _, id := range c.msgs[min(max(m.LastReadSeq, 0), int64(len(c.msgs))):] {
 		if msg := s.messages[id]; msg.senderID != userID && msg.deletedAt.IsZero() {
 			out.UnreadCount++
+			if msg.mentionsAll || slices.Contains(msg.mentions, userID) {
+				out.MentionCount++
+			}
 		}
 	}
 	return out
@@ -176,7 +179,7 @@ func (r *MessageReadModel) ListMessages(ctx context.Context, chatID int64, page 
 		from := max(page.AfterSeq, 0) + 1
 		to := min(last, from+limit-1)
 		for seq := from; seq <= to; seq++ {
-			out = append(out, query.MessageOf(s.messages[c.msgs[seq-1]].message()))
+			out = append(out, s.messages[c.msgs[seq-1]].show())
 		}
 		return out, to < last, nil
 	}
@@ -186,7 +189,7 @@ func (r *MessageReadModel) ListMessages(ctx context.Context, chatID int64, page 
 	}
 	to := max(from-limit+1, 1)
 	for seq := from; seq >= to; seq-- {
-		out = append(out, query.MessageOf(s.messages[c.msgs[seq-1]].message()))
+		out = append(out, s.messages[c.msgs[seq-1]].show())
 	}
 	return out, from >= 1 && to > 1, nil
 }
@@ -202,5 +205,5 @@ func (r *MessageReadModel) MessageBySeq(ctx context.Context, chatID, seq int64) 
 	if m == nil {
 		return query.Message{}, errs.NotFoundf("message %d of chat %d not found", seq, chatID)
 	}
-	return query.MessageOf(m.message()), nil
+	return m.show(), nil
 }

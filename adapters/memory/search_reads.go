@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/fechatter/fechatter/application/event"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/ports"
 )
@@ -40,7 +41,7 @@ func (r *MessageReadModel) MessagesByIDs(ctx context.Context, ids []int64) ([]qu
 	out := make([]query.Message, 0, len(ids))
 	for _, id := range ids {
 		if m, ok := s.messages[id]; ok {
-			out = append(out, query.MessageOf(m.message()))
+			out = append(out, m.show())
 		}
 	}
 	return out, nil
@@ -64,17 +65,50 @@ func (r *MessageReadModel) SearchDocuments(ctx context.Context, afterID int64, l
 	if len(ids) > limit {
 		ids = ids[:limit]
 	}
-	out := make([]ports.SearchDocument, len(ids))
-	for i, id := range ids {
-		m := s.messages[id]
+	return s.searchDocuments(ids), nil
+}
+
+var _ event.DocumentLoader = (*MessageReadModel)(nil)
+
+// SearchDocumentsByID builds the documents of the live messages among ids.
+func (r *MessageReadModel) SearchDocumentsByID(ctx context.Context, ids []int64) ([]ports.SearchDocument, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	return s.searchDocuments(ids), nil
+}
+
+// searchDocuments builds the documents of the live messages among ids:
+// content, attachments' names (when the store has a FileRepo) and the
+// mentioned users' names. The store's lock is held.
+func (s *Store) searchDocuments(ids []int64) []ports.SearchDocument {
+	var files map[int64][]string
+	if s.files != nil {
+		files = s.files.names(ids)
+	}
+	out := make([]ports.SearchDocument, 0, len(ids))
+	for _, id := range ids {
+		m, ok := s.messages[id]
+		if !ok || !m.deletedAt.IsZero() {
+			continue
+		}
 		var ws int64
 		if c, ok := s.chats[m.chatID]; ok {
 			ws = c.workspaceID
 		}
-		out[i] = ports.SearchDocument{ID: m.id, ChatID: m.chatID, WorkspaceID: ws, SenderID: m.senderID,
-			Seq: m.seq, Content: m.content, CreatedAt: m.createdAt}
+		d := ports.SearchDocument{ID: m.id, ChatID: m.chatID, WorkspaceID: ws, SenderID: m.senderID,
+			Seq: m.seq, Content: m.content, FileNames: files[m.id], CreatedAt: m.createdAt}
+		for _, uid := range m.mentions {
+			if u, ok := s.users[uid]; ok {
+				d.MentionNames = append(d.MentionNames, query.SearchNames(u.Fullname, u.Email)...)
+			}
+		}
+		out = append(out, d)
 	}
-	return out, nil
+	return out
 }
 
 // CountSearchDocuments counts the live messages, for reindex progress.

@@ -38,6 +38,7 @@ type Store struct {
 	messages    map[int64]*messageRow
 	msgKeys     map[senderKey]int64
 	outbox      []ports.OutboxEntry // ascending positions
+	files       *FileRepo           // set by NewFileRepo; nil: sends take no files
 }
 
 // Option configures a Store.
@@ -83,6 +84,7 @@ func (s *Store) Messages() *MessageRepo              { return &MessageRepo{s} }
 func (s *Store) Outbox() *Outbox                     { return &Outbox{s} }
 func (s *Store) ChatReadModel() *ChatReadModel       { return &ChatReadModel{s} }
 func (s *Store) MessageReadModel() *MessageReadModel { return &MessageReadModel{s} }
+func (s *Store) Threads() *ThreadRepo                { return &ThreadRepo{s} }
 
 // tx is one transaction: the writes to undo on rollback, newest last.
 type tx struct {

@@ -49,6 +49,16 @@ func TestContracts(t *testing.T) {
 	t.Run("ReceiptRepository", func(t *testing.T) { t.Parallel(); porttest.RunReceiptRepository(t, newEnv) })
 	t.Run("ReceiptReadModel", func(t *testing.T) { t.Parallel(); querytest.RunReceiptReadModel(t, newQueryEnv) })
 	t.Run("SearchReadModels", func(t *testing.T) { t.Parallel(); querytest.RunSearchReadModels(t, newQueryEnv) })
+	withSender := func(t *testing.T) querytest.Env {
+		env := newQueryEnv(t)
+		sender := postgres.NewMessageSender(db, env.Outbox.(*postgres.Outbox), postgres.SenderOptions{})
+		t.Cleanup(sender.Close)
+		env.Sender, env.Threads, env.ThreadReads = sender, postgres.NewThreadRepository(db), postgres.NewMessageReadModel(db)
+		env.Files, env.Documents = postgres.NewFileRepository(db), postgres.NewMessageReadModel(db)
+		return env
+	}
+	t.Run("ThreadsAndMentions", func(t *testing.T) { t.Parallel(); querytest.RunThreadsAndMentions(t, withSender) })
+	t.Run("SearchDocuments", func(t *testing.T) { t.Parallel(); querytest.RunSearchDocuments(t, withSender) })
 }
 
 // envOn builds fresh adapters over db; a fresh Outbox per case keeps the

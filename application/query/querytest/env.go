@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fechatter/fechatter/application/query"
+	"github.com/fechatter/fechatter/ports"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
 
@@ -17,6 +18,12 @@ type Env struct {
 	MessageReads query.MessageReadModel
 	ReceiptReads query.ReceiptReadModel
 	SearchReads  SearchReads
+	// For RunThreadsAndMentions (with Env.Sender).
+	Threads     ports.ThreadRepository
+	ThreadReads query.ThreadReadModel
+	// For RunSearchDocuments (with Env.Sender).
+	Files     ports.FileRepository
+	Documents SearchDocuments
 }
 
 func sameTimePtr(a, b *time.Time) bool {

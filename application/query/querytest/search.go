@@ -2,12 +2,17 @@ package querytest
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/chat"
+	"github.com/fechatter/fechatter/domain/file"
+	"github.com/fechatter/fechatter/domain/message"
+	"github.com/fechatter/fechatter/ports"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
 
@@ -109,6 +114,106 @@ func RunSearchReadModels(t *testing.T, newEnv func(t *testing.T) Env) {
 		}
 		if none, err := env.SearchReads.MessagesByIDs(ctx, nil); err != nil || len(none) != 0 {
 			t.Errorf("no ids: %v, %v", none, err)
+		}
+	})
+}
+
+// SearchDocuments build the search index's documents from storage: for
+// the indexer (by id) and for a reindex (by page).
+type SearchDocuments interface {
+	SearchDocumentsByID(ctx context.Context, ids []int64) ([]ports.SearchDocument, error)
+	SearchDocuments(ctx context.Context, afterID int64, limit int) ([]ports.SearchDocument, error)
+}
+
+// RunSearchDocuments checks that Env.Documents builds a message's search
+// document with its attachments' file names and the names of the users it
+// mentions (full name and email local part), and leaves deleted and
+// unknown messages out. It writes through Env.Files and Env.Sender.
+func RunSearchDocuments(t *testing.T, newEnv func(t *testing.T) Env) {
+	ctx := context.Background()
+	t.Run("names of files and mentioned users", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		ws := env.NewWorkspace(t)
+		u := env.NewUsers(t, ws.ID, 3)
+		alice, bob, outsider := u[0], u[1], u[2]
+		t0 := porttest.Now().Add(-time.Hour)
+		c := env.NewChat(t, ws.ID, alice.ID, chat.Group, []int64{bob.ID}, t0)
+		var fileIDs []int64
+		for _, name := range []string{"quarterly-report.pdf", "notes.txt"} {
+			f, err := file.New(file.Upload{WorkspaceID: ws.ID, UploaderID: alice.ID, Name: name, ContentType: "application/pdf",
+				Size: 10, SHA256: strings.Repeat("ab", 32), Key: porttest.Unique("key-"), CreatedAt: t0})
+			if err != nil {
+				t.Fatalf("file.New: %v", err)
+			}
+			if err := env.Files.Add(ctx, f, 1<<30); err != nil {
+				t.Fatalf("Files.Add: %v", err)
+			}
+			fileIDs = append(fileIDs, f.ID())
+		}
+		send := func(content string, files []int64, at time.Time) *message.Message {
+			t.Helper()
+			m, err := message.NewWithAttachments(c.ID(), alice.ID, content, "", 0, files, at)
+			if err != nil {
+				t.Fatalf("message: %v", err)
+			}
+			sent, err := env.Sender.Send(ctx, m, func(*message.Message) []ports.Event { return nil })
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			return sent.Message
+		}
+		m := send(fmt.Sprintf("<@%d> <@%d> see attached", bob.ID, outsider.ID), fileIDs, t0)
+		plain := send("nothing attached", nil, t0.Add(time.Minute))
+		gone := send(fmt.Sprintf("<@%d> oops", bob.ID), nil, t0.Add(2*time.Minute))
+		if err := gone.Delete(alice.ID, false, t0.Add(3*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Tx.InTx(ctx, func(ctx context.Context) error { return env.Messages.Save(ctx, gone) }); err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+
+		local, _, _ := strings.Cut(bob.Email, "@")
+		want := ports.SearchDocument{ID: m.ID(), ChatID: c.ID(), WorkspaceID: ws.ID, SenderID: alice.ID, Seq: m.Seq(),
+			Content: m.Content(), FileNames: []string{"quarterly-report.pdf", "notes.txt"},
+			MentionNames: []string{bob.Fullname, local}, CreatedAt: m.CreatedAt()}
+		check := func(what string, docs []ports.SearchDocument) {
+			t.Helper()
+			byID := map[int64]ports.SearchDocument{}
+			for _, d := range docs {
+				byID[d.ID] = d
+			}
+			if _, ok := byID[gone.ID()]; ok {
+				t.Errorf("%s: a deleted message has a document", what)
+			}
+			got, ok := byID[m.ID()]
+			if !ok {
+				t.Fatalf("%s: no document of message %d in %+v", what, m.ID(), docs)
+			}
+			if got.ChatID != want.ChatID || got.WorkspaceID != want.WorkspaceID || got.SenderID != want.SenderID ||
+				got.Seq != want.Seq || got.Content != want.Content || !got.CreatedAt.Equal(want.CreatedAt) ||
+				!slices.Equal(got.FileNames, want.FileNames) || !slices.Equal(got.MentionNames, want.MentionNames) {
+				t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+			}
+			if p, ok := byID[plain.ID()]; !ok || len(p.FileNames) != 0 || len(p.MentionNames) != 0 || p.Content != "nothing attached" {
+				t.Errorf("%s: plain message's document %+v (found %v)", what, p, ok)
+			}
+		}
+		docs, err := env.Documents.SearchDocumentsByID(ctx, []int64{m.ID(), plain.ID(), gone.ID(), gone.ID() + 1_000_000})
+		if err != nil {
+			t.Fatalf("SearchDocumentsByID: %v", err)
+		}
+		if len(docs) != 2 {
+			t.Errorf("SearchDocumentsByID returned %d documents, want 2 (the deleted and the unknown left out)", len(docs))
+		}
+		check("by id", docs)
+		page, err := env.Documents.SearchDocuments(ctx, m.ID()-1, 1000)
+		if err != nil {
+			t.Fatalf("SearchDocuments: %v", err)
+		}
+		check("reindex page", page)
+		if docs, err := env.Documents.SearchDocumentsByID(ctx, nil); err != nil || len(docs) != 0 {
+			t.Errorf("SearchDocumentsByID(nil) = %v, %v", docs, err)
 		}
 	})
 }
