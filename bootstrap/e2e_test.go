@@ -37,6 +37,13 @@ type server struct {
 // DATABASE_URL of extraEnv names (a second instance of a cluster).
 func startServer(t *testing.T, extraEnv ...string) server {
 	t.Helper()
+	return startServerWith(t, nil, extraEnv...)
+}
+
+// startServerWith is startServer with fx options added to the app (to
+// populate a module's value, say).
+func startServerWith(t *testing.T, opts []fx.Option, extraEnv ...string) server {
+	t.Helper()
 	env := extraEnv
 	if !slices.ContainsFunc(extraEnv, func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }) {
 		env = append([]string{"DATABASE_URL=" + pgtest.DSN(t)}, extraEnv...)
@@ -47,9 +54,9 @@ func startServer(t *testing.T, extraEnv ...string) server {
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, zap.NewNop(), fx.Populate(&l), fx.Invoke(func(lc fx.Lifecycle) {
+		done <- serve(ctx, cfg, zap.NewNop(), append([]fx.Option{fx.Populate(&l), fx.Invoke(func(lc fx.Lifecycle) {
 			lc.Append(fx.Hook{OnStart: func(context.Context) error { close(started); return nil }})
-		}))
+		})}, opts...)...)
 	}()
 	select {
 	case <-started:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -44,12 +43,14 @@ func httpModule() fx.Option {
 	)
 }
 
-func databaseReadyCheck(db *bun.DB) ReadyCheck {
+// databaseReadyCheck: the database answers (through the probe's own
+// connections, so a busy pool is not "unavailable") and is migrated.
+func databaseReadyCheck(probe *databaseProbe) ReadyCheck {
 	return ReadyCheck{Name: "database", Check: func(ctx context.Context) error {
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("database unreachable: %w", err)
+		if err := probe.ping(ctx); err != nil {
+			return err
 		}
-		status, err := postgres.Status(ctx, db)
+		status, err := postgres.Status(ctx, probe.db)
 		if err != nil {
 			return fmt.Errorf("migration status: %w", err)
 		}

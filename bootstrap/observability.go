@@ -1,7 +1,6 @@
 package bootstrap
 
 import (
-	"context"
 	"fmt"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -89,13 +88,11 @@ func newMetrics(db *bun.DB, outbox *postgres.Outbox) *observability.Metrics {
 	return observability.New(observability.Options{DB: db.DB, OutboxBacklog: outbox.Backlog})
 }
 
-func databaseHealthCheck(db *bun.DB) HealthCheck {
-	return HealthCheck{Name: healthDatabase, Check: func(ctx context.Context) error {
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("database unreachable: %w", err)
-		}
-		return nil
-	}}
+// databaseHealthCheck asks the database through the probe's own
+// connections: down means it does not answer, not that the pool is busy
+// (the report's database_pool_usage shows that).
+func databaseHealthCheck(probe *databaseProbe) HealthCheck {
+	return HealthCheck{Name: healthDatabase, Check: probe.ping}
 }
 
 func newHealth(cfg Config, m *observability.Metrics, log *zap.Logger, checks []HealthCheck) (*query.Health, error) {

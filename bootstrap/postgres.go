@@ -24,6 +24,7 @@ func postgresModule(cfg Config) fx.Option {
 	return fx.Module("postgres",
 		fx.Provide(
 			newDatabase,
+			newDatabaseProbe,
 			fx.Annotate(postgres.NewTransactor, fx.As(new(ports.Transactor))),
 		),
 		// Opening the database is what proves the server can run, so it
@@ -68,4 +69,36 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*bun.DB, error) 
 	})
 	log.Info("connected", zap.String("database", postgres.Redact(dsn)))
 	return db, nil
+}
+
+// databaseProbe is what the health and readiness checks ask the database
+// through: connections of its own (application_name fechatter-health), so
+// that a pool busy with requests, which can keep a ping waiting for a
+// connection past the check's timeout, does not make a database that
+// answers look down (issue 19: a load balancer would eject a working
+// instance).
+type databaseProbe struct{ db *bun.DB }
+
+// probeConns bounds the probe's connections: checks are pings, and a
+// check waiting for one of these waits for a ping, not for a request.
+const probeConns = 2
+
+func newDatabaseProbe(lc fx.Lifecycle, cfg Config) (*databaseProbe, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dbOpenTimeout)
+	defer cancel()
+	db, err := postgres.Open(ctx, cfg.Database.URL, postgres.WithMaxOpenConns(probeConns), postgres.WithMaxIdleConns(probeConns),
+		postgres.WithApplicationName("fechatter-health"))
+	if err != nil {
+		return nil, fmt.Errorf("health probe: %w", err)
+	}
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { return db.Close() }})
+	return &databaseProbe{db: db}, nil
+}
+
+// ping reports whether the database answers.
+func (p *databaseProbe) ping(ctx context.Context) error {
+	if err := p.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	return nil
 }
