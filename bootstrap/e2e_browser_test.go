@@ -412,6 +412,7 @@ func TestWebClientInTwoBrowsers(t *testing.T) {
 	)
 	bob.do("Bob's chat list counts the mention where it counts the unread",
 		waitJS(`document.querySelector('#chat-list button.unread .mention-badge')?.textContent === "@1" && document.querySelector("#mentions-badge").textContent === "1"`),
+		waitJS(`document.title === "(1, @1) town-square · Fechatter"`),
 	)
 	bob.do("Bob's Mentions view lists it; opening it shows the message, the count gone",
 		chromedp.Click(chromedp.CSS("#mentions-btn")),

@@ -1217,6 +1217,7 @@ function renderChatList() {
   mb.textContent = mentions ? String(mentions > 99 ? "99+" : mentions) : "";
   mb.hidden = !mentions;
   $("mentions-btn").setAttribute("aria-label", mentions ? t("Mentions, {n} unread", { n: mentions }) : t("Mentions"));
+  mentionsShown = mentions;
   setBadge(unread);
   if (focused) list.querySelector(`[data-chat-id="${CSS.escape(focused)}"]`)?.focus();
 }
@@ -2469,8 +2470,11 @@ function titleText() {
 
 // setBadge puts the unread count in the tab's title and its icon.
 let badgeShown = -1;
+// The title also says how many of them mention the reader: "(3, @1) ...".
+let mentionsShown = 0;
 function setBadge(unread) {
-  document.title = (unread ? `(${unread}) ` : "") + titleText();
+  const at = unread && mentionsShown ? `, @${mentionsShown}` : "";
+  document.title = (unread ? `(${unread}${at}) ` : "") + titleText();
   if (unread === badgeShown) return;
   badgeShown = unread;
   const link = $("favicon");
