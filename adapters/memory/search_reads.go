@@ -30,6 +30,29 @@ func (r *MessageReadModel) MemberChatIDs(ctx context.Context, userID int64) ([]i
 	return ids, nil
 }
 
+// MemberChatIDsOf lists the chats of each of userIDs, ascending.
+func (r *MessageReadModel) MemberChatIDsOf(ctx context.Context, userIDs []int64) (map[int64][]int64, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	out := make(map[int64][]int64, len(userIDs))
+	for _, u := range userIDs {
+		if len(s.userChats[u]) == 0 {
+			continue
+		}
+		ids := make([]int64, 0, len(s.userChats[u]))
+		for id := range s.userChats[u] {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		out[u] = ids
+	}
+	return out, nil
+}
+
 // MessagesByIDs returns the messages of ids that exist, deleted included.
 func (r *MessageReadModel) MessagesByIDs(ctx context.Context, ids []int64) ([]query.Message, error) {
 	s := r.s

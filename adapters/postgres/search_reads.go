@@ -27,6 +27,27 @@ func (r *MessageReadModel) MemberChatIDs(ctx context.Context, userID int64) ([]i
 	return ids, nil
 }
 
+// MemberChatIDsOf lists the chats of each of userIDs, in one query.
+func (r *MessageReadModel) MemberChatIDsOf(ctx context.Context, userIDs []int64) (map[int64][]int64, error) {
+	out := make(map[int64][]int64, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		UserID int64 `bun:"user_id"`
+		ChatID int64 `bun:"chat_id"`
+	}
+	err := conn(ctx, r.db).NewSelect().Table("chat_members").Column("user_id", "chat_id").
+		Where("user_id IN (?)", bun.List(userIDs)).OrderExpr("user_id, chat_id").Scan(ctx, &rows)
+	if err != nil {
+		return nil, dbError(err, "list member chats")
+	}
+	for _, row := range rows {
+		out[row.UserID] = append(out[row.UserID], row.ChatID)
+	}
+	return out, nil
+}
+
 // MessagesByIDs returns the messages of ids that exist, deleted included,
 // with their attachments, reactions, mentions and thread fields.
 func (r *MessageReadModel) MessagesByIDs(ctx context.Context, ids []int64) ([]query.Message, error) {

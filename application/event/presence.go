@@ -304,36 +304,43 @@ func (w *PresenceWatcher) fanOutLoop(ctx context.Context) {
 		}
 		clear(w.pending)
 		w.mu.Unlock()
-		for _, id := range users {
-			if ctx.Err() != nil {
-				return
-			}
-			w.fanOut(ctx, id)
+		for len(users) > 0 && ctx.Err() == nil {
+			n := min(len(users), fanOutBatch)
+			w.fanOut(ctx, users[:n])
+			users = users[n:]
 		}
 	}
 }
 
-// fanOut delivers userID's current presence (the latest, however many
-// changes were coalesced) to the connections of their chats.
-func (w *PresenceWatcher) fanOut(ctx context.Context, userID int64) {
+// fanOutBatch bounds the users whose chats one query looks up.
+const fanOutBatch = 500
+
+// fanOut delivers the current presence of userIDs (the latest, however
+// many changes were coalesced) to the connections of their chats, which
+// one query looks up for all of them: a burst of connections (a restart,
+// the morning) costs a query per few hundred users, not one each.
+func (w *PresenceWatcher) fanOut(ctx context.Context, userIDs []int64) {
 	if w.notifier == nil {
 		return
 	}
 	lctx, cancel := context.WithTimeout(ctx, w.opts.LookupTimeout)
-	chatIDs, err := w.chats.MemberChatIDs(lctx, userID)
+	chats, err := w.chats.MemberChatIDsOf(lctx, userIDs)
 	cancel()
 	if err != nil {
-		w.log.Warn("presence: cannot look up the chats of a user; change not delivered",
-			zap.Int64("user_id", userID), zap.Error(err))
+		w.log.Warn("presence: cannot look up the chats of users; changes not delivered",
+			zap.Int("users", len(userIDs)), zap.Int64("first_user_id", userIDs[0]), zap.Error(err))
 		return
 	}
-	if len(chatIDs) == 0 {
-		return
+	for _, userID := range userIDs {
+		chatIDs := chats[userID]
+		if len(chatIDs) == 0 {
+			continue
+		}
+		w.mu.Lock()
+		p := query.PresenceOf(userID, w.known[userID])
+		w.mu.Unlock()
+		w.notifier.PresenceChanged(p, chatIDs)
 	}
-	w.mu.Lock()
-	p := query.PresenceOf(userID, w.known[userID])
-	w.mu.Unlock()
-	w.notifier.PresenceChanged(p, chatIDs)
 }
 
 // Presence returns what the watcher knows of userIDs.

@@ -19,6 +19,14 @@ type oneChat struct{}
 
 func (oneChat) MemberChatIDs(context.Context, int64) ([]int64, error) { return []int64{1}, nil }
 
+func (oneChat) MemberChatIDsOf(_ context.Context, userIDs []int64) (map[int64][]int64, error) {
+	out := make(map[int64][]int64, len(userIDs))
+	for _, u := range userIDs {
+		out[u] = []int64{1}
+	}
+	return out, nil
+}
+
 // presenceNotes records what the watcher hands its notifier.
 type presenceNotes struct {
 	mu  sync.Mutex

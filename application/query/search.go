@@ -25,6 +25,10 @@ const (
 type MemberChats interface {
 	// MemberChatIDs returns the ids of the chats userID is a member of.
 	MemberChatIDs(ctx context.Context, userID int64) ([]int64, error)
+	// MemberChatIDsOf does the same for many users at once (the presence
+	// fan-out of a burst of connections): the chats of each of userIDs
+	// that is in any, in one query.
+	MemberChatIDsOf(ctx context.Context, userIDs []int64) (map[int64][]int64, error)
 }
 
 // MessageLookup loads messages by id from the source of truth.

@@ -24,6 +24,16 @@ func (m searchMembers) MemberChatIDs(_ context.Context, userID int64) ([]int64, 
 	return m.chats[userID], m.err
 }
 
+func (m searchMembers) MemberChatIDsOf(_ context.Context, userIDs []int64) (map[int64][]int64, error) {
+	out := map[int64][]int64{}
+	for _, u := range userIDs {
+		if c := m.chats[u]; len(c) > 0 {
+			out[u] = c
+		}
+	}
+	return out, m.err
+}
+
 type searchLookup struct {
 	msgs  map[int64]query.Message
 	err   error

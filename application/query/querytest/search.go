@@ -70,6 +70,37 @@ func RunSearchReadModels(t *testing.T, newEnv func(t *testing.T) Env) {
 			t.Fatalf("after joining %d: chats of u1 = %v, want %v", c.ID(), got, want)
 		}
 	})
+	t.Run("MemberChatIDsOfManyUsersInOneCall", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		ws := env.NewWorkspace(t)
+		u := env.NewUsers(t, ws.ID, 4)
+		t0 := porttest.Now()
+		a := env.NewChat(t, ws.ID, u[0].ID, chat.Group, []int64{u[1].ID}, t0)
+		b := env.NewChat(t, ws.ID, u[1].ID, chat.Direct, []int64{u[2].ID}, t0)
+		got, err := env.SearchReads.MemberChatIDsOf(ctx, []int64{u[0].ID, u[1].ID, u[2].ID, u[3].ID, 1 << 50})
+		if err != nil {
+			t.Fatalf("MemberChatIDsOf: %v", err)
+		}
+		for _, ids := range got {
+			slices.Sort(ids)
+		}
+		ab := []int64{a.ID(), b.ID()}
+		slices.Sort(ab)
+		if len(got) != 3 || !slices.Equal(got[u[0].ID], []int64{a.ID()}) || !slices.Equal(got[u[1].ID], ab) ||
+			!slices.Equal(got[u[2].ID], []int64{b.ID()}) {
+			t.Fatalf("MemberChatIDsOf = %v; want u0 in %d, u1 in %v, u2 in %d, and nobody else", got, a.ID(), ab, b.ID())
+		}
+		// The same answer as one user at a time.
+		for _, user := range u {
+			if one := memberChats(t, env, user.ID); !slices.Equal(one, got[user.ID]) {
+				t.Fatalf("user %d: MemberChatIDs %v, MemberChatIDsOf %v", user.ID, one, got[user.ID])
+			}
+		}
+		if none, err := env.SearchReads.MemberChatIDsOf(ctx, nil); err != nil || len(none) != 0 {
+			t.Fatalf("MemberChatIDsOf(nil) = %v, %v", none, err)
+		}
+	})
 	t.Run("MemberChatIDsOfAStrangerAreEmpty", func(t *testing.T) {
 		t.Parallel()
 		env := newEnv(t)
