@@ -130,9 +130,18 @@ const relayLock = 0x0fec4a77e0
 // lock: the relays of several instances take turns (a relay waits for the
 // one draining, then finds what is left) instead of each publishing every
 // event, and what fn removed is deleted when the turn commits.
+//
+// The transaction commits without waiting for its WAL flush
+// (synchronous_commit off, for it alone): it only removes events that are
+// already published, so a crash that loses the removal makes the relay
+// publish them again, and the stream drops the copies by their
+// Nats-Msg-Id. The relay's turn then costs no disk flush, which would
+// otherwise delay every delivery behind it and queue with the senders'
+// own flushes (those stay synchronous: an ack means durable).
 func (o *Outbox) Exclusive(ctx context.Context, fn func(ctx context.Context) error) error {
 	return inTx(ctx, o.db, func(ctx context.Context) error {
-		if _, err := conn(ctx, o.db).ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", relayLock); err != nil {
+		if _, err := conn(ctx, o.db).ExecContext(ctx,
+			"SELECT pg_advisory_xact_lock(?), set_config('synchronous_commit', 'off', true)", relayLock); err != nil {
 			return dbError(err, "take the outbox relay lock")
 		}
 		return fn(ctx)

@@ -83,3 +83,38 @@ func TestRelaysOfSeveralInstancesTakeTurns(t *testing.T) {
 		t.Fatalf("outbox holds %d events after the relays drained it (%v)", len(left), err)
 	}
 }
+
+// A relay's turn (which only removes published events: a lost removal
+// means a copy the stream drops) commits without waiting for its WAL
+// flush; the setting is the turn's own, every other transaction (the
+// senders': an ack means durable) keeps synchronous_commit on.
+func TestRelayTurnDoesNotWaitForTheFlush(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	db.SetMaxOpenConns(1) // the same connection before, in and after the turn
+	setting := func(ctx context.Context) string {
+		t.Helper()
+		var s string
+		if err := postgres.ConnOf(ctx, db).QueryRowContext(ctx, "SELECT current_setting('synchronous_commit')").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := setting(ctx); s != "on" {
+		t.Fatalf("synchronous_commit is %q before the turn, want on (the database's default here)", s)
+	}
+	var inTurn string
+	if err := postgres.NewOutbox(db).Exclusive(ctx, func(ctx context.Context) error {
+		inTurn = setting(ctx)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inTurn != "off" {
+		t.Fatalf("synchronous_commit in the relay's turn is %q, want off", inTurn)
+	}
+	if s := setting(ctx); s != "on" {
+		t.Fatalf("synchronous_commit after the turn is %q on the same connection, want on", s)
+	}
+}
