@@ -100,12 +100,14 @@ pgbench:
 deploy-test:
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m -vet=off ./...
 
-# fault: client/fault's suite against a nats-server and a private Postgres
-# cluster (initdb) it starts itself: 200 users in chats of 10 at 100 msg/s
-# over REST with idempotency keys, one fault per scenario (nats-stop,
-# nats-freeze, postgres-restart, server-kill, server-graceful), every chat
-# read back; prints the table (FAULT_REPORT=file writes it too). make test
-# runs a short version (FAULT_SHORT: 20 users, 20 msg/s, 3 s faults after 5 s).
+# fault: client/fault's suite against a nats-server, a private Postgres
+# cluster (initdb) and a fake Meilisearch it starts itself, with two server
+# instances (FAULT_INSTANCES): 200 users in chats of 10 at 100 msg/s over
+# REST with idempotency keys, one fault per scenario (nats-stop,
+# nats-freeze, postgres-restart, server-kill, server-graceful, search-down,
+# client-stall), every chat read back; prints the table (FAULT_REPORT=file
+# writes it too). make test runs a short version (FAULT_SHORT: 20 users,
+# 20 msg/s, 3 s faults after 5 s).
 FAULTS ?= all
 FAULT_FLAGS ?=
 FAULT_SHORT := FAULT_USERS=20 FAULT_RATE=20 FAULT_WARMUP=5s FAULT_HOLD=3s FAULT_AFTER=5s

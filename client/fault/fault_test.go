@@ -17,23 +17,30 @@ type scenario struct {
 	name string
 	// inject breaks the thing and returns once it is back.
 	inject func(t *testing.T, e *env) (note string)
+	// check, if set, runs once the load is over: what the scenario
+	// asserts beyond the common guarantees.
+	check func(t *testing.T, e *env, faultAt, backAt time.Time) (note string)
 }
 
 type env struct {
-	nats   *natsServer
-	pg     *postgres
-	server *server
-	hold   time.Duration // how long a dependency stays away
+	nats    *natsServer
+	pg      *postgres
+	servers []*server // the instances; users are spread over them
+	search  *searchBackend
+	load    *load
+	hold    time.Duration // how long a dependency stays away
+	// search-down: what searching for the outage's messages found
+	searched <-chan caughtUp
 }
 
 var scenarios = []scenario{
-	{"nats-stop", func(t *testing.T, e *env) string {
+	{name: "nats-stop", inject: func(t *testing.T, e *env) string {
 		e.nats.stop(t)
 		time.Sleep(e.hold)
 		e.nats.start(t)
 		return fmt.Sprintf("nats-server stopped (SIGTERM) for %s", e.hold)
 	}},
-	{"nats-freeze", func(t *testing.T, e *env) string {
+	{name: "nats-freeze", inject: func(t *testing.T, e *env) string {
 		if err := e.nats.signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
@@ -43,31 +50,50 @@ var scenarios = []scenario{
 		}
 		return fmt.Sprintf("nats-server frozen (SIGSTOP) for %s", e.hold)
 	}},
-	{"postgres-restart", func(t *testing.T, e *env) string {
+	{name: "postgres-restart", inject: func(t *testing.T, e *env) string {
 		start := time.Now()
 		if err := e.pg.ctl("restart"); err != nil {
 			t.Fatalf("pg_ctl restart: %v", err)
 		}
 		return fmt.Sprintf("private Postgres restarted (pg_ctl restart -m fast, %s)", time.Since(start).Round(time.Millisecond))
 	}},
-	{"server-kill", func(t *testing.T, e *env) string {
-		e.server.signal(syscall.SIGKILL)
-		e.server.wait(10 * time.Second)
+	{name: "server-kill", inject: func(t *testing.T, e *env) string {
+		srv := e.servers[0]
+		srv.signal(syscall.SIGKILL)
+		srv.wait(10 * time.Second)
 		start := time.Now()
-		e.server.start(t)
-		return fmt.Sprintf("server SIGKILLed, started again (ready in %s)", time.Since(start).Round(time.Millisecond))
+		srv.start(t)
+		return fmt.Sprintf("server 1 of %d SIGKILLed, started again (ready in %s)", len(e.servers), time.Since(start).Round(time.Millisecond))
 	}},
-	{"server-graceful", func(t *testing.T, e *env) string {
+	{name: "server-graceful", inject: func(t *testing.T, e *env) string {
+		srv := e.servers[0]
 		start := time.Now()
-		e.server.signal(syscall.SIGTERM)
-		code := e.server.wait(30 * time.Second)
+		srv.signal(syscall.SIGTERM)
+		code := srv.wait(30 * time.Second)
 		stopped := time.Since(start)
 		if code != 0 {
 			t.Errorf("graceful stop under load: exit status %d after %s, want 0", code, stopped.Round(time.Millisecond))
 		}
-		e.server.start(t)
-		return fmt.Sprintf("server SIGTERM: exit %d in %s, ready again %s after the signal", code,
+		srv.start(t)
+		return fmt.Sprintf("server 1 of %d SIGTERM: exit %d in %s, ready again %s after the signal", len(e.servers), code,
 			stopped.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	}},
+	{name: "search-down", inject: func(t *testing.T, e *env) string {
+		from := time.Now()
+		e.search.stop()
+		time.Sleep(e.hold)
+		e.search.start(t)
+		e.searched = e.load.watchSearch(from, time.Now(), 30*time.Second)
+		return fmt.Sprintf("search backend (Meilisearch API, faked in the suite) unreachable for %s", e.hold)
+	}, check: func(t *testing.T, e *env, _, _ time.Time) string {
+		r := <-e.searched
+		if r.sampled == 0 || r.found != r.sampled {
+			t.Errorf("search-down: %d of %d messages sampled from the outage found by search within 30s of the backend's return", r.found, r.sampled)
+		}
+		return fmt.Sprintf("search found all %d messages sampled from the outage %s after the backend was back (%d found)", r.sampled, seconds(r.after), r.found)
+	}},
+	{name: "client-stall", inject: func(t *testing.T, e *env) string {
+		return e.load.stall(t, e.servers, max(e.hold, 8*time.Second))
 	}},
 }
 
@@ -97,10 +123,11 @@ type result struct {
 
 // TestFaults runs the scenarios FECHATTER_FAULT names ("all" or a comma
 // list of nats-stop, nats-freeze, postgres-restart, server-kill,
-// server-graceful) and prints the table. Knobs: FAULT_USERS (200),
-// FAULT_CHAT_SIZE (10), FAULT_RATE (100/s), FAULT_WARMUP (10s),
-// FAULT_HOLD (10s, how long NATS stays away), FAULT_AFTER (20s of load
-// after the recovery).
+// server-graceful, search-down, client-stall) and prints the table. Knobs:
+// FAULT_USERS (200), FAULT_CHAT_SIZE (10), FAULT_RATE (100/s),
+// FAULT_WARMUP (10s), FAULT_HOLD (10s, how long NATS stays away),
+// FAULT_AFTER (20s of load after the recovery), FAULT_INSTANCES (2 server
+// instances on the one NATS and Postgres, users spread over them).
 func TestFaults(t *testing.T) {
 	sel := os.Getenv("FECHATTER_FAULT")
 	if sel == "" {
@@ -114,6 +141,7 @@ func TestFaults(t *testing.T) {
 		rate: float64(envInt("FAULT_RATE", 100))}
 	warmup, hold, after := envDuration("FAULT_WARMUP", 10*time.Second), envDuration("FAULT_HOLD", 10*time.Second),
 		envDuration("FAULT_AFTER", 20*time.Second)
+	instances := max(envInt("FAULT_INSTANCES", 2), 1)
 	bin := buildServer(t)
 	pg := startPostgres(t)
 	var (
@@ -125,15 +153,15 @@ func TestFaults(t *testing.T) {
 			continue
 		}
 		t.Run(sc.name, func(t *testing.T) {
-			r := runScenario(t, bin, pg, sc, cfg, warmup, hold, after)
+			r := runScenario(t, bin, pg, sc, cfg, instances, warmup, hold, after)
 			mu.Lock()
 			results = append(results, r)
 			mu.Unlock()
 		})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nfault suite: %d users, chats of %d, %.0f msg/s over REST with idempotency keys; fault after %s of load, %s after recovery\n",
-		cfg.users, cfg.chatSize, cfg.rate, warmup, after)
+	fmt.Fprintf(&b, "\nfault suite: %d server instances (users spread over them), %d users, chats of %d, %.0f msg/s over REST with idempotency keys; fault after %s of load, %s after recovery\n",
+		instances, cfg.users, cfg.chatSize, cfg.rate, warmup, after)
 	fmt.Fprintf(&b, "| scenario | acked | lost | dup | gaps | undelivered | p99 before | p99 during | p99 %s after | p99 < 100 ms from | p99 < max(100 ms, 1.5 x before) from | ready after | retries | reconnects |\n", after)
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	since := func(d time.Duration) string {
@@ -160,21 +188,34 @@ func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 }
 
-func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadConfig, warmup, hold, after time.Duration) result {
+func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadConfig, instances int, warmup, hold, after time.Duration) result {
 	db := "fechatter_fault_" + strings.ReplaceAll(sc.name, "-", "_")
 	ns := startNATS(t)
-	srv := newServer(t, bin, []string{
+	search := startSearch(t)
+	// The instances share the database, NATS, the search index (as in
+	// production, Meilisearch) and the signing secret.
+	envv := []string{
 		"DATABASE_URL=" + pg.url(db),
 		"FECHATTER_NATS_MODE=external", "NATS_URL=" + ns.url(),
+		"FECHATTER_SEARCH_BACKEND=meili", "MEILI_URL=" + search.url(), "MEILI_MASTER_KEY=" + search.key,
+		"FECHATTER_SEARCH_BATCH_TIMEOUT=200ms",
+		"FECHATTER_JWT_SECRET=fault-suite-signing-secret-of-at-least-32-bytes",
 		"FECHATTER_LIMITS_SEND_RATE_PER_SECOND=1000", "FECHATTER_LIMITS_SEND_RATE_BURST=2000",
 		"FECHATTER_AUTH_SIGNUP_LIMIT_MAX=10000000",
 		"FECHATTER_HTTP_SHUTDOWN_TIMEOUT=10s",
 		"FECHATTER_LOG_LEVEL=warn",
-	})
-	srv.start(t)
-	e := &env{nats: ns, pg: pg, server: srv, hold: hold}
+	}
+	var servers []*server
+	var bases []string
+	for range instances {
+		srv := newServer(t, bin, envv)
+		srv.start(t) // one after the other: the first migrates
+		servers = append(servers, srv)
+		bases = append(bases, srv.base())
+	}
+	l := newLoad(bases, cfg)
+	e := &env{nats: ns, pg: pg, servers: servers, search: search, load: l, hold: hold}
 
-	l := newLoad(srv.base(), cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := l.setup(ctx); err != nil {
@@ -197,7 +238,7 @@ func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadCo
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if srv.ready() {
+			if allReady(servers) {
 				hmu.Lock()
 				readyAt = append(readyAt, time.Now())
 				hmu.Unlock()
@@ -230,6 +271,9 @@ func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadCo
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sc.check != nil {
+		note += "; " + sc.check(t, e, faultAt, backAt)
+	}
 	r := result{name: sc.name, note: note, v: v, retries: l.retries.Load(), reconnects: l.reconnects.Load(), dupFrm: l.dupFrames.Load()}
 	// Before: the messages sent from 2 s into the load until 2 s before the
 	// fault (those still in flight when it strikes belong to it).
@@ -255,10 +299,27 @@ func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadCo
 		sc.name, note, v.Sent, v.Acked, v.Unacked, v.Stored, v.Lost, v.Duplicated, v.Gaps, v.OutOfOrder, v.Undelivered,
 		ms(r.before), ms(r.during), ms(r.after), r.afterN, r.retries, l.errorKinds(), r.reconnects, l.catchUps.Load(), r.dupFrm)
 	if v.Lost != 0 || v.Duplicated != 0 || v.Gaps != 0 || v.OutOfOrder != 0 || v.Undelivered != 0 || v.Unacked != 0 {
-		t.Errorf("%s: guarantees broken: %+v (server log %s)", sc.name, v, srv.log.Name())
+		t.Errorf("%s: guarantees broken: %+v (server logs %s)", sc.name, v, serverLogs(servers))
 	}
 	if v.Stored != v.Acked {
 		t.Errorf("%s: %d messages stored, %d acknowledged", sc.name, v.Stored, v.Acked)
 	}
 	return r
+}
+
+func allReady(servers []*server) bool {
+	for _, s := range servers {
+		if !s.ready() {
+			return false
+		}
+	}
+	return true
+}
+
+func serverLogs(servers []*server) string {
+	var names []string
+	for _, s := range servers {
+		names = append(names, s.log.Name())
+	}
+	return strings.Join(names, ", ")
 }

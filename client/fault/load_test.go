@@ -64,7 +64,7 @@ type delivery struct {
 
 type load struct {
 	cfg      loadConfig
-	base     string
+	bases    []string // the instances: user i talks to bases[i mod len]
 	run      string
 	hc       *http.Client
 	users    []*loadUser
@@ -87,8 +87,8 @@ type load struct {
 // stopSending ends the schedule at the given time.
 func (l *load) stopSending(at time.Time) { l.cutoff.Store(at.UnixNano()) }
 
-func newLoad(base string, cfg loadConfig) *load {
-	return &load{cfg: cfg, base: base, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
+func newLoad(bases []string, cfg loadConfig) *load {
+	return &load{cfg: cfg, bases: bases, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		hc: client.NewHTTPClient(1024), password: "fault-suite-password"}
 }
 
@@ -106,8 +106,10 @@ func (l *load) index(content string) (int, bool) {
 // setup signs up the users (one workspace), makes the chats and connects.
 func (l *load) setup(ctx context.Context) error {
 	ws := "fault-" + l.run
-	newClient := func() (*client.Client, error) { return client.New(l.base, client.WithHTTPClient(l.hc)) }
-	owner, err := newClient()
+	newClient := func(i int) (*client.Client, error) {
+		return client.New(l.bases[i%len(l.bases)], client.WithHTTPClient(l.hc))
+	}
+	owner, err := newClient(0)
 	if err != nil {
 		return err
 	}
@@ -123,7 +125,7 @@ func (l *load) setup(ctx context.Context) error {
 	}
 	rest := make([]*loadUser, l.cfg.users-1)
 	if err := parallel(ctx, len(rest), 8, func(ctx context.Context, j int) error {
-		cl, err := newClient()
+		cl, err := newClient(j + 1)
 		if err != nil {
 			return err
 		}

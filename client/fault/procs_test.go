@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fechatter/fechatter/adapters/meili/meilitest"
 )
 
 // The processes a scenario runs and breaks: nats-server, a private
@@ -296,4 +299,58 @@ func buildServer(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// searchBackend is Meilisearch, faked in this process by
+// adapters/meili/meilitest (Meilisearch cannot be installed here), on a
+// fixed port: search-down stops it and starts it again with its index
+// kept, as a Meilisearch restart or a network cut would.
+type searchBackend struct {
+	fake *meilitest.Fake
+	addr string
+	key  string
+
+	mu  sync.Mutex
+	srv *http.Server
+}
+
+func startSearch(t *testing.T) *searchBackend {
+	t.Helper()
+	b := &searchBackend{key: "fault-suite-meili-key", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	b.fake = meilitest.NewHandler(b.key)
+	b.start(t)
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *searchBackend) url() string { return "http://" + b.addr }
+
+func (b *searchBackend) start(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	// Rebinding the port of a server just closed can race its close.
+	if !waitUntil(10*time.Second, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", b.addr)
+		return err == nil
+	}) {
+		t.Fatalf("search backend: cannot listen on %s again", b.addr)
+	}
+	srv := &http.Server{Handler: b.fake, ReadHeaderTimeout: 5 * time.Second}
+	b.mu.Lock()
+	b.srv = srv
+	b.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+}
+
+// stop closes the listener and every connection: requests fail at once
+// (connection refused), as with a backend that is down.
+func (b *searchBackend) stop() {
+	b.mu.Lock()
+	srv := b.srv
+	b.srv = nil
+	b.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
 }
