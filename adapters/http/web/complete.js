@@ -1,11 +1,12 @@
 // complete.js: "@" autocomplete for a textarea, from the open chat's members.
 //
-// Typing "@" and the start of a name opens a list under the caret's line
-// (a listbox the textarea controls: aria-activedescendant points at the
-// highlighted option, so focus never leaves the text). Up and Down move,
-// Enter or Tab picks, Escape closes; a click picks too. Picking writes
-// "@Full Name " into the text; the sender turns such names into the
-// server's <@id> tokens (rich.js, encodeMentions).
+// Typing "@" and the start of a name opens a list above the text (a
+// listbox the textarea controls: aria-activedescendant points at the
+// highlighted option, so focus never leaves the text; the textarea keeps
+// its role, so no aria-expanded, which only a combobox may carry). Up and
+// Down move, Enter or Tab picks, Escape closes; a click picks too. Picking
+// writes "@Full Name " into the text; the sender turns such names into
+// the server's <@id> tokens (rich.js, encodeMentions).
 
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
@@ -21,7 +22,6 @@ export class MentionComplete {
     this.start = -1; // index of the "@" being completed
     area.setAttribute("aria-autocomplete", "list");
     area.setAttribute("aria-controls", list.id);
-    area.setAttribute("aria-expanded", "false");
     list.setAttribute("role", "listbox");
     list.setAttribute("aria-label", t("People to mention"));
     list.hidden = true;
@@ -61,7 +61,6 @@ export class MentionComplete {
       onclick: () => this.pick(i),
     }, h("span", { class: "mention-name" }, "@" + p.name), p.all ? h("span", { class: "muted" }, " " + t("everyone in this chat")) : null)));
     this.list.hidden = false;
-    this.area.setAttribute("aria-expanded", "true");
     this.area.setAttribute("aria-activedescendant", `${id}-${this.active}`);
   }
 
@@ -70,7 +69,6 @@ export class MentionComplete {
     this.list.hidden = true;
     this.items = [];
     this.active = 0;
-    this.area.setAttribute("aria-expanded", "false");
     this.area.removeAttribute("aria-activedescendant");
   }
 
