@@ -85,6 +85,11 @@ type localUser struct {
 	hadConns  bool // save last seen when the last connection is gone
 	savedSeen time.Time
 	savedAt   time.Time
+	// due is when a sweep must next look at the user (zero: the next
+	// sweep): the earliest of a change without input (turning away, the
+	// end of the grace), an entry refresh, a last seen save. Input resets
+	// it. Sweeps skip a user not due, so idle users cost nothing.
+	due time.Time
 }
 
 type typingKey struct{ chatID, userID int64 }
@@ -202,6 +207,7 @@ func (p *LocalPresence) connect(ctx context.Context, a Actor, connID, platform s
 	if err := u.conns.Connect(connID, platform, now); err != nil {
 		return err
 	}
+	u.due = time.Time{}
 	u.hadConns = true
 	p.changedLocked(u, now)
 	return nil
@@ -214,6 +220,7 @@ func (p *LocalPresence) disconnect(ctx context.Context, a Actor, connID string) 
 	}
 	now := p.clock.Now()
 	last := u.conns.Disconnect(connID, now)
+	u.due = time.Time{}
 	p.changedLocked(u, now)
 	u.mu.Unlock()
 	if last {
@@ -241,6 +248,7 @@ func (p *LocalPresence) touch(ctx context.Context, a Actor, connID string, statu
 	} else {
 		u.conns.Touch(connID, now)
 	}
+	u.due = time.Time{}
 	p.changedLocked(u, now)
 	return nil
 }
@@ -315,7 +323,7 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 	var saving []*localUser
 	for _, u := range users {
 		u.mu.Lock()
-		if u.removed {
+		if u.removed || !reput && storeUp && now.Before(u.due) {
 			u.mu.Unlock()
 			continue
 		}
@@ -349,6 +357,7 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 			delete(p.users, u.conns.UserID())
 			p.mu.Unlock()
 		}
+		u.due = p.dueLocked(u, now, storeUp, len(saving) > 0 && saving[len(saving)-1] == u)
 		u.mu.Unlock()
 	}
 	if len(save) > 0 {
@@ -360,6 +369,34 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 	}
 	p.sweepTyping(now)
 	return errors.Join(errList...)
+}
+
+// dueLocked is when a sweep must next look at u, after one did at now:
+// the next sweep if a write failed or is pending (the store was down, a
+// save is in flight), else the earliest of u's next change without input,
+// its entry's refresh and its last seen save.
+func (p *LocalPresence) dueLocked(u *localUser, now time.Time, storeUp, saving bool) time.Time {
+	if !storeUp || u.dirty || saving || u.removed {
+		return time.Time{}
+	}
+	due := u.conns.NextChange(now, p.opts.Rules)
+	soonest := func(t time.Time) {
+		if due.IsZero() || t.Before(due) {
+			due = t
+		}
+	}
+	if u.stored {
+		soonest(u.putAt.Add(p.opts.EntryRefresh))
+	}
+	if u.conns.LastSeen().After(u.savedSeen) || u.conns.Gone(now, p.opts.Rules) {
+		soonest(u.savedAt.Add(p.opts.SaveEvery)) // a save, or forgetting the record
+	}
+	if due.IsZero() {
+		// Nothing pending at all (an away user's entry stored, saved):
+		// look again at the entry refresh at the latest.
+		due = now.Add(p.opts.EntryRefresh)
+	}
+	return due
 }
 
 // beat writes the instance's beat if one is due (or always, with force).

@@ -272,3 +272,29 @@ func (p *Connections) State(now time.Time, r Rules) Entry {
 func (p *Connections) Gone(now time.Time, r Rules) bool {
 	return len(p.open) == 0 && (p.last == nil || now.Sub(p.leftAt) >= r.Grace)
 }
+
+// NextChange is the earliest time after now at which State or Gone may
+// change without any input (an active connection turning away, the end of
+// the grace of the last one to close); zero if none can. Input (a
+// connection, activity, a declared status) may change them sooner.
+func (p *Connections) NextChange(now time.Time, r Rules) time.Time {
+	var next time.Time
+	soonest := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, c := range p.open {
+		if !c.away {
+			soonest(c.lastActivity.Add(r.AwayAfter))
+		}
+	}
+	if len(p.open) == 0 && p.last != nil {
+		end := p.leftAt.Add(r.Grace)
+		soonest(end)
+		if !p.last.away && p.last.lastActivity.Add(r.AwayAfter).Before(end) {
+			soonest(p.last.lastActivity.Add(r.AwayAfter))
+		}
+	}
+	return next
+}

@@ -226,3 +226,68 @@ func TestRulesDefaults(t *testing.T) {
 		t.Fatalf("set rules were changed: %+v", r)
 	}
 }
+
+// NextChange is when State or Gone would next change with no input: no
+// earlier (State and Gone hold until then), and something does change then.
+func TestNextChange(t *testing.T) {
+	type op func(p *presence.Connections)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	connect := func(id string, d time.Duration) op {
+		return func(p *presence.Connections) { _ = p.Connect(id, "web", at(d)) }
+	}
+	disconnect := func(id string, d time.Duration) op {
+		return func(p *presence.Connections) { p.Disconnect(id, at(d)) }
+	}
+	declareAway := func(id string, d time.Duration) op {
+		return func(p *presence.Connections) { _ = p.Declare(id, presence.Away, at(d)) }
+	}
+	cases := []struct {
+		name string
+		ops  []op
+		now  time.Duration
+		want time.Duration // -1: zero, nothing changes without input
+	}{
+		{"never connected", nil, 0, -1},
+		{"online: turns away 5 minutes after the activity", []op{connect("a", 0)}, time.Minute, 5 * time.Minute},
+		{"away already: nothing more", []op{connect("a", 0)}, 6 * time.Minute, -1},
+		{"declared away: nothing more", []op{connect("a", 0), declareAway("a", time.Minute)}, 2 * time.Minute, -1},
+		{"two devices: the later one turns away last", []op{connect("a", 0), connect("b", 2*time.Minute)}, 5 * time.Minute, 7 * time.Minute},
+		{"closed: the grace ends", []op{connect("a", 0), disconnect("a", time.Minute)}, time.Minute, time.Minute + 25*time.Second},
+		{"closed just before turning away: away within the grace first",
+			[]op{connect("a", 0), disconnect("a", 4*time.Minute+50*time.Second)}, 4*time.Minute + 50*time.Second, 5 * time.Minute},
+		{"closed while away: the grace ends", []op{connect("a", 0), disconnect("a", 6*time.Minute)}, 6 * time.Minute, 6*time.Minute + 25*time.Second},
+		{"the grace is over: nothing more", []op{connect("a", 0), disconnect("a", time.Minute)}, 2 * time.Minute, -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := presence.NewConnections(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range tc.ops {
+				o(p)
+			}
+			now := at(tc.now)
+			got := p.NextChange(now, rules)
+			if tc.want < 0 {
+				if !got.IsZero() {
+					t.Fatalf("NextChange = %s, want none", got.Sub(t0))
+				}
+				return
+			}
+			if !got.Equal(at(tc.want)) {
+				t.Fatalf("NextChange = t0+%s, want t0+%s", got.Sub(t0), tc.want)
+			}
+			// Nothing changes before it; something does at it.
+			state, gone := p.State(now, rules), p.Gone(now, rules)
+			for _, d := range []time.Duration{time.Nanosecond, (got.Sub(now)) / 2, got.Sub(now) - time.Nanosecond} {
+				if s, g := p.State(now.Add(d), rules), p.Gone(now.Add(d), rules); s != state || g != gone {
+					t.Fatalf("at now+%s, before NextChange: state %+v gone %v, was %+v %v", d, s, g, state, gone)
+				}
+			}
+			if s, g := p.State(got, rules), p.Gone(got, rules); s == state && g == gone {
+				t.Fatalf("at NextChange nothing changed: %+v %v", s, g)
+			}
+		})
+	}
+}
