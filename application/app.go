@@ -152,7 +152,7 @@ func New(p Ports, o Options) App {
 			ChangeRole:     command.NewChangeRoleHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			JoinChannel:    command.NewJoinChannelHandler(p.Tx, p.Chats, p.Outbox, p.Clock),
 			SendMessage:    command.StopTypingOnSend(command.NewSendMessageHandler(p.Sender, p.Messages, p.Clock, p.SendLimiter).WithPreviewers(p.Chats).WithFiles(p.Files, p.FileLinks), p.Presence),
-			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock),
+			EditMessage:    command.NewEditMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock).WithReads(p.MessageReads, p.FileLinks),
 			DeleteMessage: command.NewDeleteMessageHandler(p.Tx, p.Chats, p.Messages, p.Outbox, p.Clock).
 				WithAttachments(p.Reactions, p.Files, command.NewFileCleaner(p.Files, p.FileStore, p.Clock)).WithThreads(p.Threads),
 			MarkDelivered: command.NewMarkDeliveredHandler(p.Tx, p.Chats, p.Receipts, p.Outbox, p.Clock),

@@ -121,3 +121,50 @@ func TestSearchByFileAndMentionNames(t *testing.T) {
 		return len(search(bob, "quarterly-report").Hits) == 0
 	})
 }
+
+// TestEditKeepsWhatTheMessageCarries: an edit's answer and its
+// message.updated frame are the whole message (attachments with fresh
+// links, reactions, thread fields, the mentions re-computed), so a client
+// that replaces its copy keeps them.
+func TestEditKeepsWhatTheMessageCarries(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	alice, bob := s.pair(t)
+	var chat struct{ ID int64 }
+	s.call(t, 201, "POST", "/api/v1/chats", alice.AccessToken, map[string]any{"type": "group", "name": "e", "member_ids": []int64{bob.User.ID}}, &chat)
+	status, raw := s.upload(t, alice.AccessToken, "plan.txt", strings.NewReader("the plan"))
+	var f api.File
+	if status != 201 || json.Unmarshal(raw, &f) != nil {
+		t.Fatalf("upload = %d %s", status, raw)
+	}
+	msgs := fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID)
+	var m api.Message
+	s.call(t, 201, "POST", msgs, alice.AccessToken, map[string]any{"content": "draft", "attachment_ids": []int64{f.ID}}, &m)
+	s.call(t, 200, "PUT", fmt.Sprintf("%s/%d/reactions/%s", msgs, m.Seq, url.PathEscape("👍")), bob.AccessToken, nil, nil)
+	s.call(t, 201, "POST", msgs, bob.AccessToken, map[string]any{"content": "ok", "reply_to_id": m.ID}, nil)
+
+	wsURL := strings.Replace(s.base, "http://", "ws://", 1) + "/api/v1/ws?platform=test&access_token=" + bob.AccessToken
+	conn := dialFeatureWS(t, wsURL)
+	waitFrame(t, conn, "hello")
+	var edited api.Message
+	s.call(t, 200, "PATCH", fmt.Sprintf("%s/%d", msgs, m.Seq), alice.AccessToken,
+		map[string]any{"content": fmt.Sprintf("final, <@%d>", bob.User.ID)}, &edited)
+	var framed api.Message
+	for framed.ID != m.ID {
+		if err := json.Unmarshal(waitFrame(t, conn, "message.updated"), &framed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for what, got := range map[string]api.Message{"PATCH answer": edited, "message.updated": framed} {
+		if got.Content != "final, <@"+fmt.Sprint(bob.User.ID)+">" || got.EditedAt == nil ||
+			!slices.Equal(got.Mentions, []int64{bob.User.ID}) ||
+			len(got.Attachments) != 1 || got.Attachments[0].ID != f.ID || got.Attachments[0].URL == "" ||
+			len(got.Reactions) != 1 || got.Reactions[0].Count != 1 ||
+			got.ReplyCount != 1 || got.LastReplyAt == nil {
+			t.Errorf("%s = %+v: want the new text and mention with the file, the reaction and the reply kept", what, got)
+		}
+	}
+	if resp, _ := s.get(t, edited.Attachments[0].URL, nil); resp.StatusCode != 200 {
+		t.Errorf("the edited message's file link = %d", resp.StatusCode)
+	}
+}

@@ -136,6 +136,9 @@ func TestPublicChannelPreview(t *testing.T) {
 		{"POST", p + "/read", map[string]any{"seq": 1}},
 		{"POST", p + "/delivered", map[string]any{"seq": 1}},
 		{"POST", p + "/typing", map[string]any{"is_typing": true}},
+		{"PUT", p + "/messages/1/reactions/%F0%9F%91%8D", nil},
+		{"DELETE", p + "/messages/1/reactions/%F0%9F%91%8D", nil},
+		{"POST", p + "/messages", map[string]any{"content": "a reply", "reply_to_id": 1}},
 	} {
 		if r := h.do(w.method, w.path, visitor.Token, w.body); r.status != 403 {
 			t.Errorf("previewer %s %s = %d, want 403 (API.md: writing needs membership)", w.method, w.path, r.status)

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	nethttp "net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/fechatter/fechatter/api"
 )
 
 // TestEveryRouteRejectsBadInputAndChangesNothing sends malformed requests to
@@ -83,6 +86,29 @@ func TestEveryRouteRejectsBadInputAndChangesNothing(t *testing.T) {
 		{"PATCH", chat + "/messages/1", map[string]any{"content": "  "}, 400},
 		{"PATCH", chat + "/messages/1", map[string]any{}, 400},
 		{"DELETE", chat + "/messages/x", nil, 400},
+		// Issue 14: reactions, attachments, replies, mentions, profiles, files.
+		{"PUT", chat + "/messages/1/reactions/hello", nil, 400},
+		{"PUT", chat + "/messages/1/reactions/" + url.PathEscape("👍👍"), nil, 400},
+		{"PUT", chat + "/messages/1/reactions/" + url.PathEscape(":Shout:"), nil, 400},
+		{"PUT", chat + "/messages/1/reactions/" + url.PathEscape(":"+strings.Repeat("a", 33)+":"), nil, 400},
+		{"DELETE", chat + "/messages/1/reactions/nope", nil, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "", "attachment_ids": []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "", "attachment_ids": []int64{3, 3}}, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "", "attachment_ids": []int64{-3}}, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "", "attachment_ids": []string{"a"}}, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "", "attachment_ids": []int64{}}, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "re", "reply_to_id": 99999999}, 400},
+		{"POST", chat + "/messages", map[string]any{"content": "re", "reply_to_id": "x"}, 400},
+		{"GET", chat + "/messages/1/replies?limit=0", nil, 400},
+		{"GET", chat + "/messages/1/replies?limit=201", nil, 400},
+		{"GET", chat + "/messages/1/replies?after_seq=abc", nil, 400},
+		{"GET", "/api/v1/mentions?limit=0", nil, 400},
+		{"GET", "/api/v1/mentions?before_id=abc", nil, 400},
+		{"PATCH", "/api/v1/users/me", map[string]any{"fullname": "   "}, 400},
+		{"PATCH", "/api/v1/users/me", map[string]any{"fullname": 5}, 400},
+		{"PATCH", "/api/v1/users/me", map[string]any{"avatar_file_id": -1}, 400},
+		{"GET", "/api/v1/files/abc", nil, 400},
+		{"POST", "/api/v1/files", map[string]any{"file": "not multipart"}, 400},
 	}
 	for _, tc := range cases {
 		r := h.do(tc.method, tc.path, owner.Token, tc.body)
@@ -132,6 +158,12 @@ func TestNonMembersGet404Everywhere(t *testing.T) {
 		c := h.createChat(owner, typ, "private-"+typ, bob)
 		m := h.send(owner, c.ID, "secret")
 		chat := fmt.Sprintf("/api/v1/chats/%d", c.ID)
+		up := h.upload(owner.Token, "secret.txt", []byte("the plan"))
+		var f api.File
+		up.json(t, &f)
+		var withFile msgJSON
+		h.must(201, "POST", chat+"/messages", owner.Token, map[string]any{"content": "", "attachment_ids": []int64{f.ID}}, &withFile)
+		h.must(200, "GET", fmt.Sprintf("/api/v1/files/%d", f.ID), bob.Token, nil, nil) // a member reads it
 		msg := fmt.Sprintf("%s/messages/%d", chat, m.Seq)
 		before := h.must(200, "GET", chat+"/messages", owner.Token, nil, nil).raw
 		for _, tc := range []struct {
@@ -152,6 +184,11 @@ func TestNonMembersGet404Everywhere(t *testing.T) {
 			{"GET", msg, nil},
 			{"PATCH", msg, map[string]any{"content": "edited"}},
 			{"DELETE", msg, nil},
+			{"PUT", msg + "/reactions/" + url.PathEscape("👍"), nil},
+			{"DELETE", msg + "/reactions/" + url.PathEscape("👍"), nil},
+			{"GET", msg + "/replies", nil},
+			{"POST", chat + "/messages", map[string]any{"content": "butting in", "reply_to_id": m.ID}},
+			{"GET", fmt.Sprintf("/api/v1/files/%d", withFile.Attachments[0].ID), nil},
 		} {
 			r := h.do(tc.method, tc.path, outsider.Token, tc.body)
 			if r.status != 404 || r.errCode(t) != "not_found" {

@@ -25,6 +25,20 @@ type EditMessageHandler struct {
 	messages ports.MessageRepository
 	outbox   ports.Outbox
 	clock    ports.Clock
+
+	reads query.MessageReadModel // nil: the answer and event carry the row alone
+	links query.FileLinks
+}
+
+// WithReads makes the answer and message.updated the whole message, as
+// read back in the edit's transaction: its attachments (links signed),
+// reactions and thread fields, which an edit keeps. Without it they would
+// carry none, and a client replacing its copy with message.updated would
+// lose them.
+func (h EditMessageHandler) WithReads(reads query.MessageReadModel, links query.FileLinks) EditMessageHandler {
+	mustHave(map[string]any{"reads": reads})
+	h.reads, h.links = reads, links
+	return h
 }
 
 // NewEditMessageHandler builds the handler.
@@ -56,6 +70,14 @@ func (h EditMessageHandler) Handle(ctx context.Context, cmd EditMessage) (query.
 			return err
 		}
 		out = query.MessageOf(m)
+		if h.reads != nil {
+			full, err := h.reads.MessageBySeq(ctx, m.ChatID(), m.Seq())
+			if err != nil {
+				return err
+			}
+			h.links.Sign(full.Attachments)
+			out = full
+		}
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
 		ev.chat(ports.EventMessageUpdated, m.ChatID(), out)
 		return ev.save(ctx, h.outbox)

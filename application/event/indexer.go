@@ -286,7 +286,8 @@ type messageData struct {
 	CreatedAt time.Time  `json:"created_at"`
 	EditedAt  *time.Time `json:"edited_at"`
 	DeletedAt *time.Time `json:"deleted_at"`
-	// Attachments are in message.created only.
+	// Attachments: message.created carries them, and message.updated when
+	// the edit handler reads the message back (WithReads).
 	Attachments []struct {
 		Name string `json:"name"`
 	} `json:"attachments"`
