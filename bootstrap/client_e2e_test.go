@@ -248,13 +248,16 @@ func TestBenchCommandSmoke(t *testing.T) {
 // TestBenchSearchSmoke runs `fechatter bench --workload search` with
 // writes flowing during the queries: the seeded messages are all
 // searchable, every query is answered, and the flowing messages are
-// acknowledged and found by the index-lag sampler.
+// acknowledged and found by the index-lag sampler. Access tokens live 3 s
+// and the run lasts longer: the generator refreshes its users' sessions
+// (a million-message seeding outlived the default 15 minutes and every
+// REST call after it failed with 401).
 func TestBenchSearchSmoke(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, "FECHATTER_AUTH_ACCESS_TTL=3s")
 	var stdout, stderr bytes.Buffer
 	args := []string{"bench", "--url", s.base, "--workload", "search", "--users", "4", "--chat-size", "2", "--rate", "40",
-		"--messages", "40", "--qps", "5", "--flow-rate", "10", "--duration", "2s", "--json"}
+		"--messages", "40", "--qps", "5", "--flow-rate", "10", "--duration", "5s", "--json"}
 	if code := run(context.Background(), args, &stdout, &stderr, nil); code != exitOK {
 		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
 	}
@@ -265,11 +268,11 @@ func TestBenchSearchSmoke(t *testing.T) {
 	if rep.Messages.Sent != 40 || len(rep.Errors) != 0 {
 		t.Fatalf("seeded %d of 40, errors %v", rep.Messages.Sent, rep.Errors)
 	}
-	if rep.SearchQuery.Count != 10 {
-		t.Fatalf("%d queries answered, want 10", rep.SearchQuery.Count)
+	if rep.SearchQuery.Count != 25 {
+		t.Fatalf("%d queries answered, want 25 (errors %v)", rep.SearchQuery.Count, rep.Errors)
 	}
 	f := rep.SearchFlow
-	if f == nil || f.Sent != 20 || f.Failed != 0 || f.IndexLag.Count == 0 || f.IndexLagMissed != 0 {
+	if f == nil || f.Sent != 50 || f.Failed != 0 || f.IndexLag.Count == 0 || f.IndexLagMissed != 0 {
 		t.Fatalf("flow during the queries: %+v", f)
 	}
 	if rep.Flags.FlowRate != 10 {

@@ -46,6 +46,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	case Search:
 		err = e.search(ctx)
 	}
+	e.stopKeeper()
+	e.keeper.Wait()
 	e.closeAll()
 	if cfg.HTTPClient == nil {
 		e.hc.CloseIdleConnections() // a server stopping next need not wait for them
@@ -58,6 +60,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // engine is one run's state.
 type engine struct {
 	cfg     Config
+	// keeper refreshes the users' sessions until stopKeeper.
+	keeper     sync.WaitGroup
+	keepCtx    context.Context
+	stopKeeper context.CancelFunc
 	urls    []string // the instances; user i uses urls[i mod len]
 	run     string   // unique id of the run: in names, tokens, keys
 	hc      *http.Client
@@ -112,6 +118,7 @@ func newEngine(cfg Config) *engine {
 	}
 	run := strconv.FormatUint(rand.Uint64()%(1<<40), 36)
 	e := &engine{cfg: cfg, urls: cfg.URLs(), run: run, hc: hc, started: time.Now()}
+	e.keepCtx, e.stopKeeper = context.WithCancel(context.Background())
 	e.rep = &Report{Version: ReportVersion, StartedAt: e.started.UTC(), Machine: ThisMachine(), Workload: cfg.Workload,
 		Flags: Flags{URL: cfg.URL, Users: cfg.Users, ChatSize: cfg.ChatSize, Rate: cfg.Rate, Duration: cfg.Duration.String(),
 			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID, PIDs: cfg.PIDs},
@@ -279,6 +286,31 @@ func pace(ctx context.Context, n int, at func(int) time.Time, fire func(int)) in
 	return n
 }
 
+// keepSignedIn refreshes every user's session each half of an access
+// token's life, until the run ends, so that a run longer than that (the
+// search workload seeding a million messages over REST) keeps its users
+// signed in. WebSockets stay authenticated after their token expires
+// (API.md): only REST needs it.
+func (e *engine) keepSignedIn(users []*member, life time.Duration) {
+	t := time.NewTicker(life / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.keepCtx.Done():
+			return
+		case <-t.C:
+		}
+		_ = forEach(e.keepCtx, len(users), 16, func(ctx context.Context, i int) error {
+			if m := users[i]; m != nil {
+				if _, err := m.cl.Refresh(ctx); err != nil && ctx.Err() == nil {
+					e.fail("refresh", err)
+				}
+			}
+			return nil
+		})
+	}
+}
+
 // forEach runs fn(i) for i in [0, n) on workers goroutines; it stops at
 // the first error and returns it.
 func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
@@ -363,6 +395,10 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	e.mu.Lock()
 	e.users = users
 	e.mu.Unlock()
+	if err == nil && s.ExpiresIn > 0 {
+		life := time.Duration(s.ExpiresIn) * time.Second
+		e.keeper.Go(func() { e.keepSignedIn(users, life) })
+	}
 	e.rep.Setup.Workspace = ws
 	e.rep.Setup.Users = n
 	e.rep.Setup.Seconds += time.Since(start).Seconds()
