@@ -2404,7 +2404,8 @@ function renderMembersDialog() {
     const p = state.presence.get(m.user_id);
     const canRemove = admin && m.user_id !== state.me.id && m.role !== "owner";
     return h("li", { class: "member" },
-      m.user_id !== state.me.id ? presenceDot(m.user_id) : h("span", { class: "dot online", "aria-hidden": "true" }),
+      h("span", { class: "avatar-wrap" }, avatarEl(m.user_id),
+        m.user_id !== state.me.id ? presenceDot(m.user_id) : h("span", { class: "dot online", "aria-hidden": "true" })),
       h("span", { class: "member-name" }, m.user_id === state.me.id ? t("{name} (you)", { name: state.me.fullname }) : userName(m.user_id)),
       h("span", { class: "muted" }, [m.role !== "member" ? (m.role === "owner" ? t("owner") : t("admin")) : "", m.user_id !== state.me.id && p ? presenceText(p) : ""].filter(Boolean).join(" · ")),
       canRemove ? h("button", { type: "button", class: "link danger", "aria-label": t("Remove {name}", { name: userName(m.user_id) }), onclick: () => removeMember(m.user_id) }, t("Remove")) : null);
