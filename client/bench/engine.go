@@ -59,16 +59,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // engine is one run's state.
 type engine struct {
-	cfg     Config
+	cfg Config
 	// keeper refreshes the users' sessions until stopKeeper.
 	keeper     sync.WaitGroup
 	keepCtx    context.Context
 	stopKeeper context.CancelFunc
-	urls    []string // the instances; user i uses urls[i mod len]
-	run     string   // unique id of the run: in names, tokens, keys
-	hc      *http.Client
-	rep     *Report
-	started time.Time
+	urls       []string // the instances; user i uses urls[i mod len]
+	run        string   // unique id of the run: in names, tokens, keys
+	hc         *http.Client
+	rep        *Report
+	started    time.Time
 
 	errs    counter // "operation code"
 	frames  counter // server frames by type
