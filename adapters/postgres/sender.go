@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -249,7 +250,8 @@ const maxSendAttempts = 5
 func (s *MessageSender) writeUnique(reqs []*sendRequest) {
 	var err error
 	held := time.Now()
-	pause := 20 * time.Millisecond
+	// While the database is away: 20ms, 40ms ... 1s between tries.
+	pauses := &backoff.ExponentialBackOff{InitialInterval: 20 * time.Millisecond, Multiplier: 2, MaxInterval: time.Second}
 	for attempt := 1; ; attempt++ {
 		var results []sendResult
 		results, err = s.commit(reqs)
@@ -268,14 +270,17 @@ func (s *MessageSender) writeUnique(reqs []*sendRequest) {
 		}
 		// The database is away (restarting, a failover, no connection
 		// free): the sends wait for it, up to Hold, rather than fail.
-		if !heldThrough(err) || time.Since(held)+pause > s.opts.Hold {
+		if !heldThrough(err) {
+			break
+		}
+		pause := pauses.NextBackOff()
+		if time.Since(held)+pause > s.opts.Hold {
 			break
 		}
 		if reqs = s.stillWaiting(reqs); len(reqs) == 0 {
 			return
 		}
 		time.Sleep(pause)
-		pause = min(2*pause, time.Second)
 	}
 	if errors.Is(err, errRaced) {
 		err = errs.Wrap(errs.Unavailable, err, "send message: too much contention, try again")

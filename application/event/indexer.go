@@ -168,23 +168,21 @@ func (ix *Indexer) LastLag() time.Duration { return time.Duration(ix.lastLag.Loa
 // Run indexes until ctx is done, then returns nil. Events fetched but not
 // yet indexed are nak'd so that they are delivered again at once.
 func (ix *Indexer) Run(ctx context.Context) error {
-	backoff := ix.opts.MinBackoff
+	b := newBackOff(ix.opts.MinBackoff, ix.opts.MaxBackoff)
 	for {
-		batch, err := ix.collect(ctx)
+		batch, _ := retryUntilDone(ctx, b, func() ([]DeliveredEvent, error) {
+			batch, err := ix.collect(ctx)
+			if err != nil && len(batch) == 0 && ctx.Err() == nil {
+				return nil, err
+			}
+			return batch, nil
+		}, func(err error, wait time.Duration) {
+			ix.log.Warn("search indexer: fetch failed, retrying", zap.Error(err), zap.Duration("retry_in", wait))
+		})
 		if ctx.Err() != nil {
 			nakAll(batch)
 			return nil
 		}
-		if err != nil && len(batch) == 0 {
-			wait := jitter(backoff)
-			ix.log.Warn("search indexer: fetch failed, retrying", zap.Error(err), zap.Duration("retry_in", wait))
-			if !sleep(ctx, wait) {
-				return nil
-			}
-			backoff = min(backoff*2, ix.opts.MaxBackoff)
-			continue
-		}
-		backoff = ix.opts.MinBackoff
 		if len(batch) == 0 {
 			continue
 		}
@@ -241,30 +239,24 @@ func (ix *Indexer) fill(ctx context.Context) ([]DeliveredEvent, error) {
 // it. It returns false if ctx ended first (the batch is nak'd).
 func (ix *Indexer) handle(ctx context.Context, batch []DeliveredEvent) bool {
 	p := ix.plan(batch)
-	backoff := ix.opts.MinBackoff
-	for failures := 0; ; failures++ {
-		err := ix.write(ctx, p)
-		if err == nil {
-			if failures > 0 {
-				ix.log.Info("search indexer: indexing again", zap.Int("failures", failures))
-			}
-			ix.accepted(p)
-			ix.lastWrite = time.Now()
-			return true
-		}
-		if ctx.Err() != nil {
-			nakAll(p.settle)
-			return false
-		}
-		wait := jitter(backoff)
-		ix.log.Warn("search indexer: index write failed, retrying the batch",
-			zap.Error(err), zap.Int("events", len(p.settle)), zap.Int("failures", failures+1), zap.Duration("retry_in", wait))
-		if !sleep(ctx, wait) {
-			nakAll(p.settle)
-			return false
-		}
-		backoff = min(backoff*2, ix.opts.MaxBackoff)
+	failures := 0
+	_, err := retryUntilDone(ctx, newBackOff(ix.opts.MinBackoff, ix.opts.MaxBackoff),
+		func() (struct{}, error) { return struct{}{}, ix.write(ctx, p) },
+		func(err error, wait time.Duration) {
+			failures++
+			ix.log.Warn("search indexer: index write failed, retrying the batch",
+				zap.Error(err), zap.Int("events", len(p.settle)), zap.Int("failures", failures), zap.Duration("retry_in", wait))
+		})
+	if err != nil { // only ctx's end stops the retries
+		nakAll(p.settle)
+		return false
 	}
+	if failures > 0 {
+		ix.log.Info("search indexer: indexing again", zap.Int("failures", failures))
+	}
+	ix.accepted(p)
+	ix.lastWrite = time.Now()
+	return true
 }
 
 // plan is what one batch asks of the index.

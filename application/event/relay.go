@@ -3,7 +3,6 @@ package event
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -92,27 +91,21 @@ func (r *OutboxRelay) Run(ctx context.Context) error {
 	notify := r.store.Notify()
 	tick := time.NewTicker(r.opts.PollInterval)
 	defer tick.Stop()
-	backoff := r.opts.MinBackoff
-	failures := 0
+	b := newBackOff(r.opts.MinBackoff, r.opts.MaxBackoff)
 	for {
-		if err := r.drain(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			failures++
-			wait := jitter(backoff)
-			r.log.Warn("outbox relay: publish failed, retrying",
-				zap.Error(err), zap.Int("failures", failures), zap.Duration("retry_in", wait))
-			if !sleep(ctx, wait) {
-				return nil
-			}
-			backoff = min(backoff*2, r.opts.MaxBackoff)
-			continue
+		failures := 0
+		_, err := retryUntilDone(ctx, b, func() (struct{}, error) { return struct{}{}, r.drain(ctx) },
+			func(err error, wait time.Duration) {
+				failures++
+				r.log.Warn("outbox relay: publish failed, retrying",
+					zap.Error(err), zap.Int("failures", failures), zap.Duration("retry_in", wait))
+			})
+		if err != nil || ctx.Err() != nil {
+			return nil // only ctx's end stops the retries
 		}
 		if failures > 0 {
 			r.log.Info("outbox relay: publishing again", zap.Int("failures", failures))
 		}
-		backoff, failures = r.opts.MinBackoff, 0
 		select {
 		case <-ctx.Done():
 			return nil
@@ -235,26 +228,4 @@ func (r *OutboxRelay) publishEach(ctx context.Context, entries []ports.OutboxEnt
 		}
 	}
 	return len(entries), nil
-}
-
-// jitter spreads retries over [d/2, d], so relays and indexers of several
-// instances retry apart.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleep waits for d or until ctx is done, reporting whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
