@@ -1,7 +1,6 @@
 package bootstrap
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -15,9 +14,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/go-viper/mapstructure/v2"
+	kyaml "github.com/knadh/koanf/parsers/yaml"
+	kenv "github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
 
 	"github.com/fechatter/fechatter/configs"
 )
@@ -257,7 +261,7 @@ type LoadOptions struct {
 
 // envAliases are the short, conventional variable names, applied before the
 // generic FECHATTER_<SECTION>_<KEY> names (which therefore win).
-var envAliases = []struct{ name, path string }{
+var envAliases = []envAlias{
 	{"DATABASE_URL", "database.url"},
 	{"NATS_URL", "nats.url"},
 	{"MEILI_URL", "search.meili_url"},
@@ -268,6 +272,8 @@ var envAliases = []struct{ name, path string }{
 	{"S3_ACCESS_KEY", "files.s3.access_key"},
 	{"S3_SECRET_KEY", "files.s3.secret_key"},
 }
+
+type envAlias struct{ name, path string }
 
 // envPrefix starts every generic override, and FECHATTER_PROFILE.
 const envPrefix = "FECHATTER"
@@ -297,15 +303,8 @@ func Load(opts LoadOptions) (Config, error) {
 		return Config{}, err
 	}
 
-	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("config: profile %s: %w", profile, err)
-	}
-	cfg.Profile = profile
-
-	if err := cfg.applyEnv(env); err != nil {
+	cfg, err := decode(profile, raw, env)
+	if err != nil {
 		return Config{}, err
 	}
 	if opts.Addr != "" {
@@ -337,68 +336,101 @@ func parseEnviron(environ []string) map[string]string {
 	return env
 }
 
-// applyEnv applies the short aliases, then every FECHATTER_<SECTION>_<KEY>.
-// Unknown FECHATTER_ variables become warnings: other tools (tests, the load
-// generator) may use the prefix too.
-func (c *Config) applyEnv(env map[string]string) error {
-	fields := c.envFields()
-	byPath := make(map[string]envField, len(fields))
-	for _, f := range fields {
-		byPath[f.path] = f
+// decode layers the profile's YAML, the short variables and the generic
+// FECHATTER_<SECTION>_<KEY> variables with koanf, in that order, and
+// unmarshals the result into a Config through its yaml tags. A key the
+// profile has but Config lacks is an error, as is a variable whose value
+// does not fit its setting (every such variable is reported at once).
+// Unknown FECHATTER_ variables become warnings: other tools (tests, the
+// load generator) may use the prefix too.
+func decode(profile string, raw []byte, env map[string]string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(rawbytes.Provider(raw), kyaml.Parser()); err != nil {
+		return Config{}, fmt.Errorf("config: profile %s: %w", profile, err)
 	}
-	var errs []error
-	for _, a := range envAliases {
-		if v, ok := env[a.name]; ok {
-			if err := byPath[a.path].set(a.name, v); err != nil {
-				errs = append(errs, err)
-			}
+
+	environ := func() []string { // env without empty values, sorted
+		kv := make([]string, 0, len(env))
+		for name, v := range env {
+			kv = append(kv, name+"="+v)
 		}
+		slices.Sort(kv)
+		return kv
 	}
-	names := make([]string, 0, len(env))
-	for k := range env {
-		names = append(names, k)
+	keys := configKeys()
+	byPath := make(map[string]configKey, len(keys))
+	for _, key := range keys {
+		byPath[key.path] = key
 	}
-	slices.Sort(names)
+	var errs, warnings []string
+	// typed returns the koanf path and the parsed value of variable name
+	// setting key, or "" (skip it) after recording why it does not fit.
+	typed := func(name, v string, key configKey) (string, any) {
+		x, err := key.parse(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q: %s wants %s", name, v, key.path, err))
+			return "", nil
+		}
+		return key.path, x
+	}
+
+	aliases := kenv.Provider(".", kenv.Opt{EnvironFunc: environ, TransformFunc: func(name, v string) (string, any) {
+		i := slices.IndexFunc(envAliases, func(a envAlias) bool { return a.name == name })
+		if i < 0 {
+			return "", nil
+		}
+		return typed(name, v, byPath[envAliases[i].path])
+	}})
 	known := map[string]bool{envPrefix + "_PROFILE": true, PprofAddrEnv: true}
 	for _, a := range envAliases {
 		known[a.name] = true
 	}
-	for _, name := range names {
-		if !strings.HasPrefix(name, envPrefix+"_") {
-			continue
-		}
-		f, ok := fields[name]
+	generic := kenv.Provider(".", kenv.Opt{Prefix: envPrefix + "_", EnvironFunc: environ, TransformFunc: func(name, v string) (string, any) {
+		key, ok := keys[name]
 		if !ok {
 			if !known[name] {
-				c.warnings = append(c.warnings, fmt.Sprintf("unknown configuration variable %s ignored", name))
+				warnings = append(warnings, fmt.Sprintf("unknown configuration variable %s ignored", name))
 			}
-			continue
+			return "", nil
 		}
-		if err := f.set(name, env[name]); err != nil {
-			errs = append(errs, err)
+		return typed(name, v, key)
+	}})
+	for _, p := range []koanf.Provider{aliases, generic} {
+		if err := k.Load(p, nil); err != nil {
+			return Config{}, fmt.Errorf("config: profile %s: %w", profile, err)
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("config: profile %s: %w", c.Profile, errors.Join(errs...))
+		return Config{}, fmt.Errorf("config: profile %s: %s", profile, strings.Join(errs, "\n"))
 	}
-	return nil
+
+	cfg := Config{Profile: profile, warnings: warnings}
+	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "yaml", DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook:  mapstructure.StringToTimeDurationHookFunc(), // "15m" in the YAML
+		ErrorUnused: true,                                        // a key Config does not have
+	}})
+	if err != nil {
+		return Config{}, fmt.Errorf("config: profile %s: %w", profile, err)
+	}
+	return cfg, nil
 }
 
-// envField is one settable leaf of Config.
-type envField struct {
-	path string // YAML path, e.g. "http.addr"
-	v    reflect.Value
+// configKey is one leaf setting of Config.
+type configKey struct {
+	path string // koanf path from the yaml tags, e.g. "http.body_limit"
+	typ  reflect.Type
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
 
-// envFields maps FECHATTER_<PATH> names to the leaves of c, e.g.
-// FECHATTER_AUTH_SIGNIN_LIMIT_PER_EMAIL_MAX to auth.signin_limit.per_email.max.
-func (c *Config) envFields() map[string]envField {
-	out := make(map[string]envField)
-	var walk func(name, path string, v reflect.Value)
-	walk = func(name, path string, v reflect.Value) {
-		t := v.Type()
+// configKeys maps every FECHATTER_<PATH> variable to its leaf of Config,
+// from the yaml tags: FECHATTER_AUTH_SIGNIN_LIMIT_PER_EMAIL_MAX is
+// auth.signin_limit.per_email.max. Keys have underscores of their own
+// (signin_limit, per_email), so a name is looked up here, never split.
+var configKeys = sync.OnceValue(func() map[string]configKey {
+	out := make(map[string]configKey)
+	var walk func(name, path string, t reflect.Type)
+	walk = func(name, path string, t reflect.Type) {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
@@ -410,53 +442,49 @@ func (c *Config) envFields() map[string]envField {
 			if path != "" {
 				p = path + "." + tag
 			}
-			fv := v.Field(i)
-			if fv.Kind() == reflect.Struct {
-				walk(n, p, fv)
+			if sf.Type.Kind() == reflect.Struct {
+				walk(n, p, sf.Type)
 				continue
 			}
-			out[n] = envField{path: p, v: fv}
+			out[n] = configKey{path: p, typ: sf.Type}
 		}
 	}
-	walk(envPrefix, "", reflect.ValueOf(c).Elem())
+	walk(envPrefix, "", reflect.TypeFor[Config]())
 	return out
-}
+})
 
-func (f envField) set(name, s string) error {
-	bad := func(want string) error {
-		return fmt.Errorf("%s=%q: %s wants %s", name, s, f.path, want)
-	}
-	switch {
-	case f.v.Type() == durationType:
+// parse reads a variable's text as the key's type; the error says what
+// the key wants.
+func (k configKey) parse(s string) (any, error) {
+	switch kind := k.typ.Kind(); {
+	case k.typ == durationType:
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return bad("a duration such as 1500ms, 30s or 15m")
+			return nil, errors.New("a duration such as 1500ms, 30s or 15m")
 		}
-		f.v.SetInt(int64(d))
-	case f.v.Kind() == reflect.String:
-		f.v.SetString(s)
-	case f.v.Kind() == reflect.Bool:
+		return d, nil
+	case kind == reflect.String:
+		return s, nil
+	case kind == reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return bad("true or false")
+			return nil, errors.New("true or false")
 		}
-		f.v.SetBool(b)
-	case f.v.CanInt():
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || f.v.OverflowInt(n) {
-			return bad("an integer")
-		}
-		f.v.SetInt(n)
-	case f.v.CanFloat():
-		x, err := strconv.ParseFloat(s, 64)
+		return b, nil
+	case kind >= reflect.Int && kind <= reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, k.typ.Bits())
 		if err != nil {
-			return bad("a number")
+			return nil, errors.New("an integer")
 		}
-		f.v.SetFloat(x)
-	default:
-		return fmt.Errorf("%s: %s cannot be set from the environment", name, f.path)
+		return n, nil
+	case kind == reflect.Float32 || kind == reflect.Float64:
+		x, err := strconv.ParseFloat(s, k.typ.Bits())
+		if err != nil {
+			return nil, errors.New("a number")
+		}
+		return x, nil
 	}
-	return nil
+	return nil, fmt.Errorf("a %s, which the environment cannot set", k.typ)
 }
 
 // resolve fills in what the profile leaves to the environment of the

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -322,8 +324,7 @@ func TestEveryProfileSetsEveryKey(t *testing.T) {
 	t.Parallel()
 	// A key missing from a profile would silently be zero; validation
 	// catches most, this catches the rest (booleans, optional strings).
-	var c Config
-	want := c.envFields()
+	want := configKeys()
 	for _, p := range []string{ProfileLocal, ProfileTest, ProfileProduction, ProfileCompose} {
 		b, err := configs.Profile(p)
 		if err != nil {
@@ -346,5 +347,132 @@ func TestProductionRefusesTheMemorySearchIndex(t *testing.T) {
 	_, err := Load(LoadOptions{Profile: ProfileProduction, Environ: productionEnv("FECHATTER_SEARCH_BACKEND=memory")})
 	if err == nil || !strings.Contains(err.Error(), "test adapter") {
 		t.Fatalf("Load = %v, want the memory backend refused", err)
+	}
+}
+
+// fieldAt returns the leaf of c at a koanf path such as
+// "auth.signin_limit.per_email.max", by the yaml tags.
+func fieldAt(t *testing.T, c *Config, path string) reflect.Value {
+	t.Helper()
+	v := reflect.ValueOf(c).Elem()
+next:
+	for _, part := range strings.Split(path, ".") {
+		for i := range v.NumField() {
+			if tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ","); tag == part {
+				v = v.Field(i)
+				continue next
+			}
+		}
+		t.Fatalf("no field %q on the way to %s", part, path)
+	}
+	return v
+}
+
+// Every FECHATTER_<PATH> variable sets its key and no other, including the
+// keys whose names have underscores of their own (signin_limit.per_email,
+// send_rate.per_second, files.s3.access_key): names are looked up in the
+// table built from Config's yaml tags, never split on "_".
+func TestEveryVariableSetsItsKeyAndNoOther(t *testing.T) {
+	t.Parallel()
+	raw, err := configs.Profile(ProfileLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := decode(ProfileLocal, raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := configKeys()
+	if len(keys) < 50 {
+		t.Fatalf("only %d keys found in Config", len(keys))
+	}
+	for name, key := range keys {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			before := fieldAt(t, &base, key.path)
+			var value string
+			var want any
+			switch before.Interface().(type) {
+			case time.Duration:
+				value, want = "1234ms", 1234*time.Millisecond
+			case string:
+				value, want = "v-"+name, "v-"+name
+			case bool:
+				want = !before.Bool()
+				value = strconv.FormatBool(want.(bool))
+			case int:
+				value, want = "1234", 1234
+			case int64:
+				value, want = "12345678901", int64(12345678901)
+			case float64:
+				value, want = "12.5", 12.5
+			default:
+				t.Fatalf("%s has type %s: add it here", key.path, before.Type())
+			}
+			got, err := decode(ProfileLocal, raw, map[string]string{name: value})
+			if err != nil {
+				t.Fatalf("%s=%s: %v", name, value, err)
+			}
+			if v := fieldAt(t, &got, key.path).Interface(); v != want {
+				t.Errorf("%s=%s set %s to %v, want %v", name, value, key.path, v, want)
+			}
+			// Everything else is the profile's.
+			fieldAt(t, &got, key.path).Set(before)
+			if !reflect.DeepEqual(got, base) {
+				t.Errorf("%s=%s changed other settings:\n got %+v\nwant %+v", name, value, got, base)
+			}
+		})
+	}
+}
+
+func TestProfileKeysAreChecked(t *testing.T) {
+	t.Parallel()
+	for name, yaml := range map[string]string{
+		"unknown key":       "http:\n  adr: 127.0.0.1:1\n",
+		"unknown section":   "htp:\n  addr: 127.0.0.1:1\n",
+		"wrong type":        "http:\n  body_limit: lots\n",
+		"bad duration":      "http:\n  shutdown_timeout: soon\n",
+		"section not a map": "http: 8080\n",
+		"not yaml":          "http: [\n",
+		"duplicate key":     "http:\n  addr: a:1\n  addr: b:2\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if cfg, err := decode("x", []byte(yaml), nil); err == nil {
+				t.Errorf("decoded %q into %+v", yaml, cfg.HTTP)
+			}
+		})
+	}
+	// Nested keys with underscores, from YAML and overridden by the
+	// environment (which wins), next to a key it leaves alone.
+	cfg, err := decode("x", []byte("auth:\n  signin_limit:\n    per_email: {max: 4, window: 2m}\n    per_address: {max: 9, window: 3m}\n"),
+		map[string]string{"FECHATTER_AUTH_SIGNIN_LIMIT_PER_EMAIL_WINDOW": "90s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SigninLimit{PerEmail: WindowLimit{Max: 4, Window: 90 * time.Second}, PerAddress: WindowLimit{Max: 9, Window: 3 * time.Minute}}
+	if cfg.Auth.SigninLimit != want {
+		t.Errorf("signin_limit = %+v, want %+v", cfg.Auth.SigninLimit, want)
+	}
+}
+
+func TestLaterAndEmptyVariables(t *testing.T) {
+	t.Parallel()
+	dir := "FECHATTER_DATA_DIR=" + t.TempDir()
+	// A later entry wins, as with exec; an empty one unsets the variable.
+	cfg := mustLoad(t, LoadOptions{Environ: environ(dir, "FECHATTER_LOG_LEVEL=warn", "FECHATTER_LOG_LEVEL=debug")})
+	if cfg.Log.Level != "debug" {
+		t.Errorf("log.level = %q, want debug (the later entry)", cfg.Log.Level)
+	}
+	cfg = mustLoad(t, LoadOptions{Environ: environ(dir, "FECHATTER_LOG_LEVEL=debug", "FECHATTER_LOG_LEVEL=")})
+	if cfg.Log.Level != "info" {
+		t.Errorf("log.level = %q, want the profile's info (the later, empty entry unsets)", cfg.Log.Level)
+	}
+	// Every bad variable is reported at once.
+	_, err := Load(LoadOptions{Environ: environ(dir, "FECHATTER_HTTP_BODY_LIMIT=big", "FECHATTER_AUTH_SIGNIN_LIMIT_PER_EMAIL_WINDOW=15", "S3_BUCKET=b")})
+	for _, want := range []string{"FECHATTER_HTTP_BODY_LIMIT=\"big\": http.body_limit wants an integer", "FECHATTER_AUTH_SIGNIN_LIMIT_PER_EMAIL_WINDOW=\"15\": auth.signin_limit.per_email.window wants a duration"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
 	}
 }
