@@ -455,15 +455,15 @@ func TestPresenceAcrossInstancesAndADeadInstance(t *testing.T) {
 }
 
 // typingRecorder subscribes to a chat's signals on the bus.
-func typingRecorder(t *testing.T, bus *memory.EventBus, chatID int64) func() []ports.TypingEvent {
+func typingRecorder(t *testing.T, bus *memory.EventBus, chatID int64) func() []command.TypingEvent {
 	t.Helper()
 	var mu sync.Mutex
-	var got []ports.TypingEvent
+	var got []command.TypingEvent
 	sub, err := bus.SubscribeChat(context.Background(), chatID, func(e ports.Event) {
 		if e.Type != ports.EventTyping {
 			return
 		}
-		var te ports.TypingEvent
+		var te command.TypingEvent
 		if err := json.Unmarshal(e.Data, &te); err != nil {
 			t.Errorf("typing data %s: %v", e.Data, err)
 			return
@@ -476,7 +476,7 @@ func typingRecorder(t *testing.T, bus *memory.EventBus, chatID int64) func() []p
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	return func() []ports.TypingEvent {
+	return func() []command.TypingEvent {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(got)
@@ -505,7 +505,7 @@ func TestTyping(t *testing.T) {
 	// settle proves that alice's broadcasts so far are want in number:
 	// bob's start and stop, published after them, came through.
 	marker := 0
-	settle := func(want int) []ports.TypingEvent {
+	settle := func(want int) []command.TypingEvent {
 		t.Helper()
 		marker++
 		// A stop of someone who never started broadcasts nothing, so the
@@ -521,7 +521,7 @@ func TestTyping(t *testing.T) {
 			}
 			return n == marker
 		})
-		var mine []ports.TypingEvent
+		var mine []command.TypingEvent
 		for _, te := range got() {
 			if te.UserID == alice.UserID {
 				mine = append(mine, te)

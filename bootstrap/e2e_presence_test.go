@@ -10,6 +10,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/fechatter/fechatter/adapters/postgres/pgtest"
+	"github.com/fechatter/fechatter/api"
 )
 
 type presenceAnswer struct {
@@ -98,11 +99,7 @@ func TestPresenceAndTypingOnARealServer(t *testing.T) {
 	s.call(t, 204, "POST", fmt.Sprintf("/api/v1/chats/%d/typing", chat.ID), alice.AccessToken, map[string]any{"is_typing": true}, nil)
 	typingOf := func(on bool) func(json.RawMessage) bool {
 		return func(d json.RawMessage) bool {
-			var te struct {
-				ChatID   int64 `json:"chat_id"`
-				UserID   int64 `json:"user_id"`
-				IsTyping bool  `json:"is_typing"`
-			}
+			var te api.TypingUpdate
 			return json.Unmarshal(d, &te) == nil && te.ChatID == chat.ID && te.UserID == alice.User.ID && te.IsTyping == on
 		}
 	}

@@ -12,21 +12,14 @@ const (
 	// EventTyping is published with a SignalPublisher on
 	// <prefix>.chat.<chat_id>.typing: one token, where the stream captures
 	// only <prefix>.chat.*.*.*, so it is never stored, while the chat's
-	// subscriptions (<prefix>.chat.<id>.>) hear it. Data is a TypingEvent.
+	// subscriptions (<prefix>.chat.<id>.>) hear it. Data is an api.TypingUpdate
+	// (command.TypingEvent), the typing.updated frame's.
 	EventTyping = "typing"
 	// EventPresenceUpdated is the frame of a presence change. It is not
 	// published: every instance watches the presence store and delivers
 	// the changes to its own connections.
 	EventPresenceUpdated = "presence.updated"
 )
-
-// TypingEvent is the data of EventTyping, and of the typing.updated frame.
-type TypingEvent struct {
-	ChatID    int64     `json:"chat_id"`
-	UserID    int64     `json:"user_id"`
-	IsTyping  bool      `json:"is_typing"`
-	ExpiresAt time.Time `json:"expires_at"` // the stop's own time when is_typing is false
-}
 
 // SignalPublisher publishes ephemeral events (typing) to the instances
 // that follow their chat, as SubscribeChat delivers them: fire and forget,

@@ -9,42 +9,23 @@ import (
 
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
+	"github.com/fechatter/fechatter/api"
 )
-
-type pointerJSON struct {
-	UserID           int64  `json:"user_id"`
-	Role             string `json:"role"`
-	LastDeliveredSeq int64  `json:"last_delivered_seq"`
-	LastReadSeq      int64  `json:"last_read_seq"`
-}
-
-type receiptJSON struct {
-	UserID      int64      `json:"user_id"`
-	DeliveredAt *time.Time `json:"delivered_at"`
-	ReadAt      *time.Time `json:"read_at"`
-}
-
-type receiptEvent struct {
-	ChatID           int64 `json:"chat_id"`
-	UserID           int64 `json:"user_id"`
-	LastDeliveredSeq int64 `json:"last_delivered_seq"`
-	LastReadSeq      int64 `json:"last_read_seq"`
-}
 
 // receiptEvents returns the receipt.updated events waiting in the outbox
 // (no relay runs in this harness, so they stay there).
-func (h *harness) receiptEvents() []receiptEvent {
+func (h *harness) receiptEvents() []api.ReceiptUpdate {
 	h.t.Helper()
 	pending, err := h.env.Store.Outbox().Pending(context.Background(), 1<<20)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var out []receiptEvent
+	var out []api.ReceiptUpdate
 	for _, e := range pending {
 		if e.Event.Type != "receipt.updated" {
 			continue
 		}
-		var d receiptEvent
+		var d api.ReceiptUpdate
 		if err := json.Unmarshal(e.Event.Data, &d); err != nil {
 			h.t.Fatalf("receipt.updated data %s: %v", e.Event.Data, err)
 		}
@@ -56,9 +37,9 @@ func (h *harness) receiptEvents() []receiptEvent {
 	return out
 }
 
-func (h *harness) mark(want int, kind string, by user, chatID int64, body any) pointerJSON {
+func (h *harness) mark(want int, kind string, by user, chatID int64, body any) api.Member {
 	h.t.Helper()
-	var m pointerJSON
+	var m api.Member
 	var out any
 	if want == 200 {
 		out = &m
@@ -67,10 +48,10 @@ func (h *harness) mark(want int, kind string, by user, chatID int64, body any) p
 	return m
 }
 
-func (h *harness) receipts(by user, chatID, seq int64) []receiptJSON {
+func (h *harness) receipts(by user, chatID, seq int64) []api.Receipt {
 	h.t.Helper()
 	var rs struct {
-		Receipts []receiptJSON `json:"receipts"`
+		Receipts []api.Receipt `json:"receipts"`
 	}
 	r := h.must(200, "GET", fmt.Sprintf("/api/v1/chats/%d/messages/%d/receipts", chatID, seq), by.Token, nil, &rs)
 	if rs.Receipts == nil {
@@ -140,7 +121,7 @@ func TestReadAndDeliveredReceipts(t *testing.T) {
 	if s := h.summary(bob, c.ID); s.UnreadCount != 2 || s.LastReadSeq != 10 {
 		t.Fatalf("bob after reading 10: unread %d read %d; want 2, 10", s.UnreadCount, s.LastReadSeq)
 	}
-	if evs := h.receiptEvents(); len(evs) != 1 || evs[0] != (receiptEvent{ChatID: c.ID, UserID: bob.ID, LastDeliveredSeq: 10, LastReadSeq: 10}) {
+	if evs := h.receiptEvents(); len(evs) != 1 || evs[0] != (api.ReceiptUpdate{ChatID: c.ID, UserID: bob.ID, LastDeliveredSeq: 10, LastReadSeq: 10}) {
 		t.Fatalf("events after the read: %+v; want one receipt.updated for bob at 10/10", evs)
 	}
 
@@ -186,7 +167,7 @@ func TestReadAndDeliveredReceipts(t *testing.T) {
 			t.Fatalf("carol on %d delivered after read: %+v", seq, cr)
 		}
 	}
-	want := []receiptEvent{
+	want := []api.ReceiptUpdate{
 		{ChatID: c.ID, UserID: bob.ID, LastDeliveredSeq: 10, LastReadSeq: 10},
 		{ChatID: c.ID, UserID: carol.ID, LastDeliveredSeq: 4, LastReadSeq: 0},
 		{ChatID: c.ID, UserID: carol.ID, LastDeliveredSeq: 7, LastReadSeq: 7},

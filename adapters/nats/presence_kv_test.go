@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	natsadapter "github.com/fechatter/fechatter/adapters/nats"
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/ports"
 	"github.com/fechatter/fechatter/ports/porttest"
@@ -125,7 +126,7 @@ func TestSignalsReachSubscribersButNotTheStream(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = s.Unsubscribe() })
 
-		data, _ := json.Marshal(ports.TypingEvent{ChatID: 77, UserID: 5, IsTyping: true, ExpiresAt: time.Now().UTC()})
+		data, _ := json.Marshal(api.TypingUpdate{ChatID: 77, UserID: 5, IsTyping: true, ExpiresAt: time.Now().UTC()})
 		e := ports.Event{ID: uuid.NewString(), Type: ports.EventTyping, Version: ports.EventVersion,
 			OccurredAt: time.Now().UTC(), WorkspaceID: 1, ChatID: 77, Data: data}
 		if err := sigs.PublishSignal(ctxFor(t), e); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/adapters/ws"
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/application/event"
@@ -431,15 +432,8 @@ func (c *client) hello() helloData {
 	return h
 }
 
-type helloData struct {
-	UserID              int64  `json:"user_id"`
-	SessionID           string `json:"session_id"`
-	HeartbeatIntervalMs int64  `json:"heartbeat_interval_ms"`
-	Chats               []struct {
-		ChatID  int64 `json:"chat_id"`
-		LastSeq int64 `json:"last_seq"`
-	} `json:"chats"`
-}
+// helloData is the hello frame's data, with a look-up.
+type helloData struct{ api.Hello }
 
 func (h helloData) lastSeq(chatID int64) (int64, bool) {
 	for _, c := range h.Chats {

@@ -7,14 +7,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/command"
 	appevent "github.com/fechatter/fechatter/application/event"
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/ports"
 )
-
-// frameTypingUpdated is the frame of a typing signal (ports.EventTyping).
-const frameTypingUpdated = "typing.updated"
 
 var _ appevent.PresenceNotifier = (*Gateway)(nil)
 
@@ -83,11 +81,11 @@ func (c *conn) onTyping(ctx context.Context, f clientFrame) {
 // onTyping delivers a typing signal of chat room r as typing.updated to
 // the chat's local connections, except the typist's own.
 func (h *hub) onTyping(r *room, e ports.Event) {
-	var te ports.TypingEvent
+	var te command.TypingEvent
 	if !h.decode(e, &te) || te.UserID <= 0 {
 		return
 	}
-	frame, err := encodeFrame(frameTypingUpdated, e.Data)
+	frame, err := encodeFrame(api.FrameTypingUpdated, e.Data)
 	if err != nil {
 		h.log.Error("websocket hub: typing data is not JSON; dropped", zap.String("event_id", e.ID), zap.Error(err))
 		return

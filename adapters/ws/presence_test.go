@@ -67,14 +67,14 @@ func isTyping(chatID, userID int64, on bool) func(frame) bool {
 		if f.Type != "typing.updated" {
 			return false
 		}
-		var te ports.TypingEvent
+		var te command.TypingEvent
 		return json.Unmarshal(f.Data, &te) == nil && te.ChatID == chatID && te.UserID == userID && te.IsTyping == on
 	}
 }
 
 func isTypingOf(userID int64) func(frame) bool {
 	return func(f frame) bool {
-		var te ports.TypingEvent
+		var te command.TypingEvent
 		return f.Type == "typing.updated" && json.Unmarshal(f.Data, &te) == nil && te.UserID == userID
 	}
 }
@@ -178,7 +178,7 @@ func TestPresenceAndTypingAcrossInstances(t *testing.T) {
 	aliceA.write(map[string]any{"type": "typing", "chat_id": g.ID, "is_typing": false})
 	for _, c := range []*client{bobB, bobA} {
 		f := c.waitFor("alice typing", isTyping(g.ID, alice.ID, true))
-		var te ports.TypingEvent
+		var te command.TypingEvent
 		f.decode(t, &te)
 		if d := time.Until(te.ExpiresAt); d < 3*time.Second || d > 7*time.Second {
 			t.Fatalf("%s: expires_at %s is not about 6 s ahead", c.name, te.ExpiresAt)

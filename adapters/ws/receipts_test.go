@@ -6,33 +6,27 @@ import (
 	"testing"
 
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/application/query"
 )
-
-type receiptData struct {
-	ChatID           int64 `json:"chat_id"`
-	UserID           int64 `json:"user_id"`
-	LastDeliveredSeq int64 `json:"last_delivered_seq"`
-	LastReadSeq      int64 `json:"last_read_seq"`
-}
 
 func isReceipt(chatID, userID int64) func(frame) bool {
 	return func(f frame) bool {
 		if f.Type != "receipt.updated" {
 			return false
 		}
-		var d receiptData
+		var d api.ReceiptUpdate
 		return json.Unmarshal(f.Data, &d) == nil && d.ChatID == chatID && d.UserID == userID
 	}
 }
 
 // receiptsOf returns the data of every receipt.updated of userID in chatID
 // received so far, in order.
-func (c *client) receiptsOf(chatID, userID int64) []receiptData {
-	var out []receiptData
+func (c *client) receiptsOf(chatID, userID int64) []api.ReceiptUpdate {
+	var out []api.ReceiptUpdate
 	for _, f := range c.snapshot() {
 		if isReceipt(chatID, userID)(f) {
-			var d receiptData
+			var d api.ReceiptUpdate
 			f.decode(c.t, &d)
 			out = append(out, d)
 		}
@@ -63,10 +57,10 @@ func TestReceiptFramesMovePointersAndFanOut(t *testing.T) {
 	// Bob reads 2: every member's connections hear it, bob's own included;
 	// bob gets no answer frame.
 	cb.write(map[string]any{"type": "read", "ref": "r1", "chat_id": g.ID, "seq": 2})
-	want := receiptData{ChatID: g.ID, UserID: bob.ID, LastDeliveredSeq: 2, LastReadSeq: 2}
+	want := api.ReceiptUpdate{ChatID: g.ID, UserID: bob.ID, LastDeliveredSeq: 2, LastReadSeq: 2}
 	for _, c := range []*client{ca, cb, cc} {
 		f := c.waitFor("bob's receipt", isReceipt(g.ID, bob.ID))
-		var d receiptData
+		var d api.ReceiptUpdate
 		f.decode(t, &d)
 		if d != want {
 			t.Fatalf("%s got receipt.updated %+v; want %+v", c.name, d, want)
@@ -87,7 +81,7 @@ func TestReceiptFramesMovePointersAndFanOut(t *testing.T) {
 	cb.write(map[string]any{"type": "read", "chat_id": g.ID, "seq": 2})
 	cb.roundTrip()
 	cc.write(map[string]any{"type": "delivered", "chat_id": g.ID, "seq": 3})
-	wantCarol := receiptData{ChatID: g.ID, UserID: carol.ID, LastDeliveredSeq: 3, LastReadSeq: 0}
+	wantCarol := api.ReceiptUpdate{ChatID: g.ID, UserID: carol.ID, LastDeliveredSeq: 3, LastReadSeq: 0}
 	for _, c := range []*client{ca, cb, cc} {
 		c.waitFor("carol's receipt", isReceipt(g.ID, carol.ID))
 		if got := c.receiptsOf(g.ID, bob.ID); len(got) != 1 {
@@ -172,7 +166,7 @@ func TestReceiptFramesRejectBadInputAndNonMembers(t *testing.T) {
 	// the first receipt.updated alice hears, from 0.
 	cb.write(map[string]any{"type": "read", "chat_id": g.ID, "seq": 1})
 	ca.waitFor("bob's receipt", isReceipt(g.ID, bob.ID))
-	if got := ca.receiptsOf(g.ID, bob.ID); len(got) != 1 || got[0] != (receiptData{ChatID: g.ID, UserID: bob.ID, LastDeliveredSeq: 1, LastReadSeq: 1}) {
+	if got := ca.receiptsOf(g.ID, bob.ID); len(got) != 1 || got[0] != (api.ReceiptUpdate{ChatID: g.ID, UserID: bob.ID, LastDeliveredSeq: 1, LastReadSeq: 1}) {
 		t.Fatalf("alice got bob's receipts %+v; want one at 1/1", got)
 	}
 	if got := ca.receiptsOf(other.ID, bob.ID); len(got) != 0 {

@@ -69,6 +69,7 @@ type (
 	MemberEvent         = api.MemberChange   // chat.member_added, chat.member_removed
 	ChatDeletedEvent    = api.ChatDeleted    // chat.deleted
 	MessageDeletedEvent = api.MessageDeleted // message.deleted
+	TypingEvent         = api.TypingUpdate   // typing (ephemeral), typing.updated
 )
 
 // SessionRevokedEvent is the data of session.revoked (user-scoped): the

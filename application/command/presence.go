@@ -547,14 +547,14 @@ func (p *LocalPresence) setTyping(ctx context.Context, a Actor, chatID int64, is
 	if !broadcast {
 		return nil
 	}
-	err := p.publishTyping(ctx, a.WorkspaceID, ports.TypingEvent{ChatID: chatID, UserID: a.UserID, IsTyping: isTyping, ExpiresAt: expires}, now)
+	err := p.publishTyping(ctx, a.WorkspaceID, TypingEvent{ChatID: chatID, UserID: a.UserID, IsTyping: isTyping, ExpiresAt: expires}, now)
 	if err != nil && isTyping {
 		delete(p.typing, k) // not told: the next start is broadcast
 	}
 	return err
 }
 
-func (p *LocalPresence) publishTyping(ctx context.Context, workspaceID int64, te ports.TypingEvent, now time.Time) error {
+func (p *LocalPresence) publishTyping(ctx context.Context, workspaceID int64, te TypingEvent, now time.Time) error {
 	te.ExpiresAt = te.ExpiresAt.UTC()
 	data, err := json.Marshal(te)
 	if err != nil {
