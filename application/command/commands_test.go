@@ -27,16 +27,21 @@ type world struct {
 	env memapp.Env
 	app application.App
 
+	workspace                      string // the workspace's name
 	owner, m1, m2, loner, stranger command.Actor
 	group, channel, direct         int64
 	m1Msg                          int64 // seq of m1's message in group
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, memapp.Options{}) }
+
+// newWorldWith builds the world on an app with options (limits).
+func newWorldWith(t *testing.T, o memapp.Options) *world {
 	t.Helper()
-	env := memapp.New(memapp.Options{})
+	env := memapp.New(o)
 	w := &world{t: t, ctx: context.Background(), env: env, app: env.App}
 	ws := fmt.Sprintf("ws-%d", seq.Add(1))
+	w.workspace = ws
 	w.owner = w.signUp(ws, "")
 	w.m1 = w.signUp(ws, w.invite())
 	w.m2 = w.signUp(ws, w.invite())
@@ -56,12 +61,16 @@ func newWorld(t *testing.T) *world {
 func (w *world) signUp(ws, invite string) command.Actor {
 	w.t.Helper()
 	res, err := w.app.Commands.SignUp.Handle(w.ctx, command.SignUp{Email: fmt.Sprintf("u%d@x.test", seq.Add(1)),
-		Password: "correct-horse", Fullname: "U", Workspace: ws, InviteCode: invite, ClientIP: "127.0.0.1"})
+		Password: "correct-horse", Fullname: "U", Workspace: ws, InviteCode: invite, ClientIP: uniqueIP()})
 	if err != nil {
 		w.t.Fatalf("sign up: %v", err)
 	}
 	return command.Actor{UserID: res.User.ID, WorkspaceID: res.User.WorkspaceID, SessionID: "s"}
 }
+
+// uniqueIP is a client address no other sign-up used, so that the
+// per-address limits of a test's app start from zero.
+func uniqueIP() string { return fmt.Sprintf("2001:db8::%x", seq.Add(1)) }
 
 func (w *world) invite() string {
 	w.t.Helper()
@@ -101,10 +110,16 @@ type commandCase struct {
 
 func runCases(t *testing.T, cases []commandCase) {
 	t.Helper()
+	runCasesWith(t, memapp.Options{}, cases)
+}
+
+// runCasesWith runs each case in a fresh world on an app with options.
+func runCasesWith(t *testing.T, o memapp.Options, cases []commandCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
+			w := newWorldWith(t, o)
 			before := w.pending()
 			err := tc.run(w)
 			switch {

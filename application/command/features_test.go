@@ -1,0 +1,267 @@
+package command_test
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+	"testing"
+
+	"github.com/fechatter/fechatter/adapters/memory/memapp"
+	"github.com/fechatter/fechatter/application/command"
+	"github.com/fechatter/fechatter/domain/errs"
+)
+
+// Reactions, uploads, profiles and presence on the memory adapters.
+
+func TestReact(t *testing.T) {
+	react := func(by func(*world) command.Actor, chat func(*world) int64, seq func(*world) int64, emoji string, add bool) func(*world) error {
+		return func(w *world) error {
+			_, err := w.app.Commands.React.Handle(w.ctx, command.React{Actor: by(w), ChatID: chat(w), Seq: seq(w), Emoji: emoji, Add: add})
+			return err
+		}
+	}
+	m2 := func(w *world) command.Actor { return w.m2 }
+	loner := func(w *world) command.Actor { return w.loner }
+	stranger := func(w *world) command.Actor { return w.stranger }
+	group := func(w *world) int64 { return w.group }
+	msg := func(w *world) int64 { return w.m1Msg }
+	runCases(t, []commandCase{
+		{"member adds", ok, react(m2, group, msg, "👍", true)},
+		{"short code", ok, react(m2, group, msg, ":thumbsup:", true)},
+		{"not an emoji", errs.Invalid, react(m2, group, msg, "thumbs up", true)},
+		{"empty emoji", errs.Invalid, react(m2, group, msg, "", true)},
+		{"non-member", errs.NotFound, react(loner, group, msg, "👍", true)},
+		{"another workspace", errs.NotFound, react(stranger, group, msg, "👍", true)},
+		{"unknown message", errs.NotFound, react(m2, group, func(*world) int64 { return 99 }, "👍", true)},
+		// These two write first, so they check what the refusal recorded.
+		{"previewer of a public channel is forbidden", ok, func(w *world) error {
+			m, _, err := w.app.Commands.SendMessage.Handle(w.ctx, command.SendMessage{Actor: w.m1, ChatID: w.channel, Content: "in the channel"})
+			if err != nil {
+				return err
+			}
+			before := w.pending()
+			_, err = w.app.Commands.React.Handle(w.ctx, command.React{Actor: w.loner, ChatID: w.channel, Seq: m.Seq, Emoji: "👍", Add: true})
+			if errs.KindOf(err) != errs.Forbidden || w.pending() != before {
+				return fmt.Errorf("previewer's reaction: %v, %d events", err, w.pending()-before)
+			}
+			return nil
+		}},
+		{"deleted message is a conflict", ok, func(w *world) error {
+			if err := w.app.Commands.DeleteMessage.Handle(w.ctx, command.DeleteMessage{Actor: w.m1, ChatID: w.group, Seq: w.m1Msg}); err != nil {
+				return err
+			}
+			before := w.pending()
+			_, err := w.app.Commands.React.Handle(w.ctx, command.React{Actor: w.m2, ChatID: w.group, Seq: w.m1Msg, Emoji: "👍", Add: true})
+			if errs.KindOf(err) != errs.Conflict || w.pending() != before {
+				return fmt.Errorf("reaction to a deleted message: %v, %d events", err, w.pending()-before)
+			}
+			return nil
+		}},
+		{"add twice, remove twice: one event each way", ok, func(w *world) error {
+			before := w.pending()
+			for _, add := range []bool{true, true, false, false} {
+				got, err := w.app.Commands.React.Handle(w.ctx, command.React{Actor: w.m2, ChatID: w.group, Seq: w.m1Msg, Emoji: "🎉", Add: add})
+				if err != nil {
+					return err
+				}
+				if want := map[bool]int{true: 1, false: 0}[add]; len(got) != want {
+					return fmt.Errorf("after add=%v the message has %d reactions, want %d", add, len(got), want)
+				}
+			}
+			if n := w.pending() - before; n != 2 {
+				return fmt.Errorf("%d reaction.updated events, want 2 (repeats change nothing)", n)
+			}
+			return nil
+		}},
+	})
+}
+
+// pngImage is a small PNG, which the memory app measures and thumbnails.
+func pngImage(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for x := range 40 {
+		img.Set(x, x%30, color.RGBA{R: 200, A: 255})
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestUploadFile(t *testing.T) {
+	upload := func(name string, body func(t *testing.T) []byte) func(*world) error {
+		return func(w *world) error {
+			stored := w.env.Files.Len()
+			f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: w.m1, Name: name, Body: bytes.NewReader(body(w.t))})
+			if err != nil {
+				if w.env.Files.Len() != stored {
+					return fmt.Errorf("a refused upload left %d objects in the store", w.env.Files.Len()-stored)
+				}
+				return err
+			}
+			if f.ID == 0 || f.Size != int64(len(body(w.t))) || f.URL == "" {
+				return fmt.Errorf("uploaded file %+v", f)
+			}
+			return nil
+		}
+	}
+	text := func(n int) func(*testing.T) []byte {
+		return func(*testing.T) []byte { return []byte(strings.Repeat("a", n)) }
+	}
+	runCasesWith(t, memapp.Options{Files: command.FileLimits{MaxBytes: 1000, QuotaBytes: 5000}}, []commandCase{
+		{"text file", ok, upload("notes.txt", text(10))},
+		{"exactly the limit", ok, upload("notes.txt", text(1000))},
+		{"an image, with its thumbnail", ok, func(w *world) error {
+			f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: w.m1, Name: "dot.png", Body: bytes.NewReader(pngImage(w.t))})
+			if err != nil {
+				return err
+			}
+			if f.ContentType != "image/png" || f.Width == nil || *f.Width != 40 || f.ThumbnailURL == nil {
+				return fmt.Errorf("image uploaded as %+v", f)
+			}
+			return nil
+		}},
+		{"path in the name is dropped", ok, func(w *world) error {
+			f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: w.m1, Name: "../../etc/passwd", Body: strings.NewReader("x")})
+			if err == nil && f.Name != "passwd" {
+				return fmt.Errorf("stored as %q, want passwd", f.Name)
+			}
+			return err
+		}},
+		{"empty file", errs.Invalid, upload("empty.txt", text(0))},
+		{"over the limit", errs.TooLarge, upload("big.txt", text(1001))},
+		{"over the workspace quota", errs.TooLarge, func(w *world) error {
+			for i := range 5 {
+				if err := upload("fill.txt", text(1000))(w); err != nil {
+					return fmt.Errorf("upload %d within the quota: %v", i+1, err)
+				}
+			}
+			return upload("one-more.txt", text(10))(w)
+		}},
+	})
+}
+
+func TestUpdateProfile(t *testing.T) {
+	name := func(s string) *string { return &s }
+	id := func(n int64) *int64 { return &n }
+	update := func(cmd func(*world) command.UpdateProfile) func(*world) error {
+		return func(w *world) error {
+			_, err := w.app.Commands.UpdateProfile.Handle(w.ctx, cmd(w))
+			return err
+		}
+	}
+	upload := func(w *world, by command.Actor, body []byte) int64 {
+		w.t.Helper()
+		f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: by, Name: "f", Body: bytes.NewReader(body)})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return f.ID
+	}
+	runCases(t, []commandCase{
+		{"rename, told to the chats", ok, func(w *world) error {
+			before := w.pending()
+			u, err := w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, Fullname: name("  Renamed  ")})
+			if err != nil {
+				return err
+			}
+			// m1 is in the group, the channel and the direct chat.
+			if u.Fullname != "Renamed" || w.pending()-before != 3 {
+				return fmt.Errorf("renamed to %q with %d user.updated events, want Renamed and 3", u.Fullname, w.pending()-before)
+			}
+			return nil
+		}},
+		{"blank name", errs.Invalid, update(func(w *world) command.UpdateProfile {
+			return command.UpdateProfile{Actor: w.m1, Fullname: name(" ")}
+		})},
+		{"negative avatar", errs.Invalid, update(func(w *world) command.UpdateProfile {
+			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(-1)}
+		})},
+		{"unknown avatar file", errs.NotFound, update(func(w *world) command.UpdateProfile {
+			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(1 << 40)}
+		})},
+		{"another user's image", errs.NotFound, update(func(w *world) command.UpdateProfile {
+			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m2, pngImage(w.t)))}
+		})},
+		{"not an image", errs.Invalid, update(func(w *world) command.UpdateProfile {
+			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m1, []byte("plain text")))}
+		})},
+		{"own image, then removed", ok, func(w *world) error {
+			u, err := w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m1, pngImage(w.t)))})
+			if err != nil || u.AvatarURL == nil {
+				return fmt.Errorf("set avatar: %v, url %v", err, u.AvatarURL)
+			}
+			u, err = w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, AvatarFileID: id(0)})
+			if err != nil || u.AvatarURL != nil {
+				return fmt.Errorf("remove avatar: %v, url %v", err, u.AvatarURL)
+			}
+			return nil
+		}},
+	})
+}
+
+func TestPresenceCommands(t *testing.T) {
+	connect := func(w *world, connID, platform string) error {
+		return w.app.Commands.ConnectPresence.Handle(w.ctx, command.ConnectPresence{Actor: w.m1, ConnID: connID, Platform: platform})
+	}
+	touch := func(w *world, connID, status string) error {
+		return w.app.Commands.TouchPresence.Handle(w.ctx, command.TouchPresence{Actor: w.m1, ConnID: connID, Status: status})
+	}
+	runCases(t, []commandCase{
+		{"connect", ok, func(w *world) error { return connect(w, "c1", "web") }},
+		{"connect without an id", errs.Invalid, func(w *world) error { return connect(w, "", "web") }},
+		{"platform too long", errs.Invalid, func(w *world) error { return connect(w, "c1", strings.Repeat("p", 1000)) }},
+		{"connection id reused", errs.Conflict, func(w *world) error {
+			if err := connect(w, "c1", "web"); err != nil {
+				return err
+			}
+			return connect(w, "c1", "web")
+		}},
+		{"declare away on a connection", ok, func(w *world) error {
+			if err := connect(w, "c1", "web"); err != nil {
+				return err
+			}
+			return touch(w, "c1", "away")
+		}},
+		{"declare an unknown status", errs.Invalid, func(w *world) error {
+			if err := connect(w, "c1", "web"); err != nil {
+				return err
+			}
+			return touch(w, "c1", "asleep")
+		}},
+		{"declare offline", errs.Invalid, func(w *world) error {
+			if err := connect(w, "c1", "web"); err != nil {
+				return err
+			}
+			return touch(w, "c1", "offline")
+		}},
+		{"declare without a connection", errs.Invalid, func(w *world) error { return touch(w, "", "online") }},
+		{"activity of a REST write", ok, func(w *world) error { return touch(w, "", "") }},
+		{"disconnect an unknown connection", ok, func(w *world) error {
+			return w.app.Commands.DisconnectPresence.Handle(w.ctx, command.DisconnectPresence{Actor: w.m1, ConnID: "never"})
+		}},
+		{"connect, disconnect, connect again", ok, func(w *world) error {
+			if err := connect(w, "c1", "web"); err != nil {
+				return err
+			}
+			if err := w.app.Commands.DisconnectPresence.Handle(w.ctx, command.DisconnectPresence{Actor: w.m1, ConnID: "c1"}); err != nil {
+				return err
+			}
+			return connect(w, "c1", "web")
+		}},
+		{"member types", ok, func(w *world) error {
+			return w.app.Commands.SetTyping.Handle(w.ctx, command.SetTyping{Actor: w.m1, ChatID: w.group, IsTyping: true})
+		}},
+		{"types in no chat", errs.NotFound, func(w *world) error {
+			return w.app.Commands.SetTyping.Handle(w.ctx, command.SetTyping{Actor: w.m1, ChatID: 0, IsTyping: true})
+		}},
+		{"types in another workspace's chat", errs.NotFound, func(w *world) error {
+			return w.app.Commands.SetTyping.Handle(w.ctx, command.SetTyping{Actor: w.stranger, ChatID: w.group, IsTyping: true})
+		}},
+	})
+}
