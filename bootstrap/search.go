@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -220,23 +221,14 @@ func prepareIndex(ctx context.Context, si *searchIndex, log *zap.Logger) bool {
 }
 
 // retry runs f until it succeeds (true) or ctx ends (false), waiting from
-// 500 ms to 30 s between attempts.
+// 500 ms to 30 s between attempts (doubling, without jitter: one process
+// waits for its own backend).
 func retry(ctx context.Context, log *zap.Logger, f func(context.Context) error) bool {
-	wait := 500 * time.Millisecond
-	for {
-		err := f(ctx)
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		log.Warn("search index not ready; retrying", zap.Error(err), zap.Duration("retry_in", wait))
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 30*time.Second)
-	}
+	schedule := &backoff.ExponentialBackOff{InitialInterval: 500 * time.Millisecond, Multiplier: 2, MaxInterval: 30 * time.Second}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, f(ctx) },
+		backoff.WithBackOff(schedule), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			log.Warn("search index not ready; retrying", zap.Error(err), zap.Duration("retry_in", wait))
+		}))
+	return err == nil // only ctx's end stops the retries
 }
