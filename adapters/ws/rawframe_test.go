@@ -3,11 +3,11 @@ package ws
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"net"
 	"net/http"
-	"net/url"
 	"testing"
 
 	"github.com/fasthttp/websocket"
@@ -39,8 +39,9 @@ func TestAppendTextFrameIsReadByAWebSocketClient(t *testing.T) {
 			"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"))
 		_, _ = server.Write(wire)
 	}()
-	u, _ := url.Parse("ws://fechatter.test/api/v1/ws")
-	c, _, err := websocket.NewClient(clientSide, u, nil, 1024, 1024)
+	d := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024,
+		NetDialContext: func(context.Context, string, string) (net.Conn, error) { return clientSide, nil }}
+	c, _, err := d.Dial("ws://fechatter.test/api/v1/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

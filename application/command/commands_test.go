@@ -33,8 +33,6 @@ type world struct {
 	m1Msg                          int64 // seq of m1's message in group
 }
 
-func newWorld(t *testing.T) *world { return newWorldWith(t, memapp.Options{}) }
-
 // newWorldWith builds the world on an app with options (limits).
 func newWorldWith(t *testing.T, o memapp.Options) *world {
 	t.Helper()

@@ -53,15 +53,6 @@ func (n *presenceNotes) count(status string) int {
 	return c
 }
 
-func (n *presenceNotes) waitFor(t *testing.T, count int, status string) {
-	t.Helper()
-	n.waitUntil(t, status, func() bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		return len(n.got) == count && n.got[count-1].Status == status
-	})
-}
-
 // An instance's entries count while it beats: entries that arrive before
 // its first beat count once the beat comes, an instance silent for TTL
 // after its last beat takes its users offline although its entries are
