@@ -115,6 +115,16 @@ func TestSearchByFileAndMentionNames(t *testing.T) {
 	porttest.Eventually(t, 20*time.Second, "the edit to be indexed", func() bool {
 		return len(search(bob, "builder").Hits) == 0 && len(search(bob, "someone").Hits) == 1
 	})
+	// Bob renames himself: the messages that mentioned him before are
+	// indexed again, found by the new name, no longer by the old.
+	again := send(withBob.ID, map[string]any{"content": fmt.Sprintf("<@%d> ping", bob.User.ID)})
+	porttest.Eventually(t, 20*time.Second, "the new mention to be indexed", func() bool {
+		return slices.Equal(ids(search(bob, "Robert")), []int64{again.ID})
+	})
+	s.call(t, 200, "PATCH", "/api/v1/users/me", bob.AccessToken, map[string]any{"fullname": "Bobby Tables"}, nil)
+	porttest.Eventually(t, 20*time.Second, "the rename to be indexed", func() bool {
+		return slices.Equal(ids(search(alice, "Tables")), []int64{again.ID}) && len(search(alice, "Robert").Hits) == 0
+	})
 	// Deleting the message: its file name no longer finds it.
 	s.call(t, 204, "DELETE", fmt.Sprintf("/api/v1/chats/%d/messages/%d", withBob.ID, report.Seq), alice.AccessToken, nil, nil)
 	porttest.Eventually(t, 20*time.Second, "the delete to be indexed", func() bool {

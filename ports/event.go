@@ -23,7 +23,17 @@ const (
 	EventChatMemberRemoved = "chat.member_removed"
 	EventSessionRevoked    = "session.revoked" // user-scoped
 	EventReceiptUpdated    = "receipt.updated" // a member's pointer moved by delivered/read
+	// EventMessagesReindex asks the search indexer to index again the
+	// chat's messages that mention a user whose name changed
+	// (MessagesReindexData); no client sees it.
+	EventMessagesReindex = "message.reindex"
 )
+
+// MessagesReindexData is the data of message.reindex.
+type MessagesReindexData struct {
+	ChatID          int64 `json:"chat_id"`
+	MentionedUserID int64 `json:"mentioned_user_id"`
+}
 
 // Chat events go to <prefix>.chat.<chat_id>.<type>. A few also go, as a
 // separate event with its own id, to <prefix>.user.<user_id>.<type>: so

@@ -29,7 +29,8 @@ func newQueryEnv(*testing.T) querytest.Env {
 	s := memory.NewStore()
 	return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
 		ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel(),
-		Threads: s.Threads(), ThreadReads: s.MessageReadModel(), Files: memory.NewFileRepo(s), Documents: s.MessageReadModel()}
+		Threads: s.Threads(), ThreadReads: s.MessageReadModel(), Files: memory.NewFileRepo(s), Documents: s.MessageReadModel(),
+		Profiles: memory.NewProfileRepo(s)}
 }
 
 func TestIdentityRepositories(t *testing.T) {
@@ -56,12 +57,12 @@ func TestThreadsAndMentions(t *testing.T) {
 func TestSuitesOnOneStore(t *testing.T) {
 	t.Parallel()
 	s := memory.NewStore()
-	files := memory.NewFileRepo(s)
+	files, profiles := memory.NewFileRepo(s), memory.NewProfileRepo(s)
 	env := func(*testing.T) porttest.Env { return envOf(s) }
 	qenv := func(*testing.T) querytest.Env {
 		return querytest.Env{Env: envOf(s), ChatReads: s.ChatReadModel(), MessageReads: s.MessageReadModel(),
 			ReceiptReads: s.ReceiptReadModel(), SearchReads: s.MessageReadModel(),
-			Threads: s.Threads(), ThreadReads: s.MessageReadModel(), Files: files, Documents: s.MessageReadModel()}
+			Threads: s.Threads(), ThreadReads: s.MessageReadModel(), Files: files, Documents: s.MessageReadModel(), Profiles: profiles}
 	}
 	t.Run("identity", func(t *testing.T) { t.Parallel(); porttest.RunIdentityRepositories(t, env) })
 	t.Run("chat", func(t *testing.T) { t.Parallel(); porttest.RunChatRepository(t, env) })

@@ -104,6 +104,26 @@ func (r *MessageReadModel) SearchDocumentsByID(ctx context.Context, ids []int64)
 	return s.searchDocuments(ids), nil
 }
 
+// MessagesMentioning lists the live messages of chatID that mention
+// userID.
+func (r *MessageReadModel) MessagesMentioning(ctx context.Context, chatID, userID int64) ([]int64, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	ids := []int64{}
+	if c, ok := s.chats[chatID]; ok {
+		for _, id := range c.msgs {
+			if m := s.messages[id]; m.deletedAt.IsZero() && slices.Contains(m.mentions, userID) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
 // searchDocuments builds the documents of the live messages among ids:
 // content, attachments' names (when the store has a FileRepo) and the
 // mentioned users' names. The store's lock is held.

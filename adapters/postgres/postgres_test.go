@@ -54,7 +54,7 @@ func TestContracts(t *testing.T) {
 		sender := postgres.NewMessageSender(db, env.Outbox.(*postgres.Outbox), postgres.SenderOptions{})
 		t.Cleanup(sender.Close)
 		env.Sender, env.Threads, env.ThreadReads = sender, postgres.NewThreadRepository(db), postgres.NewMessageReadModel(db)
-		env.Files, env.Documents = postgres.NewFileRepository(db), postgres.NewMessageReadModel(db)
+		env.Files, env.Documents, env.Profiles = postgres.NewFileRepository(db), postgres.NewMessageReadModel(db), postgres.NewProfileRepository(db)
 		return env
 	}
 	t.Run("ThreadsAndMentions", func(t *testing.T) { t.Parallel(); querytest.RunThreadsAndMentions(t, withSender) })

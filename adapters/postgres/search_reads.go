@@ -97,6 +97,19 @@ func (r *MessageReadModel) SearchDocumentsByID(ctx context.Context, ids []int64)
 	})
 }
 
+// MessagesMentioning lists the live messages of chatID that mention
+// userID (messages_mentions_idx), for re-indexing after a rename.
+func (r *MessageReadModel) MessagesMentioning(ctx context.Context, chatID, userID int64) ([]int64, error) {
+	ids := []int64{}
+	err := conn(ctx, r.db).NewSelect().Table("messages").Column("id").
+		Where("mentions @> ARRAY[?]::bigint[] AND deleted_at IS NULL", userID).Where("chat_id = ?", chatID).
+		OrderExpr("id").Scan(ctx, &ids)
+	if err != nil {
+		return nil, dbError(err, "find mentions")
+	}
+	return ids, nil
+}
+
 // searchDocuments builds the documents of the live messages where picks,
 // in three reads: the messages, their attachments' names, and the names
 // of the users they mention (full name and email local part).

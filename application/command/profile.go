@@ -40,7 +40,9 @@ func NewUpdateProfileHandler(tx ports.Transactor, users ports.UserRepository, pr
 }
 
 // Handle applies the change and tells the members of every chat the user
-// is in (user.updated).
+// is in (user.updated). A new full name also asks the search indexer to
+// index again, chat by chat, the messages that mention the user
+// (message.reindex), so they are found by the new name.
 func (h UpdateProfileHandler) Handle(ctx context.Context, cmd UpdateProfile) (query.User, error) {
 	var name string
 	if cmd.Fullname != nil {
@@ -85,6 +87,7 @@ func (h UpdateProfileHandler) Handle(ctx context.Context, cmd UpdateProfile) (qu
 		if err := h.profiles.SetProfile(ctx, u.ID, name, avatar); err != nil {
 			return err
 		}
+		renamed := u.Fullname != name
 		u.Fullname = name
 		out = h.avatars.Show(query.UserOf(u), avatar)
 		chats, err := h.profiles.ChatsOf(ctx, u.ID)
@@ -94,6 +97,10 @@ func (h UpdateProfileHandler) Handle(ctx context.Context, cmd UpdateProfile) (qu
 		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
 		for _, c := range chats {
 			ev.chat(EventUserUpdated, c, out)
+			if renamed {
+				// Search finds messages by the names of those they mention.
+				ev.chat(ports.EventMessagesReindex, c, ports.MessagesReindexData{ChatID: c, MentionedUserID: u.ID})
+			}
 		}
 		return ev.save(ctx, h.outbox)
 	})

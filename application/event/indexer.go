@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -96,7 +97,8 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 
 // Indexer keeps the search index in step with messages: it consumes
-// message.created, message.updated and message.deleted events and writes
+// message.created, message.updated and message.deleted events (and
+// message.reindex, after a rename, with a DocumentLoader) and writes
 // them to the index in batches of BatchSize events, or whatever arrived
 // within BatchTimeout, whichever comes first.
 //
@@ -147,7 +149,14 @@ type DocumentLoader interface {
 	// SearchDocumentsByID returns the documents of the live messages among
 	// ids, in any order; deleted and unknown ids are left out.
 	SearchDocumentsByID(ctx context.Context, ids []int64) ([]ports.SearchDocument, error)
+	// MessagesMentioning returns the ids of the live messages of chatID
+	// that mention userID, for message.reindex after a rename.
+	MessagesMentioning(ctx context.Context, chatID, userID int64) ([]int64, error)
 }
+
+// reindexChunk bounds the documents loaded and written at once when a
+// rename asks for a chat's mentions of a user again.
+const reindexChunk = 500
 
 // WithDocuments makes the indexer write the documents docs builds for the
 // messages a batch created or changed, rather than the events' data alone:
@@ -263,8 +272,9 @@ func (ix *Indexer) handle(ctx context.Context, batch []DeliveredEvent) bool {
 type plan struct {
 	upserts []ports.SearchDocument
 	deletes []int64
-	settle  []DeliveredEvent // acked once the writes succeed
-	changed []time.Time      // when each message event's change happened, for lag
+	reindex []ports.MessagesReindexData // renames: mentions to index again
+	settle  []DeliveredEvent            // acked once the writes succeed
+	changed []time.Time                 // when each message event's change happened, for lag
 }
 
 // messageData is the part of a Message (the data of message.created and
@@ -351,6 +361,16 @@ func (ix *Indexer) plan(batch []DeliveredEvent) plan {
 			}
 			set(m.ID, final{doc: ports.SearchDocument{ID: m.ID, ChatID: chatID, WorkspaceID: e.WorkspaceID,
 				SenderID: m.SenderID, Seq: m.Seq, Content: m.Content, FileNames: fileNames(m.Attachments), CreatedAt: m.CreatedAt}})
+		case ports.EventMessagesReindex:
+			var r ports.MessagesReindexData
+			if err := json.Unmarshal(e.Data, &r); err != nil || r.ChatID <= 0 || r.MentionedUserID <= 0 {
+				ix.terminate(d, fmt.Errorf("message.reindex data: %w", orInvalid(err)))
+				continue
+			}
+			p.settle = append(p.settle, d)
+			if !slices.Contains(p.reindex, r) {
+				p.reindex = append(p.reindex, r)
+			}
 		case ports.EventMessageDeleted:
 			var m deletedData
 			if err := json.Unmarshal(e.Data, &m); err != nil || m.ID <= 0 {
@@ -389,7 +409,36 @@ func (ix *Indexer) write(ctx context.Context, p plan) error {
 		}
 	}
 	if len(upserts) > 0 {
-		return ix.index.Upsert(ctx, upserts)
+		if err := ix.index.Upsert(ctx, upserts); err != nil {
+			return err
+		}
+	}
+	return ix.reindexMentions(ctx, p.reindex)
+}
+
+// reindexMentions writes again, as stored now, the documents of the
+// messages each rename names (without a loader there is nothing to read
+// the new name from).
+func (ix *Indexer) reindexMentions(ctx context.Context, renames []ports.MessagesReindexData) error {
+	if ix.docs == nil {
+		return nil
+	}
+	for _, r := range renames {
+		ids, err := ix.docs.MessagesMentioning(ctx, r.ChatID, r.MentionedUserID)
+		if err != nil {
+			return fmt.Errorf("find mentions of user %d in chat %d: %w", r.MentionedUserID, r.ChatID, err)
+		}
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), reindexChunk)]
+			ids = ids[len(chunk):]
+			docs, err := ix.docs.SearchDocumentsByID(ctx, chunk)
+			if err != nil {
+				return fmt.Errorf("load search documents: %w", err)
+			}
+			if err := ix.index.Upsert(ctx, docs); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

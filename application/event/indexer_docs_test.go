@@ -3,6 +3,7 @@ package event_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -15,10 +16,11 @@ import (
 // ixDocs is a DocumentLoader over a map: the source of truth as the
 // indexer reads it.
 type ixDocs struct {
-	mu    sync.Mutex
-	docs  map[int64]ports.SearchDocument
-	fail  int // the next n loads fail
-	loads [][]int64
+	mu       sync.Mutex
+	docs     map[int64]ports.SearchDocument
+	mentions map[int64][]int64 // by message: the users it mentions
+	fail     int               // the next n loads fail
+	loads    [][]int64
 }
 
 func (d *ixDocs) set(doc ports.SearchDocument) {
@@ -42,6 +44,25 @@ func (d *ixDocs) SearchDocumentsByID(_ context.Context, ids []int64) ([]ports.Se
 		}
 	}
 	return out, nil
+}
+
+func (d *ixDocs) mention(messageID int64, users ...int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mentions[messageID] = users
+}
+
+func (d *ixDocs) MessagesMentioning(_ context.Context, chatID, userID int64) ([]int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ids []int64
+	for id, doc := range d.docs {
+		if doc.ChatID == chatID && slices.Contains(d.mentions[id], userID) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 func (d *ixDocs) loadCount() int {
@@ -69,7 +90,7 @@ func runWithDocs(t *testing.T, src *ixSource, idx *ixIndex, docs *ixDocs) {
 // message gone from the source is removed, and a failed read is retried.
 func TestIndexerWritesTheStoredDocuments(t *testing.T) {
 	src, idx := newIxSource(), newIxIndex()
-	docs := &ixDocs{docs: map[int64]ports.SearchDocument{}, fail: 2}
+	docs := &ixDocs{docs: map[int64]ports.SearchDocument{}, mentions: map[int64][]int64{}, fail: 2}
 	runWithDocs(t, src, idx, docs)
 
 	m := ixMessage("<@5> see the attached report")
@@ -119,4 +140,57 @@ func TestIndexerTakesFileNamesFromTheEvent(t *testing.T) {
 		d, ok := idx.doc(m.ID)
 		return ok && slices.Equal(d.FileNames, []string{"q3.pdf", "cat.png"})
 	})
+}
+
+// A rename's message.reindex writes again, as stored now, the chat's
+// messages that mention the user, in chunks; other chats' are left alone.
+func TestIndexerReindexesMentionsAfterARename(t *testing.T) {
+	src, idx := newIxSource(), newIxIndex()
+	docs := &ixDocs{docs: map[int64]ports.SearchDocument{}, mentions: map[int64][]int64{}}
+	runWithDocs(t, src, idx, docs)
+
+	var ids []int64
+	for i := range 1200 { // more than one chunk
+		m := ixMessage(fmt.Sprintf("<@5> number %d", i))
+		doc := ports.SearchDocument{ID: m.ID, ChatID: 7, Seq: m.Seq, Content: m.Content, MentionNames: []string{"Bob Builder", "bob"}}
+		docs.set(doc)
+		docs.mention(m.ID, 5)
+		ids = append(ids, m.ID)
+	}
+	other := ixMessage("<@5> elsewhere")
+	otherDoc := ports.SearchDocument{ID: other.ID, ChatID: 8, Content: other.Content, MentionNames: []string{"Bob Builder", "bob"}}
+	docs.set(otherDoc)
+	docs.mention(other.ID, 5)
+	if err := idx.Upsert(context.Background(), []ports.SearchDocument{otherDoc}); err != nil {
+		t.Fatal(err)
+	}
+	// Bob renames himself: storage has the new name.
+	docs.mu.Lock()
+	for id, d := range docs.docs {
+		d.MentionNames = []string{"Robert Tables", "bob"}
+		docs.docs[id] = d
+	}
+	docs.mu.Unlock()
+	src.publish(ixEvent(ports.EventMessagesReindex, ports.MessagesReindexData{ChatID: 7, MentionedUserID: 5}))
+
+	ixEventually(t, "every mention in chat 7 indexed with the new name", func() bool {
+		for _, id := range ids {
+			if d, ok := idx.doc(id); !ok || d.MentionNames[0] != "Robert Tables" {
+				return false
+			}
+		}
+		return true
+	})
+	if d, _ := idx.doc(other.ID); d.MentionNames[0] != "Bob Builder" {
+		t.Errorf("another chat's message was indexed again: %+v", d)
+	}
+	biggest := 0
+	for _, c := range idx.writes() {
+		if c.op == "upsert" {
+			biggest = max(biggest, c.n)
+		}
+	}
+	if biggest > 500 {
+		t.Errorf("an upsert of %d documents: a rename's mentions are written in chunks of 500", biggest)
+	}
 }

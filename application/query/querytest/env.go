@@ -24,6 +24,7 @@ type Env struct {
 	// For RunSearchDocuments (with Env.Sender).
 	Files     ports.FileRepository
 	Documents SearchDocuments
+	Profiles  ports.ProfileRepository
 }
 
 func sameTimePtr(a, b *time.Time) bool {

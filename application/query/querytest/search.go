@@ -154,6 +154,7 @@ func RunSearchReadModels(t *testing.T, newEnv func(t *testing.T) Env) {
 type SearchDocuments interface {
 	SearchDocumentsByID(ctx context.Context, ids []int64) ([]ports.SearchDocument, error)
 	SearchDocuments(ctx context.Context, afterID int64, limit int) ([]ports.SearchDocument, error)
+	MessagesMentioning(ctx context.Context, chatID, userID int64) ([]int64, error)
 }
 
 // RunSearchDocuments checks that Env.Documents builds a message's search
@@ -245,6 +246,32 @@ func RunSearchDocuments(t *testing.T, newEnv func(t *testing.T) Env) {
 		check("reindex page", page)
 		if docs, err := env.Documents.SearchDocumentsByID(ctx, nil); err != nil || len(docs) != 0 {
 			t.Errorf("SearchDocumentsByID(nil) = %v, %v", docs, err)
+		}
+
+		// After a rename: the chat's live messages mentioning bob, and the
+		// new name in their documents.
+		other := env.NewChat(t, ws.ID, alice.ID, chat.Group, []int64{bob.ID}, t0)
+		m2 := send(fmt.Sprintf("and <@%d> again", bob.ID), nil, t0.Add(4*time.Minute))
+		om, err := message.New(other.ID(), alice.ID, fmt.Sprintf("<@%d> elsewhere", bob.ID), "", 0, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Sender.Send(ctx, om, func(*message.Message) []ports.Event { return nil }); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		ids, err := env.Documents.MessagesMentioning(ctx, c.ID(), bob.ID)
+		if err != nil || !slices.Equal(ids, []int64{m.ID(), m2.ID()}) {
+			t.Errorf("MessagesMentioning = %v, %v; want [%d %d] (not the deleted one, not another chat's)", ids, err, m.ID(), m2.ID())
+		}
+		if ids, err := env.Documents.MessagesMentioning(ctx, c.ID(), outsider.ID); err != nil || len(ids) != 0 {
+			t.Errorf("mentions of a non-member = %v, %v; want none (the mention was dropped)", ids, err)
+		}
+		if err := env.Profiles.SetProfile(ctx, bob.ID, "Robert Tables", 0); err != nil {
+			t.Fatalf("SetProfile: %v", err)
+		}
+		docs, err = env.Documents.SearchDocumentsByID(ctx, []int64{m.ID()})
+		if err != nil || len(docs) != 1 || !slices.Equal(docs[0].MentionNames, []string{"Robert Tables", local}) {
+			t.Errorf("after the rename: %+v, %v; want the new name", docs, err)
 		}
 	})
 }
