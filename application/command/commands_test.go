@@ -11,6 +11,7 @@ import (
 	"github.com/fechatter/fechatter/application"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/domain/errs"
+	"github.com/fechatter/fechatter/ports"
 )
 
 // Every command's authorization and validation branches, on the memory
@@ -90,11 +91,21 @@ func (w *world) chat(by command.Actor, typ, name string, members ...int64) int64
 
 func (w *world) pending() int {
 	w.t.Helper()
+	return len(w.pendingEvents())
+}
+
+// pendingEvents are the events in the outbox, oldest first.
+func (w *world) pendingEvents() []ports.Event {
+	w.t.Helper()
 	es, err := w.env.Store.Outbox().Pending(w.ctx, 1<<20)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return len(es)
+	out := make([]ports.Event, len(es))
+	for i, e := range es {
+		out[i] = e.Event
+	}
+	return out
 }
 
 // ok is the kind a case expects when it succeeds.

@@ -6,12 +6,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/domain/errs"
+	"github.com/fechatter/fechatter/ports"
 )
 
 // Reactions, uploads, profiles and presence on the memory adapters.
@@ -170,9 +172,33 @@ func TestUpdateProfile(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			// m1 is in the group, the channel and the direct chat.
-			if u.Fullname != "Renamed" || w.pending()-before != 3 {
-				return fmt.Errorf("renamed to %q with %d user.updated events, want Renamed and 3", u.Fullname, w.pending()-before)
+			// m1 is in the group, the channel and the direct chat: each
+			// hears user.updated, and search re-indexes each one's
+			// mentions of m1 (message.reindex).
+			got := map[string][]int64{}
+			for _, e := range w.pendingEvents()[before:] {
+				got[e.Type] = append(got[e.Type], e.ChatID)
+			}
+			want := []int64{w.group, w.channel, w.direct}
+			slices.Sort(want)
+			for _, typ := range []string{command.EventUserUpdated, ports.EventMessagesReindex} {
+				slices.Sort(got[typ])
+				if !slices.Equal(got[typ], want) {
+					return fmt.Errorf("%s in chats %v, want %v", typ, got[typ], want)
+				}
+			}
+			if u.Fullname != "Renamed" || len(got) != 2 {
+				return fmt.Errorf("renamed to %q with events %v, want Renamed and only those two types", u.Fullname, got)
+			}
+			// The same name again is no rename: user.updated only.
+			before = w.pending()
+			if _, err := w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, Fullname: name("Renamed")}); err != nil {
+				return err
+			}
+			for _, e := range w.pendingEvents()[before:] {
+				if e.Type != command.EventUserUpdated {
+					return fmt.Errorf("the same name recorded %s", e.Type)
+				}
 			}
 			return nil
 		}},
