@@ -66,7 +66,7 @@ func (l *load) watchSearch(from, to time.Time, limit time.Duration) <-chan caugh
 				}
 			}
 			if len(missing) > 0 {
-				time.Sleep(100 * time.Millisecond) // polling search, bounded by the deadline
+				time.Sleep(250 * time.Millisecond) // polling search (lightly: it is load), bounded by the deadline
 			}
 		}
 		r.found = r.sampled - len(missing)
