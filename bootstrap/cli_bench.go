@@ -50,6 +50,7 @@ func (c *cli) benchCommand() *cobra.Command {
 		pprofURL     string
 		instances    int
 		spawnNATS    bool
+		seedBulk     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -62,6 +63,8 @@ chats, opens a WebSocket per user and runs a workload:
   fanout       --rate messages/s into chats of --chat-size members
   connections  --users idle WebSockets: server memory per connection (--pid)
   search       --messages seeded, then search queries: index lag and latency
+               (--seed-bulk: seeded straight into the spawned server's
+               database, as sends store them, then indexed by the server)
 
 Sends are paced by an open-loop scheduler: latency counts from the
 scheduled time. The server's default send limit is 20 messages/s per user
@@ -95,6 +98,12 @@ the next ports.`,
 			if (instances != 1 || spawnNATS) && !spawn {
 				return usageError{errors.New("--instances and --spawn-nats need --spawn (without it, list the running instances in --url)")}
 			}
+			if seedBulk && !spawn {
+				return usageError{errors.New("--seed-bulk needs --spawn: it writes the messages straight into the spawned server's database (--spawn-database)")}
+			}
+			if seedBulk && cfg.Workload != bench.Search {
+				return usageError{fmt.Errorf("--seed-bulk is for --workload %s", bench.Search)}
+			}
 			if instances < 1 || instances > 16 {
 				return usageError{fmt.Errorf("--instances %d: 1..16", instances)}
 			}
@@ -121,6 +130,14 @@ the next ports.`,
 				}
 				if p := cl.servers[0].pprof; p != "" {
 					pprofURL = p
+				}
+				if seedBulk {
+					seeder, closeSeeder, err := openBenchSeeder(ctx, spawnDB)
+					if err != nil {
+						return err
+					}
+					defer closeSeeder()
+					cfg.Seeder = seeder
 				}
 			}
 			progress := newBenchProgress(c.stderr)
@@ -182,6 +199,7 @@ the next ports.`,
 	f.IntVar(&instances, "instances", 1, "with --spawn: server instances to start, on one database and one nats-server started by the bench")
 	f.BoolVar(&spawnNATS, "spawn-nats", false, "with --spawn: run the server(s) on a nats-server the bench starts (implied by --instances > 1) instead of the embedded one")
 	f.StringVar(&spawnDB, "spawn-database", benchDatabase, "with --spawn: the server's database, dropped and recreated first (its name must contain \"bench\")")
+	f.BoolVar(&seedBulk, "seed-bulk", false, "search, with --spawn: seed --messages straight into the spawned server's database in large transactions (the rows and message.created events a send writes; the server indexes them from those events) instead of sending them over REST")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the server during the timed phase to this file (needs --spawn or --pprof-url)")
 	f.StringVar(&profilePhase, "cpuprofile-phase", "", "with --cpuprofile: the phase to profile, from its start for --duration less 2 s (default: the timed phase, run; hold for connections; connect, say, for the dials)")
 	f.StringVar(&pprofURL, "pprof-url", "", "the server's profiling listener, e.g. http://127.0.0.1:6060 (see "+PprofAddrEnv+")")
@@ -212,6 +230,9 @@ func (p *benchProgress) draw(s bench.Progress) {
 	fmt.Fprintf(&b, "%s %s", s.Workload, s.Phase)
 	switch s.Phase {
 	case "run", "drain", "hold", "index":
+		if s.Phase == "index" && s.Total > 0 {
+			fmt.Fprintf(&b, " searchable up to message %d/%d", s.Done, s.Total)
+		}
 		fmt.Fprintf(&b, " %s/%s", s.Elapsed.Round(time.Second), s.Duration)
 		if s.Sent+s.Failed > 0 {
 			now := time.Now()

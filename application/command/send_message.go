@@ -78,14 +78,7 @@ func (h SendMessageHandler) Handle(ctx context.Context, cmd SendMessage) (msg qu
 		}
 		return query.Message{}, false, errs.RateLimitedf(wait, "sending too fast; retry in %s", wait.Round(time.Millisecond))
 	}
-	sent, err := h.sender.Send(ctx, m, func(m *message.Message) []ports.Event {
-		ev := eventRecorder{clock: h.clock, ws: cmd.Actor.WorkspaceID}
-		ev.chat(ports.EventMessageCreated, m.ChatID(), h.show(m, attachments))
-		if t, ok := m.Thread(); ok {
-			ev.chat(EventThreadUpdated, m.ChatID(), threadEvent(m.ChatID(), t))
-		}
-		return ev.list
-	})
+	sent, err := h.sender.Send(ctx, m, SentEvents(h.clock, cmd.Actor.WorkspaceID, attachments))
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
 			if h.chats == nil {
@@ -146,9 +139,29 @@ func (h SendMessageHandler) attachable(ctx context.Context, cmd SendMessage) ([]
 }
 
 func (h SendMessageHandler) show(m *message.Message, files []query.File) query.Message {
+	return showSent(m, files)
+}
+
+func showSent(m *message.Message, files []query.File) query.Message {
 	out := query.MessageOf(m)
 	if len(files) > 0 {
 		out.Attachments = files
 	}
 	return out
+}
+
+// SentEvents builds the events of a message a send stored, in the
+// workspace ws, with its attachments: message.created (its data the
+// message as the API shows it) and, for a reply, thread.updated. The send
+// handler uses it, and so does the benchmark's bulk seeding (bench
+// --seed-bulk), which writes the outbox rows a send would.
+func SentEvents(clock ports.Clock, ws int64, attachments []query.File) ports.MessageEvents {
+	return func(m *message.Message) []ports.Event {
+		ev := eventRecorder{clock: clock, ws: ws}
+		ev.chat(ports.EventMessageCreated, m.ChatID(), showSent(m, attachments))
+		if t, ok := m.Thread(); ok {
+			ev.chat(EventThreadUpdated, m.ChatID(), threadEvent(m.ChatID(), t))
+		}
+		return ev.list
+	}
 }

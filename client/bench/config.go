@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -99,7 +100,31 @@ type Config struct {
 	HTTPClient *http.Client
 	// Progress, if set, is called about once a second while the run goes.
 	Progress func(Progress)
+	// Seeder, if set, makes the search workload seed its Messages in bulk,
+	// straight into the server's storage (SeedBatch at a time), instead of
+	// sending them over REST: sign-ups, chats, the index wait and the
+	// queries stay the same. The server still indexes them from their
+	// message.created events (bench --seed-bulk).
+	Seeder Seeder
 }
+
+// Seeder stores the messages of the search workload as the server's send
+// path would (gapless seqs, and a message.created event each for its
+// relay and indexer), many at once.
+type Seeder interface {
+	SeedMessages(ctx context.Context, batch []SeedMessage) error
+}
+
+// SeedMessage is one message to seed: sent by SenderID, a member of ChatID.
+type SeedMessage struct {
+	ChatID         int64
+	SenderID       int64
+	Content        string
+	IdempotencyKey string
+}
+
+// SeedBatch is how many messages a Seeder is given at once.
+const SeedBatch = 5000
 
 // Progress is a snapshot of a running benchmark.
 type Progress struct {
@@ -231,6 +256,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: --flow-rate %g: 0..1e6 messages a second", c.FlowRate)
 	case c.Messages > 100_000_000:
 		return fmt.Errorf("bench: --messages %d: at most 100,000,000", c.Messages)
+	case c.Seeder != nil && c.Workload != Search:
+		return fmt.Errorf("bench: bulk seeding (--seed-bulk) is for --workload %s, not %s", Search, c.Workload)
 	}
 	return nil
 }

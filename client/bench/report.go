@@ -62,6 +62,13 @@ type Report struct {
 	// IndexCatchUpSeconds (search): from the last ack until the last
 	// messages were searchable.
 	IndexCatchUpSeconds float64 `json:"index_catch_up_seconds"`
+	// SeedMode (search) is how the messages were seeded: "send" (over
+	// REST, Messages.RatePerSec) or "bulk" (--seed-bulk: straight into
+	// the database, SeedBatch to a transaction, indexed from their
+	// events); SeedSeconds and SeedRatePerSec time it.
+	SeedMode       string  `json:"seed_mode,omitempty"`
+	SeedSeconds    float64 `json:"seed_seconds,omitempty"`
+	SeedRatePerSec float64 `json:"seed_rate_per_second,omitempty"`
 
 	Connections ConnStats        `json:"connections"`
 	Errors      map[string]int64 `json:"errors"` // "operation code": count
@@ -229,6 +236,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.IndexLag.Count > 0 || r.IndexLagMissed > 0 {
 		p("index lag", "%s, %d never found", summaryText(r.IndexLag), r.IndexLagMissed)
+	}
+	if r.SeedMode != "" {
+		p("seeding", "%s: %d messages in %.1fs (%.0f/s)", r.SeedMode, r.Messages.Sent, r.SeedSeconds, r.SeedRatePerSec)
 	}
 	if r.SearchQuery.Count > 0 {
 		p("index catch-up", "%.2fs after the last ack", r.IndexCatchUpSeconds)
