@@ -222,8 +222,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Messages.Scheduled > 0 {
 		p("messages", "%d sent of %d scheduled (%.1f/s), %d failed, %d skipped", r.Messages.Sent, r.Messages.Scheduled,
 			r.Messages.RatePerSec, r.Messages.Failed, r.Messages.Skipped)
-		p("send latency", "%s", summaryText(r.SendLatency))
-		p("schedule lag", "%s", summaryText(r.ScheduleLag))
+		if r.SeedMode != "bulk" { // bulk seeding sends nothing
+			p("send latency", "%s", summaryText(r.SendLatency))
+			p("schedule lag", "%s", summaryText(r.ScheduleLag))
+		}
 	}
 	if d := r.Deliveries; d.Expected > 0 {
 		p("deliveries", "%d of %d received (%.1f/s), lost %d (%.4f%%), duplicates %d, out of order %d, unacked %d",

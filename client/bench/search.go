@@ -136,6 +136,9 @@ func (e *engine) waitIndexed(ctx context.Context, senders []*member) error {
 	n := len(e.tr.msgs)
 	e.setPhase("index", 0)
 	start := time.Now()
+	e.mu.Lock()
+	e.origin = start // Progress Elapsed: of the wait (the seeding's time is taken)
+	e.mu.Unlock()
 	wait := indexWaitFor(n)
 	found := func(i int, poll time.Duration) error {
 		for {
