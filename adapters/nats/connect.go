@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,13 +37,7 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 		nats.ClosedHandler(func(_ *nats.Conn) {
 			log.Info("nats connection closed")
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			if sub != nil {
-				log.Error("nats async error", zap.String("subject", sub.Subject), zap.Error(err))
-				return
-			}
-			log.Error("nats async error", zap.Error(err))
-		}),
+		nats.ErrorHandler(asyncErrorHandler(log)),
 	}
 	nc, err := nats.Connect(url, append(all, opts...)...)
 	if err != nil {
@@ -50,4 +45,23 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 	}
 	log.Info("nats connected", zap.String("url", nc.ConnectedUrlRedacted()))
 	return nc, nil
+}
+
+// asyncErrorHandler logs the errors NATS reports outside any call. A
+// consumer that missed its heartbeats (the key-value watchers' consumers
+// while NATS is away) is what an outage looks like, and the client
+// recreates it when NATS is back: a warning, not an error with a stack
+// trace (issue 19 saw those in every NATS outage).
+func asyncErrorHandler(log *zap.Logger) nats.ErrHandler {
+	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		fields := []zap.Field{zap.Error(err)}
+		if sub != nil {
+			fields = append(fields, zap.String("subject", sub.Subject))
+		}
+		if errors.Is(err, nats.ErrConsumerNotActive) {
+			log.Warn("nats consumer missed its heartbeats (NATS away?); recreated when it is back", fields...)
+			return
+		}
+		log.Error("nats async error", fields...)
+	}
 }
