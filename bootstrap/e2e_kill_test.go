@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/fechatter/fechatter/adapters/http/contract"
 	"github.com/fechatter/fechatter/adapters/postgres"
 	"github.com/fechatter/fechatter/adapters/postgres/pgtest"
@@ -31,7 +33,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childServeEnv) == "1" {
 		os.Exit(Main([]string{"serve", "--profile", "test", "--addr", os.Getenv(childAddrEnv)}))
 	}
-	os.Exit(m.Run())
+	// Every test's servers, consumers and clients are gone when the tests
+	// are: no goroutine they started is left running. Bleve's package
+	// init starts a process-wide analysis queue whose workers never end
+	// (bleve.Config); they are not ours to stop.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
 }
 
 // childServer is this test binary serving in a process of its own.
