@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
 	"io"
 	"mime/multipart"
@@ -19,6 +17,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/fechatter/fechatter/adapters/http/contract"
+	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
 	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
@@ -86,19 +85,6 @@ func (s server) get(t *testing.T, path string, header map[string]string) (*http.
 	return resp, raw
 }
 
-func testPNG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for x := range w {
-		img.Set(x, x%h, color.NRGBA{B: 255, A: 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // outsider signs up someone in a workspace of their own.
 func (s server) outsider(t *testing.T) session {
 	t.Helper()
@@ -117,7 +103,7 @@ func TestFilesOnARealServer(t *testing.T) {
 	oscar := s.outsider(t)
 
 	// An image: sniffed, measured, thumbnailed; the client's name is cleaned.
-	pic := testPNG(t, 1000, 500)
+	pic := imagingtest.PNG(t, 1000, 500)
 	status, raw := s.uploadWith(t, checked(t), alice.AccessToken, "../../secret/cat.jpg", bytes.NewReader(pic))
 	if status != 201 {
 		t.Fatalf("upload image = %d %s", status, raw)

@@ -34,10 +34,18 @@ func TestMain(m *testing.M) {
 		os.Exit(Main([]string{"serve", "--profile", "test", "--addr", os.Getenv(childAddrEnv)}))
 	}
 	// Every test's servers, consumers and clients are gone when the tests
-	// are: no goroutine they started is left running. Bleve's package
-	// init starts a process-wide analysis queue whose workers never end
-	// (bleve.Config); they are not ours to stop.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+	// are: no goroutine they started is left running. Three library
+	// goroutines are not ours to stop:
+	goleak.VerifyTestMain(m,
+		// bleve's package init starts a process-wide analysis queue whose
+		// workers never end (bleve.Config);
+		goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"),
+		// fasthttp keeps the Date header in one process-wide goroutine,
+		// started with the first server and never stopped;
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		// a stopped fasthttp server's worker-pool cleaner sleeps out its
+		// idle duration (10 s) before it sees the stop and returns.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 
 // childServer is this test binary serving in a process of its own.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
 )
 
 // TestProfilesOnARealServer: PATCH /users/me with a name and an avatar,
@@ -17,7 +19,7 @@ func TestProfilesOnARealServer(t *testing.T) {
 	conn := dialFeatureWS(t, strings.Replace(s.base, "http://", "ws://", 1)+"/api/v1/ws?platform=test&access_token="+bob.AccessToken)
 	waitFrame(t, conn, "hello")
 
-	status, raw := s.upload(t, alice.AccessToken, "me.png", strings.NewReader(string(testPNG(t, 400, 400))))
+	status, raw := s.upload(t, alice.AccessToken, "me.png", strings.NewReader(string(imagingtest.PNG(t, 400, 400))))
 	var pic fileJSON
 	if status != 201 || json.Unmarshal(raw, &pic) != nil {
 		t.Fatalf("upload = %d %s", status, raw)
@@ -27,7 +29,7 @@ func TestProfilesOnARealServer(t *testing.T) {
 	if status != 201 || json.Unmarshal(raw, &txt) != nil {
 		t.Fatalf("upload = %d %s", status, raw)
 	}
-	status, raw = s.upload(t, bob.AccessToken, "bob.png", strings.NewReader(string(testPNG(t, 10, 10))))
+	status, raw = s.upload(t, bob.AccessToken, "bob.png", strings.NewReader(string(imagingtest.PNG(t, 10, 10))))
 	var bobs fileJSON
 	if status != 201 || json.Unmarshal(raw, &bobs) != nil {
 		t.Fatalf("upload = %d %s", status, raw)

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
 )
 
 type msgJSON struct {
@@ -139,7 +141,7 @@ func TestMentionsThreadsAndAttachmentsOnARealServer(t *testing.T) {
 	s.call(t, 400, "POST", msgs, alice.AccessToken, map[string]any{"content": "x", "reply_to_id": 99999999}, nil)
 
 	// Attachments: Alice's file on her message; Bob may read it then.
-	status, raw := s.upload(t, alice.AccessToken, "pic.png", strings.NewReader(string(testPNG(t, 50, 40))))
+	status, raw := s.upload(t, alice.AccessToken, "pic.png", strings.NewReader(string(imagingtest.PNG(t, 50, 40))))
 	var f fileJSON
 	if status != 201 || json.Unmarshal(raw, &f) != nil {
 		t.Fatalf("upload = %d %s", status, raw)

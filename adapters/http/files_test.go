@@ -3,9 +3,6 @@ package http_test
 import (
 	"bytes"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http/httptest"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fechatter/fechatter/adapters/http/contract"
+	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
 	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/api"
@@ -44,18 +42,6 @@ func (h *harness) upload(token, name string, body []byte) reply {
 	return reply{status: resp.StatusCode, header: resp.Header, raw: raw}
 }
 
-func smallPNG(t *testing.T) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 30, 20))
-	for x := range 30 {
-		img.Set(x, x%20, color.RGBA{R: 200, A: 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // The signed links of a file over REST: they work without a token while
 // the signature is valid, answer 404 once expired (1 h) or when exp, sig
 // or the route is changed, and GET /files/{id} gives fresh ones.
@@ -64,7 +50,7 @@ func TestSignedFileLinksExpireAndRefuseTampering(t *testing.T) {
 	clock := memory.NewFakeClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 	h := newHarness(t, func(o *memapp.Options) { o.Clock, o.AccessTTL = clock, 48*time.Hour })
 	alice, _ := h.team(0)
-	r := h.upload(alice.Token, "pic.png", smallPNG(t))
+	r := h.upload(alice.Token, "pic.png", imagingtest.PNG(t, 30, 20))
 	if r.status != 201 {
 		t.Fatalf("upload = %d %s", r.status, r.raw)
 	}

@@ -4,28 +4,15 @@ import (
 	"bytes"
 	"context"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"strings"
 	"testing"
 
 	"github.com/fechatter/fechatter/adapters/imaging"
+	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
 	"github.com/fechatter/fechatter/domain/errs"
 )
-
-func pngOf(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for x := range w {
-		img.Set(x, x%h, color.NRGBA{R: 200, A: 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func TestImageMeasuresAndThumbnails(t *testing.T) {
 	tests := []struct {
@@ -40,7 +27,7 @@ func TestImageMeasuresAndThumbnails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			info, err := imaging.Inspector{}.Image(context.Background(), bytes.NewReader(pngOf(t, tt.w, tt.h)))
+			info, err := imaging.Inspector{}.Image(context.Background(), bytes.NewReader(imagingtest.PNG(t, tt.w, tt.h)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +68,7 @@ func TestNotAnImage(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// A PNG whose body is cut after the header: measured, no thumbnail.
-	full := pngOf(t, 100, 100)
+	full := imagingtest.PNG(t, 100, 100)
 	info, err := imaging.Inspector{}.Image(context.Background(), bytes.NewReader(full[:60]))
 	if err != nil || info.Width != 100 || info.Thumbnail != nil {
 		t.Fatalf("truncated: %+v %v", info.Width, err)
@@ -90,7 +77,7 @@ func TestNotAnImage(t *testing.T) {
 
 func TestSniffIgnoresNames(t *testing.T) {
 	s := imaging.Inspector{}
-	if got := s.Sniff(pngOf(t, 2, 2)); got != "image/png" {
+	if got := s.Sniff(imagingtest.PNG(t, 2, 2)); got != "image/png" {
 		t.Errorf("png sniffed as %q", got)
 	}
 	if got := s.Sniff([]byte("<html><script>alert(1)</script>")); !strings.HasPrefix(got, "text/html") {

@@ -141,7 +141,12 @@ func (s *PullSource) Fetch(ctx context.Context, limit int, wait time.Duration) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	batch, err := cons.Fetch(limit, jetstream.FetchMaxWait(max(wait, minFetchWait)))
+	// The pull lives in ctx (not only for its max wait): when the caller
+	// stops, the library's fetch goroutine ends at once rather than at the
+	// request's expiry.
+	fctx, cancel := context.WithTimeout(ctx, max(wait, minFetchWait))
+	defer cancel()
+	batch, err := cons.Fetch(limit, jetstream.FetchContext(fctx))
 	if err != nil {
 		s.markStale()
 		return nil, fmt.Errorf("fetch from %s: %w", s.cfg.Durable, err)
@@ -154,7 +159,11 @@ func (s *PullSource) Fetch(ctx context.Context, limit int, wait time.Duration) (
 			return out, ctx.Err()
 		case msg, ok := <-msgs:
 			if !ok {
-				if err := batch.Error(); err != nil && len(out) == 0 {
+				err := batch.Error()
+				if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+					err = nil // the max wait passed before the server's expiry came back
+				}
+				if err != nil && len(out) == 0 {
 					s.markStale()
 					return nil, fmt.Errorf("fetch from %s: %w", s.cfg.Durable, err)
 				}

@@ -3,13 +3,11 @@ package command_test
 import (
 	"bytes"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/application/command"
 	"github.com/fechatter/fechatter/domain/errs"
@@ -81,20 +79,6 @@ func TestReact(t *testing.T) {
 	})
 }
 
-// pngImage is a small PNG, which the memory app measures and thumbnails.
-func pngImage(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
-	for x := range 40 {
-		img.Set(x, x%30, color.RGBA{R: 200, A: 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 func TestUploadFile(t *testing.T) {
 	upload := func(name string, body func(t *testing.T) []byte) func(*world) error {
 		return func(w *world) error {
@@ -119,7 +103,7 @@ func TestUploadFile(t *testing.T) {
 		{"text file", ok, upload("notes.txt", text(10))},
 		{"exactly the limit", ok, upload("notes.txt", text(1000))},
 		{"an image, with its thumbnail", ok, func(w *world) error {
-			f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: w.m1, Name: "dot.png", Body: bytes.NewReader(pngImage(w.t))})
+			f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: w.m1, Name: "dot.png", Body: bytes.NewReader(imagingtest.PNG(w.t, 40, 30))})
 			if err != nil {
 				return err
 			}
@@ -212,13 +196,13 @@ func TestUpdateProfile(t *testing.T) {
 			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(1 << 40)}
 		})},
 		{"another user's image", errs.NotFound, update(func(w *world) command.UpdateProfile {
-			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m2, pngImage(w.t)))}
+			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m2, imagingtest.PNG(w.t, 40, 30)))}
 		})},
 		{"not an image", errs.Invalid, update(func(w *world) command.UpdateProfile {
 			return command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m1, []byte("plain text")))}
 		})},
 		{"own image, then removed", ok, func(w *world) error {
-			u, err := w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m1, pngImage(w.t)))})
+			u, err := w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, AvatarFileID: id(upload(w, w.m1, imagingtest.PNG(w.t, 40, 30)))})
 			if err != nil || u.AvatarURL == nil {
 				return fmt.Errorf("set avatar: %v, url %v", err, u.AvatarURL)
 			}
