@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/ports"
 )
 
@@ -305,12 +306,6 @@ func fileNames(files []struct {
 	return out
 }
 
-// deletedData is the data of message.deleted.
-type deletedData struct {
-	ID     int64 `json:"id"`
-	ChatID int64 `json:"chat_id"`
-}
-
 // plan folds a batch, in stream order, into at most one write per message:
 // the last change wins, and changes the guard calls stale are dropped.
 // Events that do not decode are terminated and logged; other event types
@@ -372,7 +367,7 @@ func (ix *Indexer) plan(batch []DeliveredEvent) plan {
 				p.reindex = append(p.reindex, r)
 			}
 		case ports.EventMessageDeleted:
-			var m deletedData
+			var m api.MessageDeleted
 			if err := json.Unmarshal(e.Data, &m); err != nil || m.ID <= 0 {
 				ix.terminate(d, fmt.Errorf("message.deleted data: %w", orInvalid(err)))
 				continue
