@@ -629,11 +629,12 @@ func TestGetPresenceValidates(t *testing.T) {
 // flakyStore is a presence store that can be down, and counts writes.
 type flakyStore struct {
 	ports.PresenceStore
-	mu      sync.Mutex
-	down    bool
-	puts    int // attempted while down (puts and beats)
-	upPuts  int // entry puts while up
-	upBeats int // beats while up
+	mu       sync.Mutex
+	down     bool
+	puts     int // attempted while down (puts and beats)
+	upPuts   int // entry puts while up
+	upBeats  int // beats while up
+	failPuts int // puts to fail while up
 }
 
 func (s *flakyStore) Beat(ctx context.Context, instance string) error {
@@ -666,6 +667,11 @@ func (s *flakyStore) Put(ctx context.Context, instance string, userID int64, e p
 		s.puts++
 		s.mu.Unlock()
 		return errs.New(errs.Unavailable, "store down")
+	}
+	if s.failPuts > 0 {
+		s.failPuts--
+		s.mu.Unlock()
+		return errs.New(errs.Unavailable, "store timed out")
 	}
 	s.upPuts++
 	s.mu.Unlock()
@@ -714,6 +720,25 @@ func TestPresenceSurvivesAStoreOutage(t *testing.T) {
 	e.sweep()
 	if after, _ := store.counts(); after-puts != 3 {
 		t.Fatalf("%d entries rewritten after the store came back, want the 3 connected users'", after-puts)
+	}
+	// A rewrite cut short (a put fails half way) is done again, whole,
+	// by the next sweep.
+	clock.Advance(25 * time.Second)
+	store.setDown(true)
+	if err := e.mem.Presence.Sweep(ctx); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("sweep while down: %v, want unavailable", err)
+	}
+	store.setDown(false)
+	store.mu.Lock()
+	store.failPuts = 1
+	store.mu.Unlock()
+	if err := e.mem.Presence.Sweep(ctx); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("sweep with a failing put: %v, want unavailable", err)
+	}
+	puts, _ = store.counts()
+	e.sweep()
+	if after, _ := store.counts(); after-puts != 3 {
+		t.Fatalf("%d entries rewritten by the sweep after a cut-short rewrite, want all 3", after-puts)
 	}
 }
 

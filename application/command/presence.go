@@ -360,8 +360,18 @@ func (p *LocalPresence) Sweep(ctx context.Context) error {
 		u.due = p.dueLocked(u, now, storeUp, len(saving) > 0 && saving[len(saving)-1] == u)
 		u.mu.Unlock()
 	}
+	if reput && !storeUp {
+		// The rewrite of every entry was cut short: the next sweep that
+		// reaches the store rewrites them all again.
+		p.mu.Lock()
+		p.beatLost = true
+		p.mu.Unlock()
+	}
 	if len(save) > 0 {
-		if err := p.lastSeen.SaveLastSeen(ctx, save); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, saveTimeout)
+		err := p.lastSeen.SaveLastSeen(sctx, save)
+		cancel()
+		if err != nil {
 			errList = append(errList, err)
 		} else {
 			p.markSaved(saving, save, now)
@@ -431,6 +441,26 @@ func (p *LocalPresence) Run(ctx context.Context) error {
 	if err := p.beat(ctx, p.clock.Now(), true); err != nil && ctx.Err() == nil {
 		p.log.Warn("presence: first beat not written; the sweeps retry", zap.Error(err))
 	}
+	// The beats have a loop of their own: a sweep held up by a slow
+	// store or database must not make the other instances take this one
+	// for dead.
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		t := time.NewTicker(p.opts.Tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := p.beat(ctx, p.clock.Now(), false); err != nil && ctx.Err() == nil {
+					p.log.Warn("presence: beat not written; retrying", zap.Error(err))
+				}
+			}
+		}
+	}()
+	defer func() { <-beats }()
 	t := time.NewTicker(p.opts.Tick)
 	defer t.Stop()
 	for {
@@ -453,6 +483,10 @@ func (p *LocalPresence) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// saveTimeout bounds a sweep's save of last seen times, so that a database
+// that hangs cannot hold the sweeps (and the beats with them) for long.
+const saveTimeout = 5 * time.Second
 
 // flushTimeout bounds the last save of Run.
 const flushTimeout = 5 * time.Second
