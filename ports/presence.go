@@ -38,6 +38,9 @@ type PresenceChange struct {
 	Entry    presence.Entry
 	Deleted  bool
 	Beat     bool
+	// At is when the store took the put or the beat (its own clock), so
+	// that a watcher loading old keys does not take them for fresh.
+	At time.Time
 }
 
 // PresenceStore is shared by the server instances. Each instance beats

@@ -72,8 +72,9 @@ func (s *PresenceStore) Beat(ctx context.Context, instance string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.beats[instance] = s.clock.Now()
-	s.announceLocked(ports.PresenceChange{Instance: instance, Beat: true})
+	now := s.clock.Now()
+	s.beats[instance] = now
+	s.announceLocked(ports.PresenceChange{Instance: instance, Beat: true, At: now})
 	return nil
 }
 
@@ -85,8 +86,9 @@ func (s *PresenceStore) Put(ctx context.Context, instance string, userID int64, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := presenceKey{instance, userID}
-	s.rows[k] = presenceRow{entry: e, putAt: s.clock.Now()}
-	s.announceLocked(ports.PresenceChange{Instance: instance, UserID: userID, Entry: e})
+	now := s.clock.Now()
+	s.rows[k] = presenceRow{entry: e, putAt: now}
+	s.announceLocked(ports.PresenceChange{Instance: instance, UserID: userID, Entry: e, At: now})
 	return nil
 }
 
@@ -139,7 +141,7 @@ func (s *PresenceStore) Watch(ctx context.Context, handler func(ports.PresenceCh
 	var live []ports.PresenceChange
 	for instance, at := range s.beats {
 		if now.Sub(at) < s.ttl {
-			live = append(live, ports.PresenceChange{Instance: instance, Beat: true})
+			live = append(live, ports.PresenceChange{Instance: instance, Beat: true, At: at})
 		}
 	}
 	for k, r := range s.rows {
@@ -147,7 +149,7 @@ func (s *PresenceStore) Watch(ctx context.Context, handler func(ports.PresenceCh
 			delete(s.rows, k)
 			continue
 		}
-		live = append(live, ports.PresenceChange{Instance: k.instance, UserID: k.userID, Entry: r.entry})
+		live = append(live, ports.PresenceChange{Instance: k.instance, UserID: k.userID, Entry: r.entry, At: r.putAt})
 	}
 	s.watchers[w] = struct{}{}
 	s.mu.Unlock()

@@ -207,7 +207,7 @@ func (p *PresenceKV) Watch(ctx context.Context, handler func(ports.PresenceChang
 func (p *PresenceKV) deliver(e jetstream.KeyValueEntry, handler func(ports.PresenceChange)) {
 	if instance, ok := strings.CutPrefix(e.Key(), beatPrefix); ok {
 		if e.Operation() == jetstream.KeyValuePut && instanceName.MatchString(instance) {
-			handler(ports.PresenceChange{Instance: instance, Beat: true})
+			handler(ports.PresenceChange{Instance: instance, Beat: true, At: e.Created()})
 		}
 		return
 	}
@@ -217,7 +217,7 @@ func (p *PresenceKV) deliver(e jetstream.KeyValueEntry, handler func(ports.Prese
 		p.log.Warn("presence: ignoring a key that is not <user_id>.<instance>", zap.String("key", e.Key()))
 		return
 	}
-	c := ports.PresenceChange{Instance: instance, UserID: id}
+	c := ports.PresenceChange{Instance: instance, UserID: id, At: e.Created()}
 	if e.Operation() != jetstream.KeyValuePut {
 		c.Deleted = true
 		handler(c)

@@ -59,7 +59,7 @@ type PresenceWatcher struct {
 	opts  PresenceWatcherOptions
 
 	mu      sync.Mutex
-	entries map[int64]map[string]presence.Entry // user -> instance -> entry
+	entries map[int64]map[string]watched // user -> instance -> entry
 	users   map[string]map[int64]struct{}       // instance -> users it has an entry of
 	beats   map[string]beat                     // instance -> its last beat heard
 	known   map[int64]presence.Entry            // merged; kept when a user goes offline for last seen
@@ -75,15 +75,41 @@ type PresenceWatcher struct {
 
 // beat is what the watcher knows of an instance's life.
 type beat struct {
-	at   time.Time // when this watcher last heard it beat; zero: never
-	seen time.Time // when its first entry came in, if before any beat
+	at   time.Time // when it last beat (as the store says); zero: never heard
+	seen time.Time // while it never beat: when its latest entry was put
 	dead bool      // silent for TTL since at (Expire said so)
 }
 
-// aliveLocked reports whether instance's entries count.
-func (w *PresenceWatcher) aliveLocked(instance string) bool {
+// watched is an entry and when the store took it.
+type watched struct {
+	entry presence.Entry
+	at    time.Time
+	stale bool // of an instance that never beat, not rewritten within TTL
+}
+
+// liveLocked reports whether instance's entry e counts. An instance heard
+// beating counts while it beats. One never heard beating (a version from
+// before the beats, during a rolling upgrade; or a new one whose first
+// beat is still on its way) counts an entry it rewrote within TTL.
+func (w *PresenceWatcher) liveLocked(instance string, e watched, now time.Time) bool {
 	b, ok := w.beats[instance]
-	return ok && !b.at.IsZero() && !b.dead
+	switch {
+	case !ok:
+		return false
+	case !b.at.IsZero():
+		return !b.dead
+	default:
+		return now.Sub(e.at) < w.store.TTL()
+	}
+}
+
+// heardAt is when the store took c: its own time, unless later than now
+// (clocks differ) or unknown.
+func heardAt(c ports.PresenceChange, now time.Time) time.Time {
+	if !c.At.IsZero() && c.At.Before(now) {
+		return c.At
+	}
+	return now
 }
 
 var _ query.PresenceView = (*PresenceWatcher)(nil)
@@ -103,7 +129,7 @@ func NewPresenceWatcher(store ports.PresenceStore, chats query.MemberChats, cloc
 		o.LookupTimeout = 5 * time.Second
 	}
 	return &PresenceWatcher{store: store, chats: chats, clock: clock, log: log, opts: o,
-		entries: make(map[int64]map[string]presence.Entry), users: make(map[string]map[int64]struct{}),
+		entries: make(map[int64]map[string]watched), users: make(map[string]map[int64]struct{}),
 		beats: make(map[string]beat), known: make(map[int64]presence.Entry),
 		pending: make(map[int64]struct{}), wake: make(chan struct{}, 1)}
 }
@@ -155,12 +181,16 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 	now := w.clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	at := heardAt(c, now)
 	if c.Beat {
 		b := w.beats[c.Instance]
-		revived := b.at.IsZero() || b.dead
-		w.beats[c.Instance] = beat{at: now}
-		if revived {
-			// Its entries count again (or for the first time: they may
+		if at.Before(b.at) {
+			return // an older beat than one heard
+		}
+		nb := beat{at: at, dead: now.Sub(at) >= w.store.TTL()}
+		w.beats[c.Instance] = nb
+		if b.at.IsZero() || b.dead != nb.dead {
+			// Its entries count again, or now by its beats (they may
 			// have come in before its first beat).
 			for userID := range w.users[c.Instance] {
 				w.remergeLocked(userID)
@@ -182,20 +212,20 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 		}
 	} else {
 		if byInstance == nil {
-			byInstance = make(map[string]presence.Entry)
+			byInstance = make(map[string]watched)
 			w.entries[c.UserID] = byInstance
 		}
-		byInstance[c.Instance] = c.Entry
+		byInstance[c.Instance] = watched{entry: c.Entry, at: at}
 		us := w.users[c.Instance]
 		if us == nil {
 			us = make(map[int64]struct{})
 			w.users[c.Instance] = us
 		}
 		us[c.UserID] = struct{}{}
-		if _, ok := w.beats[c.Instance]; !ok {
-			// Not heard beating yet: counts once it is (its beat may
-			// come through after its first entries).
-			w.beats[c.Instance] = beat{seen: now}
+		if b := w.beats[c.Instance]; b.at.IsZero() && at.After(b.seen) {
+			// Not heard beating (yet): its entries count while rewritten
+			// within TTL, and it is forgotten EntryTTL after the last.
+			w.beats[c.Instance] = beat{seen: at}
 		}
 	}
 	w.remergeLocked(c.UserID)
@@ -206,9 +236,10 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 func (w *PresenceWatcher) remergeLocked(userID int64) {
 	byInstance := w.entries[userID]
 	list := make([]presence.Entry, 0, len(byInstance))
+	now := w.clock.Now()
 	for instance, e := range byInstance {
-		if w.aliveLocked(instance) {
-			list = append(list, e)
+		if w.liveLocked(instance, e, now) {
+			list = append(list, e.entry)
 		}
 	}
 	if len(byInstance) == 0 {
@@ -253,7 +284,7 @@ func (w *PresenceWatcher) Expire() {
 	for instance, b := range w.beats {
 		last := b.at
 		if last.IsZero() {
-			last = b.seen // entries, never a beat: they never counted
+			last = b.seen // never heard beating: its latest entry
 		}
 		silent := now.Sub(last)
 		if silent >= entryTTL {
@@ -270,6 +301,17 @@ func (w *PresenceWatcher) Expire() {
 			w.beats[instance] = beat{at: b.at, dead: true}
 			for userID := range w.users[instance] {
 				w.remergeLocked(userID)
+			}
+		}
+		if b.at.IsZero() {
+			// An instance that does not beat: each entry not rewritten
+			// within TTL stops counting, as before the beats.
+			for userID := range w.users[instance] {
+				if e := w.entries[userID][instance]; !e.stale && now.Sub(e.at) >= ttl {
+					e.stale = true
+					w.entries[userID][instance] = e
+					w.remergeLocked(userID)
+				}
 			}
 		}
 	}

@@ -53,10 +53,12 @@ func (n *presenceNotes) count(status string) int {
 	return c
 }
 
-// An instance's entries count while it beats: entries that arrive before
-// its first beat count once the beat comes, an instance silent for TTL
+// An instance's entries count while it beats: an instance silent for TTL
 // after its last beat takes its users offline although its entries are
 // still stored, and its next beat brings them back without a rewrite.
+// Before an instance is heard beating its entries count while rewritten
+// within TTL (the rule of the version before the beats: a rolling upgrade
+// mixes both).
 func TestPresenceWatcherCountsTheEntriesOfInstancesThatBeat(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
@@ -92,8 +94,8 @@ func TestPresenceWatcherCountsTheEntriesOfInstancesThatBeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	porttest.Eventually(t, waitLimit, "the marker", func() bool { return len(w.Presence([]int64{98})) == 1 })
-	if s := status(); s != "unknown" {
-		t.Fatalf("before x beats, user 7 is %s; want unknown (entries of an instance never heard beating do not count)", s)
+	if s := status(); s != "online" {
+		t.Fatalf("before x beats, user 7 is %s; want online (an entry put within TTL, as before the beats)", s)
 	}
 	if err := store.Beat(ctx, "x"); err != nil {
 		t.Fatal(err)
@@ -151,5 +153,69 @@ func TestPresenceWatcherCountsTheEntriesOfInstancesThatBeat(t *testing.T) {
 	w.Expire()
 	if s := status(); s != "offline" {
 		t.Fatalf("after x was forgotten, its beat made user 7 %s", s)
+	}
+}
+
+// During a rolling upgrade instances of the version before the beats
+// rewrite their entries every heartbeat and never beat: their users count
+// while the entries are rewritten within TTL. And a watcher that starts
+// after an instance died does not take its stored keys for fresh: their
+// own times say how old they are.
+func TestPresenceWatcherAcrossAnUpgradeAndAfterADeath(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	clock := memory.NewFakeClock(t0)
+	store := memory.NewPresenceStore(clock, 75*time.Second, 2*time.Hour)
+	ctx := context.Background()
+	put := func(instance string, user int64) {
+		t.Helper()
+		if err := store.Put(ctx, instance, user, presence.Entry{Status: presence.Online, Platform: "web", LastSeen: clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "gone" beat and put its user, then died two minutes ago.
+	if err := store.Beat(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	put("gone", 30)
+	clock.Advance(2 * time.Minute)
+	put("old", 20) // an instance of the previous version: no beat
+
+	w := event.NewPresenceWatcher(store, oneChat{}, clock, nil, event.PresenceWatcherOptions{Tick: time.Hour})
+	notes := &presenceNotes{changes: make(changes, 1)}
+	if err := w.Start(ctx, notes); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	status := func(user int64) string {
+		p, ok := w.Presence([]int64{user})[user]
+		if !ok {
+			return "unknown"
+		}
+		return p.Status
+	}
+	if s := status(30); s == "online" {
+		t.Fatal("a watcher started after gone died shows its user online: its beat and entry are two minutes old")
+	}
+	if s := status(20); s != "online" {
+		t.Fatalf("old's user is %s, want online (entry put just now)", s)
+	}
+	// old rewrites within TTL: online; then stops: offline TTL after the
+	// last rewrite.
+	clock.Advance(50 * time.Second)
+	put("old", 20)
+	porttest.Eventually(t, waitLimit, "the rewrite heard", func() bool {
+		p := w.Presence([]int64{20})[20]
+		return p.LastSeen != nil && p.LastSeen.Equal(clock.Now())
+	})
+	clock.Advance(74 * time.Second)
+	w.Expire()
+	if s := status(20); s != "online" {
+		t.Fatalf("74 s after old's last rewrite: %s, want online", s)
+	}
+	clock.Advance(time.Second)
+	w.Expire()
+	if s := status(20); s != "offline" {
+		t.Fatalf("75 s after old's last rewrite: %s, want offline", s)
 	}
 }
