@@ -59,11 +59,11 @@ type PresenceWatcher struct {
 	opts  PresenceWatcherOptions
 
 	mu      sync.Mutex
-	entries map[int64]map[string]watched // user -> instance -> entry
-	users   map[string]map[int64]struct{}       // instance -> users it has an entry of
-	beats   map[string]beat                     // instance -> its last beat heard
-	known   map[int64]presence.Entry            // merged; kept when a user goes offline for last seen
-	pending map[int64]struct{}                  // changes waiting for fan-out
+	entries map[int64]map[string]watched  // user -> instance -> entry
+	users   map[string]map[int64]struct{} // instance -> users it has an entry of
+	beats   map[string]beat               // instance -> its last beat heard
+	known   map[int64]presence.Entry      // merged; kept when a user goes offline for last seen
+	pending map[int64]struct{}            // changes waiting for fan-out
 	loading bool
 
 	wake     chan struct{}
