@@ -212,12 +212,22 @@ func (r *FileRepo) MarkDeleted(_ context.Context, files []*file.File) error {
 	return nil
 }
 
-func (r *FileRepo) Orphans(_ context.Context, cutoff time.Time, limit int) ([]*file.File, error) {
+func (r *FileRepo) Orphans(ctx context.Context, cutoff time.Time, limit int) ([]*file.File, error) {
+	t, err := r.s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	profiles := r.s.profiles
+	r.s.leave(t)
+	var avatars map[int64]bool // nil without profiles: no avatars
+	if profiles != nil {
+		avatars = profiles.avatarFiles()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*file.File
 	for _, s := range r.files {
-		if s.MessageID == 0 && s.DeletedAt.IsZero() && s.CreatedAt.Before(cutoff) && len(out) < limit {
+		if s.MessageID == 0 && !avatars[s.ID] && s.DeletedAt.IsZero() && s.CreatedAt.Before(cutoff) && len(out) < limit {
 			out = append(out, file.UnmarshalFromDatabase(s))
 		}
 	}
@@ -358,7 +368,24 @@ type ProfileRepo struct {
 }
 
 // NewProfileRepo returns a repository over s.
-func NewProfileRepo(s *Store) *ProfileRepo { return &ProfileRepo{s: s, avatars: make(map[int64]int64)} }
+func NewProfileRepo(s *Store) *ProfileRepo {
+	r := &ProfileRepo{s: s, avatars: make(map[int64]int64)}
+	s.mu.Lock()
+	s.profiles = r
+	s.mu.Unlock()
+	return r
+}
+
+// avatarFiles is the set of files some user has as avatar.
+func (r *ProfileRepo) avatarFiles() map[int64]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[int64]bool, len(r.avatars))
+	for _, f := range r.avatars {
+		out[f] = true
+	}
+	return out
+}
 
 func (r *ProfileRepo) SetProfile(ctx context.Context, userID int64, fullname string, avatarFileID int64) error {
 	t, err := r.s.enter(ctx)

@@ -39,6 +39,7 @@ type Store struct {
 	msgKeys     map[senderKey]int64
 	outbox      []ports.OutboxEntry // ascending positions
 	files       *FileRepo           // set by NewFileRepo; nil: sends take no files
+	profiles    *ProfileRepo        // set by NewProfileRepo: avatars are no orphans
 }
 
 // Option configures a Store.

@@ -6,10 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fechatter/fechatter/adapters/imaging/imagingtest"
+	"github.com/fechatter/fechatter/adapters/memory"
 	"github.com/fechatter/fechatter/adapters/memory/memapp"
 	"github.com/fechatter/fechatter/application/command"
+	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/ports"
 )
@@ -274,4 +277,51 @@ func TestPresenceCommands(t *testing.T) {
 			return w.app.Commands.SetTyping.Handle(w.ctx, command.SetTyping{Actor: w.stranger, ChatID: w.group, IsTyping: true})
 		}},
 	})
+}
+
+// The orphan sweep removes files nobody attached within 24 h, bytes and
+// thumbnails included, and keeps attached files, avatars and young ones.
+func TestCleanFiles(t *testing.T) {
+	t.Parallel()
+	clock := memory.NewFakeClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	w := newWorldWith(t, memapp.Options{Clock: clock})
+	up := func(body []byte) int64 {
+		t.Helper()
+		f, err := w.app.Commands.UploadFile.Handle(w.ctx, command.UploadFile{Actor: w.m1, Name: "f", Body: bytes.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.ID
+	}
+	orphan := up(imagingtest.PNG(t, 40, 30)) // with a thumbnail
+	attached := up([]byte("attached"))
+	avatar := up(imagingtest.PNG(t, 40, 30))
+	if _, _, err := w.app.Commands.SendMessage.Handle(w.ctx, command.SendMessage{Actor: w.m1, ChatID: w.group, Content: "see", AttachmentIDs: []int64{attached}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.app.Commands.UpdateProfile.Handle(w.ctx, command.UpdateProfile{Actor: w.m1, AvatarFileID: &avatar}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(23 * time.Hour)
+	young := up([]byte("young"))
+	if n, err := w.app.Commands.CleanFiles.SweepOrphans(w.ctx, 100); err != nil || n != 0 {
+		t.Fatalf("sweep at 23 h: %d, %v; want nothing removed", n, err)
+	}
+	clock.Advance(2 * time.Hour) // the first three are 25 h old, young 2 h
+	stored := w.env.Files.Len()
+	if n, err := w.app.Commands.CleanFiles.SweepOrphans(w.ctx, 100); err != nil || n != 1 {
+		t.Fatalf("sweep at 25 h: %d, %v; want the one orphan", n, err)
+	}
+	if got := stored - w.env.Files.Len(); got != 2 {
+		t.Errorf("the sweep removed %d stored objects, want 2 (the orphan and its thumbnail)", got)
+	}
+	viewer := query.Viewer{UserID: w.m1.UserID, WorkspaceID: w.m1.WorkspaceID}
+	if _, err := w.app.Queries.GetFile.Handle(w.ctx, viewer, orphan); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("swept orphan: %v, want not found", err)
+	}
+	for _, id := range []int64{attached, avatar, young} {
+		if _, err := w.app.Queries.GetFile.Handle(w.ctx, viewer, id); err != nil {
+			t.Errorf("file %d after the sweep: %v", id, err)
+		}
+	}
 }
