@@ -148,3 +148,25 @@ func TestInviteUsesStayWithinTheAPICap(t *testing.T) {
 		}
 	}
 }
+
+func TestReportTextOfSeveralInstances(t *testing.T) {
+	r := &Report{Workload: Fanout, Machine: ThisMachine(), Flags: Flags{Instances: 2},
+		Messages: Messages{Scheduled: 10, Sent: 10}, Deliveries: Deliveries{Expected: 100, Received: 100},
+		DeliveryLatency:              Summary{Count: 100, P99: 30},
+		DeliveryLatencySameInstance:  Summary{Count: 50, P99: 20},
+		DeliveryLatencyCrossInstance: Summary{Count: 50, P99: 40},
+		Cluster: &ClusterStats{Instances: 2, CPUSeconds: 3, CPUMsPerMessage: 300,
+			Servers: []ServerStats{{PID: 7, ProcStats: ProcStats{CPUSeconds: 1}}, {PID: 8, ProcStats: ProcStats{CPUSeconds: 2}}}}}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"same instance", "p99 20ms", "cross instance", "p99 40ms", "2 instances", "300.00 ms per message", "pid 8"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	if c := (Config{URL: "http://a:1, http://b:2,"}); len(c.URLs()) != 2 || c.URLs()[1] != "http://b:2" {
+		t.Errorf("URLs of %q = %q", c.URL, c.URLs())
+	}
+}
