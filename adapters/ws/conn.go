@@ -78,6 +78,8 @@ type conn struct {
 	ready      bool   // hello is set: the writer may start
 	writing    bool   // a writer runs; stays set once the close is done
 	pingDue    bool
+	pong       []byte // the payload of the client's latest ping, to answer
+	pongDue    bool
 	closing    bool // no more frames are queued
 	code       int  // close code and reason, once closing
 	reason     string
@@ -332,6 +334,16 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
+		if c.pongDue {
+			pong := c.pong
+			c.pong, c.pongDue = nil, false
+			c.mu.Unlock()
+			if c.aborted.Load() || c.ws.WriteControl(websocket.PongMessage, pong, time.Now().Add(c.g.opts.WriteTimeout)) != nil {
+				c.writeFailed()
+				return
+			}
+			continue
+		}
 		if len(c.queue) > 0 {
 			batch := c.queue
 			c.queue, c.queued = nil, 0
@@ -527,15 +539,17 @@ func (c *conn) readLoop() {
 		c.onPong(data)
 		return nil
 	})
+	// The writer is the only goroutine that writes to the socket (it
+	// writes frames it encodes itself, outside the library's lock): the
+	// reader queues the pong for it, and leaves the answer to a close
+	// frame to it too (readFailed kills the connection, the writer sends
+	// the close frame after what it was writing and nothing after it).
 	c.ws.SetPingHandler(func(data string) error {
 		c.extendReadDeadline()
-		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.g.opts.WriteTimeout))
-		var ne net.Error
-		if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
-			return nil
-		}
-		return err
+		c.queuePong(data)
+		return nil
 	})
+	c.ws.SetCloseHandler(func(int, string) error { return nil })
 	c.extendReadDeadline()
 	for {
 		typ, data, err := c.ws.ReadMessage()
@@ -550,13 +564,29 @@ func (c *conn) readLoop() {
 	}
 }
 
+// queuePong has the writer answer the client's ping (the latest one, if
+// several wait: RFC 6455 allows answering only that).
+func (c *conn) queuePong(data string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.pong, c.pongDue = []byte(data), true
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
 // readFailed closes the connection after the reader stopped.
 func (c *conn) readFailed(err error) {
 	var ce *websocket.CloseError
 	var ne net.Error
 	switch {
 	case errors.As(err, &ce):
-		// The client closed; the library answered its close frame.
+		// The client closed: the writer answers with a close frame.
 		c.kill(websocket.CloseNormalClosure, "", false)
 		return
 	case errors.Is(err, websocket.ErrReadLimit):

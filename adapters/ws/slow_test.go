@@ -1,6 +1,8 @@
 package ws_test
 
 import (
+	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,4 +156,68 @@ func readUntilClose(t *testing.T, c *client, why string) {
 		}
 		return
 	}
+}
+
+// The client's pings are answered by the connection's writer (the only
+// goroutine that writes to the socket), payload echoed, in between the
+// frames it sends; and a client's close is answered by a close frame
+// after which nothing more comes.
+func TestClientPingsAndCloseAreAnsweredByTheWriter(t *testing.T) {
+	t.Parallel()
+	e, bus := newMemEnv(t, memapp.Options{})
+	s := e.start(bus, serverOptions{})
+	us := e.users(2)
+	alice, bob := us[0], us[1]
+	g := e.group(alice, bob)
+	c, _, err := dialRaw(s, bob.Token, dialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	pongs := make(chan string, 16)
+	c.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	frames := make(chan string, 256)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			frames <- string(data)
+		}
+	}()
+	eventually(t, "bob in the chat", func() bool { return s.gw.ChatConnections(g.ID) == 1 })
+	for i := range 5 {
+		e.send(alice, g.ID, strings.Repeat("x", 2000))
+		payload := "ping-" + strconv.Itoa(i)
+		if err := c.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(waitLimit)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-pongs:
+			if got != payload {
+				t.Fatalf("pong %q, want %q", got, payload)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("no pong for %q", payload)
+		}
+	}
+	// Bob closes: the server's close frame (code 1000) ends the stream;
+	// the library's reader reports it as the close error, after the
+	// frames written before it.
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(waitLimit)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-readErr:
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+			t.Fatalf("read ended with %v, want the server's close frame with 1000", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no close frame from the server")
+	}
+	eventually(t, "bob's connection gone", func() bool { return s.gw.Stats().Connections == 0 })
 }
