@@ -133,9 +133,14 @@ const relayLock = 0x0fec4a77e0
 //
 // The transaction commits without waiting for its WAL flush
 // (synchronous_commit off, for it alone): it only removes events that are
-// already published, so a crash that loses the removal makes the relay
-// publish them again, and the stream drops the copies by their
-// Nats-Msg-Id. The relay's turn then costs no disk flush, which would
+// already published, so a Postgres crash that loses the removals of its
+// last moments (about three wal_writer_delay, 600 ms) makes the relay
+// publish them again. The stream drops the copies by their Nats-Msg-Id
+// within its duplicate window (2 minutes); a recovery longer than that
+// stores them twice, and live subscribers may see them twice: clients
+// already deduplicate message events by (chat_id, seq), and the other
+// events carry state (a pointer, the reaction set), so a copy changes
+// nothing. The relay's turn then costs no disk flush, which would
 // otherwise delay every delivery behind it and queue with the senders'
 // own flushes (those stay synchronous: an ack means durable).
 func (o *Outbox) Exclusive(ctx context.Context, fn func(ctx context.Context) error) error {

@@ -286,29 +286,45 @@ func pace(ctx context.Context, n int, at func(int) time.Time, fire func(int)) in
 	return n
 }
 
-// keepSignedIn refreshes every user's session each half of an access
-// token's life, until the run ends, so that a run longer than that (the
-// search workload seeding a million messages over REST) keeps its users
-// signed in. WebSockets stay authenticated after their token expires
-// (API.md): only REST needs it.
-func (e *engine) keepSignedIn(users []*member, life time.Duration) {
-	t := time.NewTicker(life / 2)
+// keepSignedIn refreshes the users' sessions, one user at a time, spread
+// evenly so that each is refreshed every half of an access token's life
+// (no burst of refreshes lands in the timed phase), until the run ends: a
+// run longer than a token's life (the search workload seeding a million
+// messages over REST) keeps its users signed in. A refresh that fails (its
+// answer lost, say: the rotated token is then spent, and reusing it would
+// revoke the session) is replaced by a sign-in with the password.
+// WebSockets stay authenticated after their token expires (API.md), so
+// only the workloads that call REST after set-up run it.
+func (e *engine) keepSignedIn(users []*member, life time.Duration, password string) {
+	step := life / 2 / time.Duration(max(len(users), 1))
+	t := time.NewTicker(max(step, time.Millisecond))
 	defer t.Stop()
-	for {
+	for i := 0; ; i = (i + 1) % len(users) {
 		select {
 		case <-e.keepCtx.Done():
 			return
 		case <-t.C:
 		}
-		_ = forEach(e.keepCtx, len(users), 16, func(ctx context.Context, i int) error {
-			if m := users[i]; m != nil {
-				if _, err := m.cl.Refresh(ctx); err != nil && ctx.Err() == nil {
-					e.fail("refresh", err)
-				}
+		m := users[i]
+		if m == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(e.keepCtx, sendTimeout)
+		if _, err := m.cl.Refresh(ctx); err != nil && ctx.Err() == nil {
+			if _, err := m.cl.SignIn(ctx, e.email(i), password); err != nil && ctx.Err() == nil {
+				e.fail("sign in again", err)
 			}
-			return nil
-		})
+		}
+		cancel()
 	}
+}
+
+// email is user i's address.
+func (e *engine) email(i int) string {
+	if i == 0 {
+		return fmt.Sprintf("owner-%s@bench.fechatter.test", e.run)
+	}
+	return fmt.Sprintf("u%d-%s@bench.fechatter.test", i, e.run)
 }
 
 // forEach runs fn(i) for i in [0, n) on workers goroutines; it stops at
@@ -359,7 +375,7 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := cl.SignUp(ctx, client.SignUpRequest{Email: fmt.Sprintf("owner-%s@bench.fechatter.test", e.run),
+	s, err := cl.SignUp(ctx, client.SignUpRequest{Email: e.email(0),
 		Password: password, Fullname: "Bench Owner", Workspace: ws})
 	if err != nil {
 		return nil, fmt.Errorf("sign up the workspace owner: %w", err)
@@ -382,7 +398,7 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 		if err != nil {
 			return err
 		}
-		s, err := cl.SignUp(ctx, client.SignUpRequest{Email: fmt.Sprintf("u%d-%s@bench.fechatter.test", j+1, e.run),
+		s, err := cl.SignUp(ctx, client.SignUpRequest{Email: e.email(j + 1),
 			Password: password, Fullname: fmt.Sprintf("Bench User %d", j+1), Workspace: ws, InviteCode: codes[j/perInvite]})
 		if err != nil {
 			return fmt.Errorf("sign up user %d: %w", j+1, err)
@@ -395,9 +411,9 @@ func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	e.mu.Lock()
 	e.users = users
 	e.mu.Unlock()
-	if err == nil && s.ExpiresIn > 0 {
+	if err == nil && s.ExpiresIn > 0 && (e.cfg.Workload == Search || e.cfg.Transport == TransportREST) {
 		life := time.Duration(s.ExpiresIn) * time.Second
-		e.keeper.Go(func() { e.keepSignedIn(users, life) })
+		e.keeper.Go(func() { e.keepSignedIn(users, life, password) })
 	}
 	e.rep.Setup.Workspace = ws
 	e.rep.Setup.Users = n
