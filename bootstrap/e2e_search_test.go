@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fechatter/fechatter/adapters/postgres/pgtest"
 	"github.com/fechatter/fechatter/api"
 	"github.com/fechatter/fechatter/ports/porttest"
 )
@@ -177,4 +178,33 @@ func TestEditKeepsWhatTheMessageCarries(t *testing.T) {
 	if resp, _ := s.get(t, edited.Attachments[0].URL, nil); resp.StatusCode != 200 {
 		t.Errorf("the edited message's file link = %d", resp.StatusCode)
 	}
+}
+
+// A server whose search index is new (a second instance, a container
+// that lost its volume) fills it from Postgres at start: the stream its
+// consumer replays holds only its last days (and here, a fresh embedded
+// NATS, nothing), yet messages sent before it existed are found.
+func TestANewSearchIndexIsFilledFromTheDatabase(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	first := startServer(t, "DATABASE_URL="+dsn) // each with its own data dir: index and NATS
+	email := porttest.Unique("alice") + "@x.test"
+	var alice session
+	first.call(t, 201, "POST", "/api/v1/auth/signup", "", map[string]any{"email": email,
+		"password": "correct-horse", "fullname": "Alice Archer", "workspace": porttest.Unique("ws-")}, &alice)
+	var chat struct{ ID int64 }
+	first.call(t, 201, "POST", "/api/v1/chats", alice.AccessToken, map[string]any{"type": "public_channel", "name": "notes"}, &chat)
+	var m api.Message
+	first.call(t, 201, "POST", fmt.Sprintf("/api/v1/chats/%d/messages", chat.ID), alice.AccessToken,
+		map[string]any{"content": "the zanzibar shipment is late"}, &m)
+	first.stop()
+
+	second := startServer(t, "DATABASE_URL="+dsn)
+	var again session
+	second.call(t, 200, "POST", "/api/v1/auth/signin", "", map[string]any{"email": email, "password": "correct-horse"}, &again)
+	porttest.Eventually(t, 30*time.Second, "the old message found on the new index", func() bool {
+		var res api.SearchResults
+		second.call(t, 200, "GET", "/api/v1/search/messages?q=zanzibar", again.AccessToken, nil, &res)
+		return len(res.Hits) == 1 && res.Hits[0].Message.ID == m.ID
+	})
 }

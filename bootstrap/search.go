@@ -81,10 +81,15 @@ func newSearchIndex(lc fx.Lifecycle, cfg Config, src event.SearchSource, log *za
 	if err != nil {
 		return nil, nil, err
 	}
-	if b, ok := si.SearchIndex.(*bleve.Index); ok && b.Recreated() {
-		// An index of an older mapping was replaced by an empty one:
-		// rebuild it from Postgres before the indexer resumes.
-		log.Warn("search index of an older format replaced; rebuilding it from the database", zap.String("dir", cfg.Search.Dir))
+	if b, ok := si.SearchIndex.(*bleve.Index); ok && b.Created() {
+		// A new index (none was there, or one of an older mapping was
+		// replaced): fill it from Postgres before the indexer resumes,
+		// since the stream its consumer replays keeps only its last days.
+		if b.Recreated() {
+			log.Warn("search index of an older format replaced; rebuilding it from the database", zap.String("dir", cfg.Search.Dir))
+		} else {
+			log.Info("new search index; filling it from the database", zap.String("dir", cfg.Search.Dir))
+		}
 		si.rebuild = func(ctx context.Context) error {
 			n, err := event.Reindex(ctx, src, b, 500, nil)
 			if err == nil {

@@ -70,6 +70,7 @@ type Index struct {
 	idx       blevesearch.Index
 	analyzer  analysis.Analyzer
 	recreated bool
+	created   bool
 }
 
 // Open opens the index in dir, creating it (and dir) if there is none yet.
@@ -79,11 +80,14 @@ func Open(dir string) (*Index, error) {
 	if dir == "" {
 		return nil, errors.New("bleve index: no directory")
 	}
-	recreated := false
+	recreated, created := false, false
 	idx, err := blevesearch.Open(dir)
 	if err == nil {
 		var v []byte
-		if v, err = idx.GetInternal([]byte(mappingVersionKey)); err == nil && string(v) != mappingVersion {
+		v, err = idx.GetInternal([]byte(mappingVersionKey))
+		if err != nil {
+			_ = idx.Close()
+		} else if string(v) != mappingVersion {
 			// The index is derived from Postgres: drop it, the caller
 			// rebuilds it.
 			_ = idx.Close()
@@ -93,6 +97,7 @@ func Open(dir string) (*Index, error) {
 		}
 	}
 	if errors.Is(err, blevesearch.ErrorIndexPathDoesNotExist) || errors.Is(err, blevesearch.ErrorIndexMetaMissing) {
+		created = true
 		idx, err = blevesearch.New(dir, newMapping())
 		if err == nil {
 			err = idx.SetInternal([]byte(mappingVersionKey), []byte(mappingVersion))
@@ -106,12 +111,18 @@ func Open(dir string) (*Index, error) {
 		_ = idx.Close()
 		return nil, fmt.Errorf("open bleve index in %s: no %s analyzer", dir, standard.Name)
 	}
-	return &Index{idx: idx, analyzer: an, recreated: recreated}, nil
+	return &Index{idx: idx, analyzer: an, recreated: recreated, created: created}, nil
 }
 
 // Recreated tells whether Open found an index of an older mapping and
 // replaced it with an empty one: the caller should reindex.
 func (x *Index) Recreated() bool { return x.recreated }
+
+// Created tells whether Open created the index empty: none was there (a
+// new instance, a container without its volume) or Recreated. The caller
+// should fill it from the source of truth: the stream it follows keeps
+// only its last days.
+func (x *Index) Created() bool { return x.created }
 
 // Close flushes and closes the index.
 func (x *Index) Close() error { return x.idx.Close() }

@@ -88,8 +88,8 @@ func TestBleveOlderMappingIsRecreated(t *testing.T) {
 	_ = old.Close()
 
 	idx := open(t, dir)
-	if !idx.Recreated() {
-		t.Fatal("Recreated() = false for an index of an older mapping")
+	if !idx.Recreated() || !idx.Created() {
+		t.Fatalf("Recreated() = %v, Created() = %v for an index of an older mapping, want both", idx.Recreated(), idx.Created())
 	}
 	ctx := context.Background()
 	doc := ports.SearchDocument{ID: 7, ChatID: 3, Seq: 1, Content: "see file", FileNames: []string{"budget-2027.xlsx"}}
@@ -100,11 +100,28 @@ func TestBleveOlderMappingIsRecreated(t *testing.T) {
 
 	idx = open(t, dir)
 	defer idx.Close()
-	if idx.Recreated() {
-		t.Error("Recreated() = true on reopening an index of the current mapping")
+	if idx.Recreated() || idx.Created() {
+		t.Error("Recreated() or Created() on reopening an index of the current mapping")
 	}
 	res, err := idx.Search(ctx, ports.SearchQuery{Text: "budget", ChatIDs: []int64{3}})
 	if err != nil || len(res.Hits) != 1 || res.Hits[0].MessageID != 7 {
 		t.Errorf("file name search after reopening: %+v, %v; want message 7", res.Hits, err)
+	}
+}
+
+// An index Open makes where there was none says so (Created, not
+// Recreated): the server fills it from Postgres, since the stream its
+// consumer replays keeps only its last days.
+func TestBleveNewIndexIsCreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	idx := open(t, dir)
+	if !idx.Created() || idx.Recreated() {
+		t.Fatalf("a new index: Created() = %v, Recreated() = %v; want true, false", idx.Created(), idx.Recreated())
+	}
+	_ = idx.Close()
+	idx = open(t, dir)
+	defer idx.Close()
+	if idx.Created() {
+		t.Error("Created() = true on reopening an existing index")
 	}
 }
