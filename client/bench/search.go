@@ -199,39 +199,25 @@ func (e *engine) queryPhase(ctx context.Context, users []*member, chatOf []*chat
 		close(flowDone)
 	}
 	defer func() { <-flowDone }()
-	n := int(cfg.QueryRate * cfg.Duration.Seconds())
-	interval := float64(time.Second) / cfg.QueryRate
 	origin := time.Now().Add(50 * time.Millisecond)
-	at := func(i int) time.Time { return origin.Add(time.Duration(float64(i) * interval)) }
 	e.startTimed(origin)
 	lat, took := NewSamples(0), NewSamples(0)
 	var hits atomic.Int64
-	sem := make(chan struct{}, cfg.Concurrency)
-	var wg sync.WaitGroup
-	pace(ctx, n, at, func(i int) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	paceEach(ctx, origin, int(cfg.QueryRate*cfg.Duration.Seconds()), cfg.QueryRate, cfg.Concurrency, func(i int, at time.Time) {
+		h := mix(uint64(i) ^ 0x5ea7c4)
+		m := users[h%uint64(len(users))]
+		qctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		defer cancel()
+		res, err := m.cl.Search(qctx, client.SearchQuery{Q: skewedWord(mix(h)), Limit: 20})
+		if err != nil {
+			e.fail("search", err)
 			return
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			h := mix(uint64(i) ^ 0x5ea7c4)
-			m := users[h%uint64(len(users))]
-			qctx, cancel := context.WithTimeout(ctx, sendTimeout)
-			defer cancel()
-			res, err := m.cl.Search(qctx, client.SearchQuery{Q: skewedWord(mix(h)), Limit: 20})
-			if err != nil {
-				e.fail("search", err)
-				return
-			}
-			lat.Add(time.Since(at(i)))
-			took.Add(time.Duration(res.TookMs) * time.Millisecond)
-			hits.Add(int64(res.EstimatedTotal))
-			e.queries.Add(1)
-		})
+		lat.Add(time.Since(at))
+		took.Add(time.Duration(res.TookMs) * time.Millisecond)
+		hits.Add(int64(res.EstimatedTotal))
+		e.queries.Add(1)
 	})
-	wg.Wait()
 	e.endTimed()
 	e.rep.SearchQuery, e.rep.SearchTook = lat.Summary(), took.Summary()
 	if q := e.queries.Load(); q > 0 {
@@ -245,38 +231,24 @@ func (e *engine) queryPhase(ctx context.Context, users []*member, chatOf []*chat
 // their tokens are unique, and samples their index lag.
 func (e *engine) flow(ctx context.Context, users []*member, chatOf []*chatInfo) {
 	cfg := e.cfg
-	n := int(cfg.FlowRate * cfg.Duration.Seconds())
 	base := len(e.tr.msgs)
-	interval := float64(time.Second) / cfg.FlowRate
 	origin := time.Now().Add(50 * time.Millisecond)
-	at := func(i int) time.Time { return origin.Add(time.Duration(float64(i) * interval)) }
 	lag := newLagSampler(e)
 	var sent, failed atomic.Int64
-	sem := make(chan struct{}, cfg.Concurrency)
-	var wg sync.WaitGroup
-	pace(ctx, n, at, func(i int) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	paceEach(ctx, origin, int(cfg.FlowRate*cfg.Duration.Seconds()), cfg.FlowRate, cfg.Concurrency, func(i int, _ time.Time) {
+		k := base + i
+		m := users[i%len(users)]
+		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		defer cancel()
+		_, _, err := m.cl.Send(sctx, chatOf[m.i].id, client.NewMessage{Content: content(e.run, k), IdempotencyKey: e.run + "-" + strconv.Itoa(k)})
+		if err != nil {
+			failed.Add(1)
+			e.fail("flow send", err)
 			return
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			k := base + i
-			m := users[i%len(users)]
-			sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-			defer cancel()
-			_, _, err := m.cl.Send(sctx, chatOf[m.i].id, client.NewMessage{Content: content(e.run, k), IdempotencyKey: e.run + "-" + strconv.Itoa(k)})
-			if err != nil {
-				failed.Add(1)
-				e.fail("flow send", err)
-				return
-			}
-			sent.Add(1)
-			lag.maybeSample(ctx, m, k, time.Now())
-		})
+		sent.Add(1)
+		lag.maybeSample(ctx, m, k, time.Now())
 	})
-	wg.Wait()
 	elapsed := time.Since(origin)
 	lag.wait(cfg.Drain)
 	f := &SearchFlow{Sent: sent.Load(), Failed: failed.Load(), IndexLag: lag.samples.Summary(), IndexLagMissed: lag.missed.Load()}
@@ -286,4 +258,26 @@ func (e *engine) flow(ctx context.Context, users []*member, chatOf []*chatInfo) 
 	e.mu.Lock()
 	e.rep.SearchFlow = f
 	e.mu.Unlock()
+}
+
+// paceEach runs fn(i, at) for i in [0, n), each at its scheduled time at,
+// rate a second from origin (open loop: a late answer does not delay the
+// next start), at most limit at once, and returns once all are done.
+func paceEach(ctx context.Context, origin time.Time, n int, rate float64, limit int, fn func(i int, at time.Time)) {
+	interval := float64(time.Second) / rate
+	at := func(i int) time.Time { return origin.Add(time.Duration(float64(i) * interval)) }
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	pace(ctx, n, at, func(i int) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i, at(i))
+		})
+	})
+	wg.Wait()
 }
