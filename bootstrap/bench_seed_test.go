@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -113,13 +112,19 @@ func TestBenchSearchBulkSeed(t *testing.T) {
 		}
 		// (The last messages that flowed during the queries may still be
 		// on their way to the index.)
-		porttest.Eventually(t, 15*time.Second, fmt.Sprintf("search to find chat %d's %d messages", c.ChatID, c.Count), func() bool {
+		// A minute: under the race detector with the other packages'
+		// tests running, 15 s was not always enough (CI).
+		var found int64
+		if !porttest.Within(time.Minute, func() bool {
 			res, err := cl.Search(ctx, client.SearchQuery{Q: "u" + run + "n", ChatID: c.ChatID, Limit: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return int64(res.EstimatedTotal) == c.Count
-		})
+			found = int64(res.EstimatedTotal)
+			return found == c.Count
+		}) {
+			t.Fatalf("search finds %d of chat %d's %d messages after a minute", found, c.ChatID, c.Count)
+		}
 		var sample []struct {
 			ID       int64
 			Seq      int64
