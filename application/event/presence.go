@@ -192,9 +192,7 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 		if b.at.IsZero() || b.dead != nb.dead {
 			// Its entries count again, or now by its beats (they may
 			// have come in before its first beat).
-			for userID := range w.users[c.Instance] {
-				w.remergeLocked(userID)
-			}
+			w.remergeInstanceLocked(c.Instance)
 		}
 		return
 	}
@@ -229,6 +227,13 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 		}
 	}
 	w.remergeLocked(c.UserID)
+}
+
+// remergeInstanceLocked remerges every user instance has an entry of.
+func (w *PresenceWatcher) remergeInstanceLocked(instance string) {
+	for userID := range w.users[instance] {
+		w.remergeLocked(userID)
+	}
 }
 
 // remergeLocked merges userID's entries and queues a fan-out if the
@@ -299,9 +304,7 @@ func (w *PresenceWatcher) Expire() {
 		}
 		if !b.at.IsZero() && !b.dead && silent >= ttl {
 			w.beats[instance] = beat{at: b.at, dead: true}
-			for userID := range w.users[instance] {
-				w.remergeLocked(userID)
-			}
+			w.remergeInstanceLocked(instance)
 		}
 		if b.at.IsZero() {
 			// An instance that does not beat: each entry not rewritten
