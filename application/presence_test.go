@@ -170,6 +170,24 @@ func (e *presenceEnv) sweep() {
 	if err := e.mem.Presence.Sweep(context.Background()); err != nil {
 		e.t.Fatalf("sweep: %v", err)
 	}
+	e.settle()
+	e.mem.PresenceWatcher.Expire() // as its loop does every tick
+}
+
+// settle waits until the watchers heard every write to the store (the
+// memory store delivers on a goroutine of its own), as they would within
+// a tick of the real clock.
+func (e *presenceEnv) settle() {
+	e.t.Helper()
+	store, ok := e.mem.PresenceStore.(*memory.PresenceStore)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := store.Settle(ctx); err != nil {
+		e.t.Fatalf("presence watchers did not settle: %v", err)
+	}
 }
 
 func (e *presenceEnv) get(asker command.Actor, ids ...int64) []query.Presence {

@@ -96,16 +96,22 @@ func newHTTPServer(in httpServerIn) *httpadapter.Server {
 }
 
 func startHTTP(lc fx.Lifecycle, cfg Config, srv *httpadapter.Server, l *Listener, log *zap.Logger) {
+	var (
+		ln     net.Listener
+		served = make(chan struct{})
+	)
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			web.Mount(srv.Fiber()) // the browser client at /, before the catch-all
 			srv.NotFound()
-			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+			var err error
+			ln, err = net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 			}
 			l.addr = ln.Addr()
 			go func() {
+				defer close(served)
 				if err := srv.Fiber().Listener(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 					log.Error("http server stopped", zap.Error(err))
 				}
@@ -114,7 +120,17 @@ func startHTTP(lc fx.Lifecycle, cfg Config, srv *httpadapter.Server, l *Listener
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
-			return srv.Shutdown(ctx)
+			err := srv.Shutdown(ctx)
+			// Shutdown closes only the listeners the server has begun to
+			// serve: a stop right after the start (a later start hook
+			// failed) would leave the accept loop running.
+			_ = ln.Close()
+			select {
+			case <-served:
+			case <-ctx.Done():
+				return errors.Join(err, fmt.Errorf("http server did not stop: %w", ctx.Err()))
+			}
+			return err
 		},
 	})
 }

@@ -174,6 +174,7 @@ type presenceWatch struct {
 
 	mu     sync.Mutex
 	queue  []ports.PresenceChange
+	busy   bool // a change is in the handler
 	closed bool
 	wake   chan struct{}
 	done   chan struct{}
@@ -200,15 +201,45 @@ func (w *presenceWatch) deliver() {
 		for {
 			w.mu.Lock()
 			if w.closed || len(w.queue) == 0 {
+				w.busy = false
 				w.mu.Unlock()
 				break
 			}
 			c := w.queue[0]
 			w.queue = w.queue[1:]
+			w.busy = true
 			w.mu.Unlock()
 			w.handler(c)
 		}
 	}
+}
+
+func (w *presenceWatch) settled() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed || len(w.queue) == 0 && !w.busy
+}
+
+// Settle waits until every watcher has handled every change written so
+// far, or ctx ends: a test that then moves a fake clock knows what the
+// watchers have heard.
+func (s *PresenceStore) Settle(ctx context.Context) error {
+	s.mu.Lock()
+	ws := make([]*presenceWatch, 0, len(s.watchers))
+	for w := range s.watchers {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		for !w.settled() {
+			select {
+			case <-ctx.Done():
+				return canceled(ctx.Err())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // Unsubscribe stops delivery; queued changes are dropped.

@@ -95,7 +95,15 @@ func New(o Options) Env {
 		o.Signals = memory.DiscardSignals{}
 	}
 	local := command.NewLocalPresence(o.PresenceStore, o.LastSeen, o.Signals, o.Clock, nil, o.Presence)
-	watcher := event.NewPresenceWatcher(o.PresenceStore, store.MessageReadModel(), o.Clock, nil, event.PresenceWatcherOptions{})
+	var wo event.PresenceWatcherOptions
+	if _, fake := o.Clock.(*memory.FakeClock); fake {
+		// A fake clock moves only when the test says: the test calls
+		// PresenceWatcher.Expire after it moved it, as the loop would on
+		// its next tick. A loop on real time would take the instance for
+		// dead between a jump of the clock and the sweep that beats.
+		wo.Tick = math.MaxInt64
+	}
+	watcher := event.NewPresenceWatcher(o.PresenceStore, store.MessageReadModel(), o.Clock, nil, wo)
 	jwt, err := security.NewJWTIssuer([]byte(strings.Repeat("test-secret-", 4)), o.AccessTTL, o.Clock)
 	if err != nil {
 		panic(err) // the secret above is long enough
