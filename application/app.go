@@ -55,6 +55,7 @@ type Queries struct {
 	Directory      query.Directory
 	GetWorkspace   query.GetWorkspace
 	ListChats      query.ListChats
+	ChatPositions  query.ChatPositions
 	GetChat        query.GetChat
 	ListMembers    query.ListMembers
 	BrowseChannels query.BrowseChannels
@@ -172,6 +173,7 @@ func New(p Ports, o Options) App {
 			Directory:      query.NewDirectory(p.Users).WithAvatars(avatars),
 			GetWorkspace:   query.NewGetWorkspace(p.Workspaces),
 			ListChats:      query.NewListChats(p.ChatReads),
+			ChatPositions:  query.NewChatPositions(p.ChatReads),
 			GetChat:        query.NewGetChat(p.ChatReads),
 			ListMembers:    query.NewListMembers(p.ChatReads),
 			BrowseChannels: query.NewBrowseChannels(p.ChatReads),

@@ -23,6 +23,24 @@ const defaultPageLimit = 50
 // ChatReadModel is the query.ChatReadModel of a Store.
 type ChatReadModel struct{ s *Store }
 
+// ChatPositions returns userID's chats by id with their last_seq and
+// member count.
+func (r *ChatReadModel) ChatPositions(ctx context.Context, userID int64) ([]query.ChatPosition, error) {
+	s := r.s
+	t, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.leave(t)
+	out := make([]query.ChatPosition, 0, len(s.userChats[userID]))
+	for id := range s.userChats[userID] {
+		c := s.chats[id]
+		out = append(out, query.ChatPosition{ChatID: c.id, LastSeq: c.lastSeq, MemberCount: len(c.members)})
+	}
+	slices.SortFunc(out, func(a, b query.ChatPosition) int { return cmp.Compare(a.ChatID, b.ChatID) })
+	return out, nil
+}
+
 // ListChats returns userID's chats by latest activity: the time of the last
 // message, or the chat's updated_at while it has none; newest first, ties
 // by id, highest first.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/fechatter/fechatter/domain/errs"
 	"github.com/fechatter/fechatter/domain/identity"
@@ -210,13 +211,24 @@ func (r *InviteRepository) Redeem(ctx context.Context, code string, workspaceID 
 }
 
 // RefreshTokenRepository stores refresh tokens in the refresh_tokens table.
-type RefreshTokenRepository struct{ db *bun.DB }
+type RefreshTokenRepository struct {
+	db      *bun.DB
+	revoked *loader[string, bool] // FamilyRevoked outside a transaction
+}
 
 // NewRefreshTokenRepository returns a RefreshTokenRepository on db.
 func NewRefreshTokenRepository(db *bun.DB) *RefreshTokenRepository {
 	mustDB(db, "NewRefreshTokenRepository")
-	return &RefreshTokenRepository{db: db}
+	r := &RefreshTokenRepository{db: db}
+	r.revoked = newLoader("check session", lookupBatch, lookupTimeout, r.familiesRevoked)
+	return r
 }
+
+// lookupBatch bounds the keys of one batched lookup (a loader's query).
+const lookupBatch = 500
+
+// lookupTimeout bounds one batched lookup.
+const lookupTimeout = 5 * time.Second
 
 func (r *RefreshTokenRepository) Create(ctx context.Context, t *ports.RefreshToken) error {
 	row := refreshTokenRow{UserID: t.UserID, FamilyID: t.FamilyID, Hash: t.Hash, ExpiresAt: t.ExpiresAt,
@@ -309,15 +321,42 @@ func (r *RefreshTokenRepository) RevokeUserFamilies(ctx context.Context, userID 
 	return families, nil
 }
 
-// FamilyRevoked is one lookup on refresh_tokens_family_id_idx.
+// FamilyRevoked is a lookup on refresh_tokens_family_id_idx. Every access
+// token is checked (WebSocket connects, REST requests past the cache):
+// outside a transaction, the concurrent checks go in one query.
 func (r *RefreshTokenRepository) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
-	var ended bool
-	err := conn(ctx, r.db).NewRaw(`SELECT count(*) = 0 OR bool_or(revoked_at IS NOT NULL)
-		FROM refresh_tokens WHERE family_id = ?`, familyID).Scan(ctx, &ended)
-	if err != nil {
-		return false, dbError(err, "check session")
+	if !inTxNow(ctx, r.db) {
+		return r.revoked.Load(ctx, familyID)
 	}
-	return ended, nil
+	ended, err := r.familiesRevokedOn(ctx, conn(ctx, r.db), []string{familyID})
+	return ended[familyID], err
+}
+
+// familiesRevoked answers FamilyRevoked for many families in one query.
+func (r *RefreshTokenRepository) familiesRevoked(ctx context.Context, familyIDs []string) (map[string]bool, error) {
+	return r.familiesRevokedOn(ctx, r.db, familyIDs)
+}
+
+func (r *RefreshTokenRepository) familiesRevokedOn(ctx context.Context, db bun.IDB, familyIDs []string) (map[string]bool, error) {
+	var rows []struct {
+		FamilyID string `bun:"family_id"`
+		Ended    bool   `bun:"ended"`
+	}
+	err := db.NewRaw(`SELECT f.family_id, count(t.id) = 0 OR bool_or(t.revoked_at IS NOT NULL) AS ended
+		FROM unnest(?::text[]) AS f(family_id)
+		LEFT JOIN refresh_tokens t ON t.family_id = f.family_id
+		GROUP BY f.family_id`, pgdialect.Array(familyIDs)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, dbError(err, "check session")
+	}
+	out := make(map[string]bool, len(familyIDs))
+	for _, id := range familyIDs {
+		out[id] = true // no answer is no session
+	}
+	for _, row := range rows {
+		out[row.FamilyID] = row.Ended
+	}
+	return out, nil
 }
 
 // Check is Redeem's WHERE clause as a read.

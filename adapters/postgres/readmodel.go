@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/fechatter/fechatter/application/query"
 	"github.com/fechatter/fechatter/domain/chat"
@@ -18,12 +19,59 @@ var (
 
 // ChatReadModel answers chat queries with SQL shaped for them, never
 // loading aggregates.
-type ChatReadModel struct{ db *bun.DB }
+type ChatReadModel struct {
+	db        *bun.DB
+	positions *loader[int64, []query.ChatPosition] // ChatPositions outside a transaction
+}
 
 // NewChatReadModel returns a ChatReadModel on db.
 func NewChatReadModel(db *bun.DB) *ChatReadModel {
 	mustDB(db, "NewChatReadModel")
-	return &ChatReadModel{db: db}
+	r := &ChatReadModel{db: db}
+	r.positions = newLoader("list chat positions", lookupBatch, lookupTimeout, r.chatPositionsOf)
+	return r
+}
+
+// ChatPositions is asked on every WebSocket connect: outside a
+// transaction, the concurrent connects' lists come from one query.
+func (r *ChatReadModel) ChatPositions(ctx context.Context, userID int64) ([]query.ChatPosition, error) {
+	if !inTxNow(ctx, r.db) {
+		return r.positions.Load(ctx, userID)
+	}
+	byUser, err := r.chatPositionsOn(ctx, conn(ctx, r.db), []int64{userID})
+	return byUser[userID], err
+}
+
+func (r *ChatReadModel) chatPositionsOf(ctx context.Context, userIDs []int64) (map[int64][]query.ChatPosition, error) {
+	return r.chatPositionsOn(ctx, r.db, userIDs)
+}
+
+// chatPositionsOn lists the chats of many users, counting each chat's
+// members once however many of them connect together.
+func (r *ChatReadModel) chatPositionsOn(ctx context.Context, db bun.IDB, userIDs []int64) (map[int64][]query.ChatPosition, error) {
+	var rows []struct {
+		UserID      int64 `bun:"user_id"`
+		ChatID      int64 `bun:"chat_id"`
+		LastSeq     int64 `bun:"last_seq"`
+		MemberCount int   `bun:"member_count"`
+	}
+	err := db.NewRaw(`WITH mine AS (
+	SELECT user_id, chat_id FROM chat_members WHERE user_id = ANY(?::bigint[])
+), counts AS (
+	SELECT x.chat_id, count(*) AS member_count FROM chat_members x
+	WHERE x.chat_id IN (SELECT DISTINCT chat_id FROM mine) GROUP BY x.chat_id
+)
+SELECT mine.user_id, c.id AS chat_id, c.last_seq, counts.member_count
+FROM mine JOIN chats c ON c.id = mine.chat_id JOIN counts ON counts.chat_id = c.id
+ORDER BY mine.user_id, c.id`, pgdialect.Array(userIDs)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, dbError(err, "list chat positions")
+	}
+	out := make(map[int64][]query.ChatPosition, len(userIDs))
+	for _, row := range rows {
+		out[row.UserID] = append(out[row.UserID], query.ChatPosition{ChatID: row.ChatID, LastSeq: row.LastSeq, MemberCount: row.MemberCount})
+	}
+	return out, nil
 }
 
 // summaryRow is one chat as one user sees it, with its last message.

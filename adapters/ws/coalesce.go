@@ -172,11 +172,11 @@ func (h *hub) receiptFrame(moved []command.ReceiptUpdatedEvent) []byte {
 }
 
 // setMembers records the member counts of chats from a chat list.
-func (h *hub) setMembers(chats []query.ChatSummary) {
+func (h *hub) setMembers(chats []query.ChatPosition) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range chats {
-		if r := h.chats[s.ID]; r != nil {
+		if r := h.chats[s.ChatID]; r != nil {
 			r.members = s.MemberCount
 		}
 	}

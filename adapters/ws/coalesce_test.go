@@ -167,10 +167,10 @@ func TestReceiptsInLargeChatsGoWhereNeeded(t *testing.T) {
 	expectReceipts(t, bystander, []string{"8:6/6"})
 }
 
-func summaries(counts map[int64]int) []query.ChatSummary {
-	var out []query.ChatSummary
+func summaries(counts map[int64]int) []query.ChatPosition {
+	var out []query.ChatPosition
 	for id, n := range counts {
-		out = append(out, query.ChatSummary{Chat: query.Chat{ID: id, MemberCount: n}})
+		out = append(out, query.ChatPosition{ChatID: id, MemberCount: n})
 	}
 	return out
 }

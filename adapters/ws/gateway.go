@@ -440,7 +440,7 @@ func (c *conn) setup() (hello []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	before, err := c.g.app.Queries.ListChats.Handle(ctx, c.viewer())
+	before, err := c.g.app.Queries.ChatPositions.Handle(ctx, c.viewer())
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +455,7 @@ func (c *conn) setup() (hello []byte, err error) {
 		c.g.hub.setMembers(chats)
 		return c.helloFrame(chats)
 	}
-	chats, err = c.g.app.Queries.ListChats.Handle(ctx, c.viewer())
+	chats, err = c.g.app.Queries.ChatPositions.Handle(ctx, c.viewer())
 	if err != nil {
 		return nil, err
 	}
@@ -476,19 +476,19 @@ func (c *conn) setup() (hello []byte, err error) {
 	return c.helloFrame(chats)
 }
 
-func (c *conn) helloFrame(chats []query.ChatSummary) ([]byte, error) {
+func (c *conn) helloFrame(chats []query.ChatPosition) ([]byte, error) {
 	data := helloData{UserID: c.actor.UserID, SessionID: c.actor.SessionID,
 		HeartbeatIntervalMs: c.g.opts.HeartbeatInterval.Milliseconds(), Chats: make([]helloChat, len(chats))}
 	for i, s := range chats {
-		data.Chats[i] = helloChat{ChatID: s.ID, LastSeq: s.LastSeq}
+		data.Chats[i] = helloChat{ChatID: s.ChatID, LastSeq: s.LastSeq}
 	}
 	return encodeFrame(frameHello, data)
 }
 
-func chatIDs(chats []query.ChatSummary) []int64 {
+func chatIDs(chats []query.ChatPosition) []int64 {
 	ids := make([]int64, len(chats))
 	for i, s := range chats {
-		ids[i] = s.ID
+		ids[i] = s.ChatID
 	}
 	return ids
 }

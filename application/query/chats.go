@@ -26,6 +26,20 @@ func (h ListChats) Handle(ctx context.Context, v Viewer) ([]ChatSummary, error) 
 	return h.chats.ListChats(ctx, v.UserID)
 }
 
+// ChatPositions lists where the viewer's chats stand, for a WebSocket hello.
+type ChatPositions struct{ chats ChatReadModel }
+
+// NewChatPositions builds the handler.
+func NewChatPositions(chats ChatReadModel) ChatPositions {
+	mustHave(chats)
+	return ChatPositions{chats: chats}
+}
+
+// Handle lists the viewer's chats with their last_seq and member count.
+func (h ChatPositions) Handle(ctx context.Context, v Viewer) ([]ChatPosition, error) {
+	return h.chats.ChatPositions(ctx, v.UserID)
+}
+
 // GetChat answers GET /chats/{id}.
 type GetChat struct{ chats ChatReadModel }
 

@@ -7,6 +7,10 @@ type ChatReadModel interface {
 	// ListChats returns userID's chats, most recent activity first, with
 	// unread counts and last messages, in one round trip.
 	ListChats(ctx context.Context, userID int64) ([]ChatSummary, error)
+	// ChatPositions returns where each of userID's chats stands, by chat
+	// id: cheaper than ListChats (no unread counts, no last message), for
+	// every WebSocket connect.
+	ChatPositions(ctx context.Context, userID int64) ([]ChatPosition, error)
 	// ChatSummary returns chatID as userID sees it: with their pointers if
 	// a member; with a null role if not a member of a public channel of
 	// workspaceID; errs.NotFound otherwise.

@@ -26,6 +26,15 @@ type (
 	SearchResults = api.SearchResults
 )
 
+// ChatPosition is where one of a user's chats stands: what a WebSocket
+// hello says of it (chat_id, last_seq) and its member count (the receipt
+// rule of large channels). Not an API object.
+type ChatPosition struct {
+	ChatID      int64
+	LastSeq     int64
+	MemberCount int
+}
+
 // UserOf maps a domain user.
 func UserOf(u identity.User) User {
 	return User{ID: u.ID, WorkspaceID: u.WorkspaceID, Email: u.Email, Fullname: u.Fullname, Role: string(u.Role), CreatedAt: u.CreatedAt.UTC()}

@@ -3,6 +3,7 @@ package querytest
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +78,57 @@ func RunChatReadModel(t *testing.T, newEnv func(t *testing.T) Env) {
 		got, err := env.ChatReads.ListChats(ctx, u[2].ID)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("ListChats = %+v, %v; want none", got, err)
+		}
+	})
+
+	t.Run("ChatPositions: each user's chats with last_seq and member count, also when asked together", func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t)
+		ws := env.NewWorkspace(t)
+		u := env.NewUsers(t, ws.ID, 4)
+		t0 := porttest.Now().Add(-time.Hour)
+		a := env.NewChat(t, ws.ID, u[0].ID, chat.Group, []int64{u[1].ID, u[2].ID}, t0)
+		b := env.NewChat(t, ws.ID, u[1].ID, chat.Direct, []int64{u[0].ID}, t0)
+		c := env.NewChat(t, ws.ID, u[2].ID, chat.PublicChannel, nil, t0)
+		for i := range 3 {
+			env.Send(t, a.ID(), u[i%2].ID, "m", t0.Add(time.Minute))
+		}
+		env.Send(t, b.ID(), u[1].ID, "m", t0.Add(time.Minute))
+		want := map[int][]query.ChatPosition{
+			0: {{ChatID: a.ID(), LastSeq: 3, MemberCount: 3}, {ChatID: b.ID(), LastSeq: 1, MemberCount: 2}},
+			1: {{ChatID: a.ID(), LastSeq: 3, MemberCount: 3}, {ChatID: b.ID(), LastSeq: 1, MemberCount: 2}},
+			2: {{ChatID: a.ID(), LastSeq: 3, MemberCount: 3}, {ChatID: c.ID(), LastSeq: 0, MemberCount: 1}},
+			3: nil,
+		}
+		byID := func(x, y query.ChatPosition) int { return int(x.ChatID - y.ChatID) }
+		for i := range want {
+			slices.SortFunc(want[i], byID)
+		}
+		// Many at once, as connects come in a burst: each gets its own.
+		var wg sync.WaitGroup
+		got := make([][]query.ChatPosition, 40)
+		errList := make([]error, len(got))
+		for k := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[k], errList[k] = env.ChatReads.ChatPositions(ctx, u[k%4].ID)
+			}()
+		}
+		wg.Wait()
+		for k := range got {
+			if errList[k] != nil {
+				t.Fatalf("ChatPositions: %v", errList[k])
+			}
+			if len(got[k]) != len(want[k%4]) || !slices.Equal(got[k], want[k%4]) {
+				t.Fatalf("ChatPositions(user %d) = %+v; want %+v (by chat id)", k%4, got[k], want[k%4])
+			}
+		}
+		// And one alone, after a change.
+		env.Send(t, c.ID(), u[2].ID, "m", t0.Add(2*time.Minute))
+		one, err := env.ChatReads.ChatPositions(ctx, u[2].ID)
+		if err != nil || len(one) != 2 || one[1] != (query.ChatPosition{ChatID: c.ID(), LastSeq: 1, MemberCount: 1}) {
+			t.Fatalf("ChatPositions after a send = %+v, %v", one, err)
 		}
 	})
 
