@@ -245,6 +245,35 @@ func TestBenchCommandSmoke(t *testing.T) {
 	}
 }
 
+// TestBenchConnectionsSmoke runs `fechatter bench --workload connections`:
+// every user connected, the hold starts only once the presence frames of
+// the burst stopped coming (2 s without a frame), and the server's CPU is
+// reported for both.
+func TestBenchConnectionsSmoke(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--url", s.base, "--workload", "connections", "--users", "12", "--chat-size", "4",
+		"--duration", "1s", "--pid", strconv.Itoa(os.Getpid()), "--json"}
+	if code := run(context.Background(), args, &stdout, &stderr, nil); code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, stdout.String())
+	}
+	c := rep.Connections
+	if c.Opened != 12 || c.Failed != 0 || c.ConnectSeconds <= 0 {
+		t.Fatalf("connections %+v; want 12 opened, none failed", c)
+	}
+	if c.SettleSeconds < 2 || c.SettleCPUCores <= 0 {
+		t.Fatalf("settle %.2fs at %.3f cores; want at least the 2 s quiet window, measured", c.SettleSeconds, c.SettleCPUCores)
+	}
+	if rep.Frames["presence.updated"] == 0 {
+		t.Fatalf("frames %v; want the partners' presence", rep.Frames)
+	}
+}
+
 // TestBenchSearchSmoke runs `fechatter bench --workload search` with
 // writes flowing during the queries: the seeded messages are all
 // searchable, every query is answered, and the flowing messages are

@@ -36,6 +36,9 @@ func (e *engine) connections(ctx context.Context) error {
 	e.startTimed(start)
 	err = e.connect(ctx, users, true)
 	e.rep.Connections.ConnectSeconds = time.Since(start).Seconds()
+	if err == nil {
+		err = e.settle(ctx)
+	}
 	e.setPhase("hold", 0)
 	var idle ProcSample
 	if cfg.PID > 0 {
@@ -59,4 +62,56 @@ func (e *engine) connections(ctx context.Context) error {
 	}
 	e.endTimed()
 	return err
+}
+
+// Settling: the connect burst leaves work behind it (every user's
+// presence.updated to each partner, last seen times to save), which is not
+// what idle sockets cost. The hold starts once no frame has arrived for
+// settleQuiet, or after settleMax; the report says how long that took and
+// what the server spent meanwhile.
+const (
+	settleQuiet = 2 * time.Second
+	settleMax   = 60 * time.Second
+	settlePoll  = 250 * time.Millisecond
+)
+
+func (e *engine) settle(ctx context.Context) error {
+	e.setPhase("settle", 0)
+	start := time.Now()
+	var before ProcSample
+	if e.cfg.PID > 0 {
+		before, _ = ReadProc(e.cfg.PID)
+	}
+	frames := func() int64 {
+		var n int64
+		for _, v := range e.frames.snapshot() {
+			n += v
+		}
+		return n
+	}
+	last, quietSince := frames(), time.Now()
+	t := time.NewTicker(settlePoll)
+	defer t.Stop()
+	for time.Since(quietSince) < settleQuiet && time.Since(start) < settleMax {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if n := frames(); n != last {
+			last, quietSince = n, time.Now()
+		}
+	}
+	if time.Since(quietSince) < settleQuiet {
+		e.note("frames still arriving %s after the dials: the hold starts anyway", settleMax)
+	}
+	e.rep.Connections.SettleSeconds = time.Since(start).Seconds()
+	if e.cfg.PID > 0 && !before.At.IsZero() {
+		if end, err := ReadProc(e.cfg.PID); err == nil {
+			if secs := end.At.Sub(before.At).Seconds(); secs > 0 {
+				e.rep.Connections.SettleCPUCores = (end.CPUTime - before.CPUTime).Seconds() / secs
+			}
+		}
+	}
+	return nil
 }

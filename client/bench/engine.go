@@ -476,7 +476,7 @@ func groupType(size int) string {
 // instead of failing the run.
 func (e *engine) connect(ctx context.Context, users []*member, tolerant bool) error {
 	e.setPhase("connect", len(users))
-	return forEach(ctx, len(users), min(e.cfg.Concurrency, 64), func(ctx context.Context, i int) error {
+	return forEach(ctx, len(users), e.cfg.Concurrency, func(ctx context.Context, i int) error {
 		m := users[i]
 		c, err := m.cl.Dial(ctx, client.DialOptions{Platform: "bench", OnFrame: e.onFrame(m)})
 		if err != nil {

@@ -154,9 +154,12 @@ type ConnStats struct {
 	Failed  int64 `json:"failed"`
 	Dropped int64 `json:"dropped"` // closed by the server or the network during the run
 	// connections workload: how long the dials took (all of them, from the
-	// first), and the server's CPU while the connections sat idle (the
-	// hold, with --pid).
+	// first); how long until the burst's aftermath (presence frames) had
+	// passed, no frame for 2 s, and the server's CPU meanwhile; then the
+	// server's CPU while the connections sat idle (the hold, with --pid).
 	ConnectSeconds float64 `json:"connect_seconds,omitempty"`
+	SettleSeconds  float64 `json:"settle_seconds,omitempty"`
+	SettleCPUCores float64 `json:"settle_cpu_cores,omitempty"`
 	IdleCPUCores   float64 `json:"idle_cpu_cores,omitempty"`
 }
 
@@ -254,7 +257,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	if c := r.Connections; c.Opened+c.Failed > 0 {
 		p("connections", "%d opened, %d failed, %d dropped", c.Opened, c.Failed, c.Dropped)
 		if c.ConnectSeconds > 0 {
-			p("connect", "%.1fs for all dials; server idle CPU %.3f cores over the hold", c.ConnectSeconds, c.IdleCPUCores)
+			p("connect", "%.1fs for all dials; settled %.1fs later (server %.3f cores meanwhile); server idle CPU %.3f cores over the hold",
+				c.ConnectSeconds, c.SettleSeconds, c.SettleCPUCores, c.IdleCPUCores)
 		}
 	}
 	p("errors", "%s", countsText(r.Errors))
