@@ -76,6 +76,12 @@ raised. 429s are counted as errors.
 fechatter_bench dropped and recreated, send limit raised, listening on
 --url's address), measures it and stops it.
 
+--retry makes the users recover from faults as a client must (resends
+with the same idempotency key, reconnects to the next instance, catch-up
+with after_seq, sign-in again); --verify reads every chat back at the end
+and reports acknowledged messages missing, duplicated or out of order and
+seq gaps.
+
 Several instances: --url takes a comma-separated list; users are spread
 over the instances round-robin (REST and WebSocket), and the report splits
 delivery latency by same-instance and cross-instance pairs. With --spawn,
@@ -175,6 +181,9 @@ the next ports.`,
 				if werr := writeReport(c.stdout, rep, jsonOut); werr != nil {
 					return errors.Join(err, werr)
 				}
+				if v := rep.Verify; err == nil && v != nil && !v.Clean() {
+					return fmt.Errorf("bench --verify: %s", v)
+				}
 			}
 			return err
 		},
@@ -193,6 +202,8 @@ the next ports.`,
 	f.Float64Var(&cfg.FlowRate, "flow-rate", 0, "search: messages per second that keep flowing while the queries run, their index lag sampled (default 0)")
 	f.StringVar(&cfg.Transport, "transport", bench.TransportWS, "how messages are sent: ws (message.send) or rest (POST)")
 	f.DurationVar(&cfg.Drain, "drain", 0, "how long to wait for missing deliveries after the last send (default 10s)")
+	f.BoolVar(&cfg.Retry, "retry", false, "recover as a client must through faults: resend failed or unanswered sends with the same idempotency key, redial dropped WebSockets (to the next --url instance when one refuses connections) and catch up with after_seq, sign in again when a token is refused")
+	f.BoolVar(&cfg.Verify, "verify", false, "read every chat back at the end: acknowledged messages missing, duplicated or out of order, and seq gaps (exit status 1 if any)")
 	f.IntVar(&cfg.PID, "pid", 0, "the server's process id, for its memory (VmRSS) and CPU from /proc")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	f.BoolVar(&spawn, "spawn", false, "start the server (this binary, test profile) on --url's address, measure it, stop it")

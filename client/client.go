@@ -102,6 +102,19 @@ func (c *Client) WithSession(s Session) *Client {
 	return &Client{base: c.base, hc: c.hc, wire: c.wire, session: s}
 }
 
+// At returns a client of another server, another instance of the same
+// cluster (one signing secret), acting as the same session and sharing the
+// HTTP client: what a client does when the instance it talked to is gone.
+func (c *Client) At(baseURL string) (*Client, error) {
+	n, err := New(baseURL, WithHTTPClient(c.hc))
+	if err != nil {
+		return nil, err
+	}
+	n.wire = c.wire
+	n.session = c.Session()
+	return n, nil
+}
+
 func (c *Client) setSession(s Session) {
 	c.mu.Lock()
 	c.session = s

@@ -100,6 +100,17 @@ type Config struct {
 	HTTPClient *http.Client
 	// Progress, if set, is called about once a second while the run goes.
 	Progress func(Progress)
+	// Retry (--retry) makes the users recover as a client must through
+	// faults: a send that fails or goes unanswered is made again with the
+	// same idempotency key, a dropped WebSocket is dialled again (on the
+	// next instance of URL when its own refuses connections) and followed
+	// by a catch-up with after_seq, and a refused token is replaced by a
+	// sign-in (Retrier). The report says what it did (Report.Retry).
+	Retry bool
+	// Verify (--verify) reads every chat back at the end and reports
+	// acknowledged messages missing, duplicated or out of order, and seq
+	// gaps (Report.Verify).
+	Verify bool
 	// Seeder, if set, makes the search workload seed its Messages in bulk,
 	// straight into the server's storage (SeedBatch at a time), instead of
 	// sending them over REST: sign-ups, chats, the index wait and the

@@ -46,6 +46,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	case Search:
 		err = e.search(ctx)
 	}
+	if cfg.Verify && err == nil {
+		err = e.verify(ctx)
+	}
 	e.stopKeeper()
 	e.keeper.Wait()
 	e.closeAll()
@@ -66,7 +69,10 @@ type engine struct {
 	stopKeeper context.CancelFunc
 	urls       []string // the instances; user i uses urls[i mod len]
 	run        string   // unique id of the run: in names, tokens, keys
+	password   string   // every user's
 	hc         *http.Client
+	retrier    *Retrier // --retry; nil without
+	caughtUp   atomic.Int64
 	rep        *Report
 	started    time.Time
 
@@ -117,11 +123,14 @@ func newEngine(cfg Config) *engine {
 		hc = client.NewHTTPClient(cfg.Concurrency + 16)
 	}
 	run := strconv.FormatUint(rand.Uint64()%(1<<40), 36)
-	e := &engine{cfg: cfg, urls: cfg.URLs(), run: run, hc: hc, started: time.Now()}
+	e := &engine{cfg: cfg, urls: cfg.URLs(), run: run, password: "bench-" + run + "-password", hc: hc, started: time.Now()}
 	e.keepCtx, e.stopKeeper = context.WithCancel(context.Background())
+	if cfg.Retry {
+		e.retrier = NewRetrier(e.urls, e.password, e.fail)
+	}
 	e.rep = &Report{Version: ReportVersion, StartedAt: e.started.UTC(), Machine: ThisMachine(), Workload: cfg.Workload,
 		Flags: Flags{URL: cfg.URL, Users: cfg.Users, ChatSize: cfg.ChatSize, Rate: cfg.Rate, Duration: cfg.Duration.String(),
-			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID, PIDs: cfg.PIDs},
+			Concurrency: cfg.Concurrency, Transport: cfg.Transport, PID: cfg.PID, PIDs: cfg.PIDs, Retry: cfg.Retry, Verify: cfg.Verify},
 		Errors: map[string]int64{}, Frames: map[string]int64{}}
 	if len(e.urls) > 1 {
 		e.rep.Flags.Instances = len(e.urls)
@@ -170,10 +179,13 @@ func (c *counter) snapshot() map[string]int64 {
 // fail counts an error of an operation by its API code (or what kind of
 // failure it was when the server gave none).
 func (e *engine) fail(op string, err error) {
-	e.errs.add(op+" "+errorCode(err), 1)
+	e.errs.add(op+" "+ErrorCode(err), 1)
 }
 
-func errorCode(err error) string {
+// ErrorCode names why a call failed: its API code, or what kind of
+// failure it was when the server gave none (timeout, canceled,
+// connection_closed, transport).
+func ErrorCode(err error) string {
 	if c := client.Code(err); c != "" {
 		return c
 	}
@@ -189,17 +201,22 @@ func errorCode(err error) string {
 	}
 }
 
-// member is one signed-up user and its connection.
+// member is one signed-up user: its client and connection (User: of
+// instance urls[Instance()]) and what it received.
 type member struct {
-	i    int
-	inst int // the instance it talks to: urls[inst]
-	cl   *client.Client
-	id   int64
-	conn atomic.Pointer[client.Conn]
+	i int
+	*User
+	id    int64
+	chats []*chatInfo // its chats, for catch-up
 
-	// Touched only by the connection's reader (OnFrame).
-	seen map[int64]*seqSet
-	last map[int64]int64
+	// What it received, by chat: by the connection's reader (OnFrame)
+	// and, with --retry, by the catch-up after a reconnect.
+	seenMu sync.Mutex
+	seen   map[int64]*seqSet
+	last   map[int64]int64
+	// caught holds the seqs a catch-up received first: their frames,
+	// should they come after, are no duplicates.
+	caught map[int64]*seqSet
 
 	// seed: read pointers waiting to be sent, by chat.
 	mu    sync.Mutex
@@ -213,7 +230,15 @@ type chatInfo struct {
 }
 
 // seqSet is a set of seqs (dense from 1): one bit each.
-type seqSet struct{ bits []uint64 }
+type seqSet struct {
+	bits   []uint64
+	contig int64 // every seq up to this one is in the set
+}
+
+func (s *seqSet) has(seq int64) bool {
+	w := int(seq >> 6)
+	return seq > 0 && w < len(s.bits) && s.bits[w]&(uint64(1)<<(seq&63)) != 0
+}
 
 // add reports whether seq was new.
 func (s *seqSet) add(seq int64) bool {
@@ -228,6 +253,9 @@ func (s *seqSet) add(seq int64) bool {
 		return false
 	}
 	s.bits[w] |= b
+	for s.has(s.contig + 1) {
+		s.contig++
+	}
 	return true
 }
 
@@ -252,6 +280,9 @@ type sentMsg struct {
 	inst  atomic.Int32 // the sender's instance, set before the send starts
 	acked atomic.Bool
 	recv  atomic.Int32
+	// tried and ackAt (unix nanoseconds): the first attempt and the ack,
+	// for --verify's order check.
+	tried, ackAt atomic.Int64
 }
 
 func newTracker(n int, rate float64) *tracker {
@@ -310,8 +341,8 @@ func (e *engine) keepSignedIn(users []*member, life time.Duration, password stri
 			continue
 		}
 		ctx, cancel := context.WithTimeout(e.keepCtx, sendTimeout)
-		if _, err := m.cl.Refresh(ctx); err != nil && ctx.Err() == nil {
-			if _, err := m.cl.SignIn(ctx, e.email(i), password); err != nil && ctx.Err() == nil {
+		if _, err := m.Client().Refresh(ctx); err != nil && ctx.Err() == nil {
+			if _, err := m.Client().SignIn(ctx, e.email(i), password); err != nil && ctx.Err() == nil {
 				e.fail("sign in again", err)
 			}
 		}
@@ -364,12 +395,12 @@ func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i
 func (e *engine) signUp(ctx context.Context, n int) ([]*member, error) {
 	e.setPhase("sign-up", n)
 	start := time.Now()
-	password := "bench-" + e.run + "-password"
+	password := e.password
 	ws := "bench-" + e.run
 	newUser := func(i int) (*member, *client.Client, error) {
 		inst := i % len(e.urls)
 		cl, err := client.New(e.urls[inst], client.WithHTTPClient(e.hc))
-		return &member{i: i, inst: inst, cl: cl, seen: map[int64]*seqSet{}, last: map[int64]int64{}, reads: map[int64]int64{}}, cl, err
+		return &member{i: i, User: NewUser(e.retrier, inst, e.email(i), cl), seen: map[int64]*seqSet{}, last: map[int64]int64{}, reads: map[int64]int64{}}, cl, err
 	}
 	owner, cl, err := newUser(0)
 	if err != nil {
@@ -450,7 +481,7 @@ func (e *engine) createChats(ctx context.Context, specs []chatSpec) ([]*chatInfo
 		for _, m := range sp.members[1:] {
 			ids = append(ids, m.id)
 		}
-		c, err := sp.members[0].cl.CreateChat(ctx, client.NewChat{Type: sp.typ, Name: sp.name, MemberIDs: ids})
+		c, err := sp.members[0].Client().CreateChat(ctx, client.NewChat{Type: sp.typ, Name: sp.name, MemberIDs: ids})
 		if err != nil {
 			return fmt.Errorf("create chat %s: %w", sp.name, err)
 		}
@@ -459,6 +490,14 @@ func (e *engine) createChats(ctx context.Context, specs []chatSpec) ([]*chatInfo
 		return nil
 	})
 	e.chats = append(e.chats, chats...)
+	for _, c := range chats {
+		if c == nil {
+			continue // not created: the run fails
+		}
+		for _, m := range c.members {
+			m.chats = append(m.chats, c)
+		}
+	}
 	e.rep.Setup.Chats += len(specs)
 	e.rep.Setup.Seconds += time.Since(start).Seconds()
 	return chats, err
@@ -478,8 +517,8 @@ func (e *engine) connect(ctx context.Context, users []*member, tolerant bool) er
 	e.setPhase("connect", len(users))
 	return forEach(ctx, len(users), e.cfg.Concurrency, func(ctx context.Context, i int) error {
 		m := users[i]
-		c, err := m.cl.Dial(ctx, client.DialOptions{Platform: "bench", OnFrame: e.onFrame(m)})
-		if err != nil {
+		opts := client.DialOptions{Platform: "bench", OnFrame: e.onFrame(m)}
+		if err := m.Dial(ctx, opts); err != nil {
 			e.dialFailed.Add(1)
 			e.fail("dial", err)
 			if tolerant && ctx.Err() == nil {
@@ -487,7 +526,9 @@ func (e *engine) connect(ctx context.Context, users []*member, tolerant bool) er
 			}
 			return fmt.Errorf("connect user %d: %w", i, err)
 		}
-		m.conn.Store(c)
+		if e.retrier != nil {
+			e.keeper.Go(func() { m.Keep(e.keepCtx, opts, func(ctx context.Context) { e.catchUp(ctx, m) }) })
+		}
 		e.opened.Add(1)
 		e.done.Add(1)
 		return nil
@@ -523,37 +564,84 @@ func (e *engine) onMessage(m *member, f client.Frame) {
 		e.errs.add("frame undecodable", 1)
 		return
 	}
-	set := m.seen[d.ChatID]
+	e.received(m, d.ChatID, d.Seq, d.SenderID, d.Content, f.At, false)
+}
+
+// received records a message reaching m: by a frame, or by the catch-up
+// after a reconnect (caughtUp: it may come after higher seqs the new
+// connection delivered first, and is not out of order for that).
+func (e *engine) received(m *member, chatID, seq, senderID int64, text string, at time.Time, caughtUp bool) {
+	t := e.tr
+	m.seenMu.Lock()
+	set := m.seen[chatID]
 	if set == nil {
 		set = &seqSet{}
-		m.seen[d.ChatID] = set
+		m.seen[chatID] = set
 	}
-	if !set.add(d.Seq) {
-		t.duplicates.Add(1)
+	if !set.add(seq) {
+		dup := !caughtUp && (m.caught[chatID] == nil || !m.caught[chatID].has(seq))
+		m.seenMu.Unlock()
+		if dup { // a catch-up reads what it may have had, and the other way round
+			t.duplicates.Add(1)
+		}
 		return
 	}
-	if d.Seq < m.last[d.ChatID] {
+	if caughtUp {
+		if m.caught == nil {
+			m.caught = map[int64]*seqSet{}
+		}
+		if m.caught[chatID] == nil {
+			m.caught[chatID] = &seqSet{}
+		}
+		m.caught[chatID].add(seq)
+	}
+	if seq < m.last[chatID] && !caughtUp {
 		t.outOfOrder.Add(1)
 	} else {
-		m.last[d.ChatID] = d.Seq
+		m.last[chatID] = max(m.last[chatID], seq)
 	}
-	i, ok := messageIndex(d.Content)
+	m.seenMu.Unlock()
+	if caughtUp {
+		e.caughtUp.Add(1)
+	}
+	i, ok := messageIndex(text)
 	if !ok || i >= len(t.msgs) {
 		return // not a message of this run
 	}
 	t.msgs[i].recv.Add(1)
 	t.received.Add(1)
-	lat := f.At.Sub(t.sched(i))
+	lat := at.Sub(t.sched(i))
 	t.delivLat.Add(lat)
 	if len(e.urls) > 1 {
-		if int(t.msgs[i].inst.Load()) == m.inst {
+		if int(t.msgs[i].inst.Load()) == m.Instance() {
 			t.sameLat.Add(lat)
 		} else {
 			t.crossLat.Add(lat)
 		}
 	}
-	if e.reads && d.SenderID != m.id {
-		e.scheduleRead(m, d.ChatID, d.Seq, i)
+	if e.reads && senderID != m.id {
+		e.scheduleRead(m, chatID, seq, i)
+	}
+}
+
+// catchUp reads each of m's chats from the last seq up to which it has
+// every message (--retry, after a reconnect).
+func (e *engine) catchUp(ctx context.Context, m *member) {
+	for _, c := range m.chats {
+		m.seenMu.Lock()
+		var after int64
+		if s := m.seen[c.id]; s != nil {
+			after = s.contig
+		}
+		m.seenMu.Unlock()
+		err := m.CatchUp(ctx, c.id, after, func(msg client.Message) {
+			if e.tr != nil {
+				e.received(m, msg.ChatID, msg.Seq, msg.SenderID, msg.Content, time.Now(), true)
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			e.fail("catch up", err)
+		}
 	}
 }
 
@@ -582,7 +670,7 @@ func (e *engine) scheduleRead(m *member, chatID, seq int64, i int) {
 
 // clientFrame sends a frame on m's connection and counts it.
 func (e *engine) clientFrame(m *member, typ string, send func(*client.Conn) error) {
-	c := m.conn.Load()
+	c := m.Conn()
 	if c == nil || e.closing.Load() {
 		return
 	}
@@ -687,7 +775,7 @@ func (e *engine) sendPhase(ctx context.Context, lead time.Duration, plan func(i 
 	pace(start, n, func(i int) time.Time { return t.sched(i).Add(-lead) }, func(i int) {
 		m, c := plan(i)
 		t.msgs[i].chat = c
-		t.msgs[i].inst.Store(int32(m.inst))
+		t.msgs[i].inst.Store(int32(m.Instance()))
 		wg.Add(1)
 		if lead <= 0 {
 			dispatch(i, m, c)
@@ -711,15 +799,15 @@ func (e *engine) send(ctx context.Context, i int, m *member, c *chatInfo) {
 	t := e.tr
 	at := t.sched(i)
 	t.schedLag.Add(time.Since(at))
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	limit := sendTimeout
+	if e.retrier != nil {
+		limit = retryFor
+	}
+	ctx, cancel := context.WithDeadline(ctx, at.Add(max(limit, time.Since(at)+sendTimeout)))
 	defer cancel()
 	msg := client.NewMessage{Content: content(e.run, i), IdempotencyKey: e.run + "-" + strconv.Itoa(i)}
-	var err error
-	if conn := m.conn.Load(); e.cfg.Transport == TransportWS && conn != nil {
-		_, _, err = conn.Send(ctx, c.id, msg)
-	} else {
-		_, _, err = m.cl.Send(ctx, c.id, msg)
-	}
+	t.msgs[i].tried.Store(time.Now().UnixNano())
+	_, _, err := m.Send(ctx, c.id, msg, e.cfg.Transport == TransportWS)
 	now := time.Now()
 	if err != nil {
 		t.failed.Add(1)
@@ -727,6 +815,7 @@ func (e *engine) send(ctx context.Context, i int, m *member, c *chatInfo) {
 		return
 	}
 	t.sendLat.Add(now.Sub(at))
+	t.msgs[i].ackAt.Store(now.UnixNano())
 	t.msgs[i].acked.Store(true)
 	t.sent.Add(1)
 	if e.cfg.Workload != Search { // search opens no WebSockets: nothing is delivered
@@ -757,7 +846,7 @@ func (e *engine) closeAll() {
 	var dropped atomic.Int64
 	_ = forEach(context.Background(), len(e.users), 64, func(_ context.Context, i int) error {
 		if m := e.users[i]; m != nil {
-			if c := m.conn.Load(); c != nil {
+			if c := m.Conn(); c != nil {
 				select {
 				case <-c.Done():
 					dropped.Add(1)
@@ -778,7 +867,7 @@ func openConns(users []*member) int64 {
 		if m == nil {
 			continue
 		}
-		if c := m.conn.Load(); c != nil {
+		if c := m.Conn(); c != nil {
 			select {
 			case <-c.Done():
 			default:
@@ -874,6 +963,11 @@ func (e *engine) finish() {
 		if len(e.urls) > 1 {
 			r.DeliveryLatencySameInstance, r.DeliveryLatencyCrossInstance = t.sameLat.Summary(), t.crossLat.Summary()
 		}
+	}
+	if e.retrier != nil {
+		st := e.retrier.Stats()
+		st.CaughtUp = e.caughtUp.Load()
+		r.Retry = &st
 	}
 	if l := e.lag; l != nil {
 		r.IndexLag, r.IndexLagMissed = l.samples.Summary(), l.missed.Load()
@@ -973,7 +1067,7 @@ func (l *lagSampler) maybeSample(ctx context.Context, m *member, i int, acked ti
 		tok := token(l.e.run, i)
 		deadline := acked.Add(lagTimeout)
 		for time.Now().Before(deadline) {
-			res, err := m.cl.Search(ctx, client.SearchQuery{Q: tok, Limit: 10})
+			res, err := m.Client().Search(ctx, client.SearchQuery{Q: tok, Limit: 10})
 			if err == nil && hasToken(res.Hits, l.e.run, i) {
 				l.samples.Add(time.Since(acked))
 				return
@@ -997,6 +1091,47 @@ func (l *lagSampler) wait(d time.Duration) {
 	t := time.AfterFunc(d, func() { close(l.stop) })
 	l.wg.Wait()
 	t.Stop()
+}
+
+// verify reads every chat back (--verify) as its first member.
+func (e *engine) verify(ctx context.Context) error {
+	t := e.tr
+	if t == nil || len(e.chats) == 0 {
+		e.note("--verify: this workload sends no messages; nothing to read back")
+		return nil
+	}
+	e.setPhase("verify", len(e.chats))
+	sent := make([]SentMessage, len(t.msgs))
+	for i := range t.msgs {
+		m := &t.msgs[i]
+		if m.chat != nil {
+			sent[i] = SentMessage{ChatID: m.chat.id, Acked: m.acked.Load(), Tried: unixTime(m.tried.Load()), AckedAt: unixTime(m.ackAt.Load())}
+		}
+	}
+	ids := make([]int64, len(e.chats))
+	readers := make(map[int64]*member, len(e.chats))
+	for k, c := range e.chats {
+		ids[k] = c.id
+		readers[c.id] = c.members[0]
+	}
+	v, err := Verify(ctx, ids, func(ctx context.Context, chatID, after int64) (client.Messages, error) {
+		if after == 0 {
+			e.done.Add(1) // a chat begun
+		}
+		return readers[chatID].Page(ctx, chatID, after)
+	}, sent, messageIndex)
+	if err != nil {
+		return fmt.Errorf("bench: --verify: %w", err)
+	}
+	e.rep.Verify = &v
+	return nil
+}
+
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // setTracker installs the run's message tracker (before any reader starts).

@@ -83,7 +83,11 @@ type Report struct {
 	// phase (when Postgres runs on this machine).
 	Postgres  *PostgresStats `json:"postgres,omitempty"`
 	Generator ProcStats      `json:"generator"` // the load generator's own CPU and memory
-	Notes     []string       `json:"notes,omitempty"`
+	// Retry is what --retry did: resends, reconnects, catch-ups.
+	Retry *RetryStats `json:"retry,omitempty"`
+	// Verify is what --verify found reading every chat back.
+	Verify *Verification `json:"verify,omitempty"`
+	Notes  []string      `json:"notes,omitempty"`
 }
 
 // SearchFlow is the writes that flowed during the search queries.
@@ -110,6 +114,8 @@ type Flags struct {
 	PID         int     `json:"pid,omitempty"`
 	Instances   int     `json:"instances,omitempty"` // the instances URL lists, when more than one
 	PIDs        []int   `json:"pids,omitempty"`
+	Retry       bool    `json:"retry,omitempty"`
+	Verify      bool    `json:"verify,omitempty"`
 }
 
 // Setup is what the run built before the timed phase.
@@ -219,6 +225,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	case Seed, Fanout:
 		flags += fmt.Sprintf(" --rate %g --transport %s", f.Rate, f.Transport)
 	}
+	if f.Retry {
+		flags += " --retry"
+	}
+	if f.Verify {
+		flags += " --verify"
+	}
 	p("flags", "%s", flags)
 	p("setup", "%d users, %d chats in workspace %s (%.1fs)", r.Setup.Users, r.Setup.Chats, r.Setup.Workspace, r.Setup.Seconds)
 	p("elapsed", "%.1fs (load average %.2f -> %.2f)", r.ElapsedSeconds, r.LoadAverage[0], r.LoadAverage[1])
@@ -260,6 +272,17 @@ func (r *Report) WriteText(w io.Writer) error {
 			p("connect", "%.1fs for all dials; settled %.1fs later (server %.3f cores meanwhile); server idle CPU %.3f cores over the hold",
 				c.ConnectSeconds, c.SettleSeconds, c.SettleCPUCores, c.IdleCPUCores)
 		}
+	}
+	if rt := r.Retry; rt != nil {
+		p("retry", "%d resends, %d other calls made again, %d reconnects (%d users moved to another instance), %d sign-ins, %d catch-ups (%d messages caught up)",
+			rt.Resends, rt.Retries, rt.Reconnects, rt.Failovers, rt.SignIns, rt.CatchUps, rt.CaughtUp)
+	}
+	if v := r.Verify; v != nil {
+		verdict := "clean"
+		if !v.Clean() {
+			verdict = "BROKEN"
+		}
+		p("verify", "%s: %s (%.1fs)", verdict, v, v.Seconds)
 	}
 	p("errors", "%s", countsText(r.Errors))
 	p("frames", "%s", countsText(r.Frames))

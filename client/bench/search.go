@@ -91,7 +91,7 @@ func (e *engine) bulkSeed(ctx context.Context, plan func(i int) (*member, *chatI
 		for i := lo; i < hi; i++ {
 			m, c := plan(i)
 			t.msgs[i].chat = c
-			t.msgs[i].inst.Store(int32(m.inst))
+			t.msgs[i].inst.Store(int32(m.Instance()))
 			batch = append(batch, SeedMessage{ChatID: c.id, SenderID: m.id, Content: content(e.run, i),
 				IdempotencyKey: e.run + "-" + strconv.Itoa(i)})
 		}
@@ -142,7 +142,7 @@ func (e *engine) waitIndexed(ctx context.Context, senders []*member) error {
 	wait := indexWaitFor(n)
 	found := func(i int, poll time.Duration) error {
 		for {
-			res, err := senders[i].cl.Search(ctx, client.SearchQuery{Q: token(e.run, i), Limit: 10})
+			res, err := senders[i].Client().Search(ctx, client.SearchQuery{Q: token(e.run, i), Limit: 10})
 			if err == nil && hasToken(res.Hits, e.run, i) {
 				return nil
 			}
@@ -208,7 +208,7 @@ func (e *engine) queryPhase(ctx context.Context, users []*member, chatOf []*chat
 		m := users[h%uint64(len(users))]
 		qctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
-		res, err := m.cl.Search(qctx, client.SearchQuery{Q: skewedWord(mix(h)), Limit: 20})
+		res, err := m.Client().Search(qctx, client.SearchQuery{Q: skewedWord(mix(h)), Limit: 20})
 		if err != nil {
 			e.fail("search", err)
 			return
@@ -240,7 +240,7 @@ func (e *engine) flow(ctx context.Context, users []*member, chatOf []*chatInfo) 
 		m := users[i%len(users)]
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
-		_, _, err := m.cl.Send(sctx, chatOf[m.i].id, client.NewMessage{Content: content(e.run, k), IdempotencyKey: e.run + "-" + strconv.Itoa(k)})
+		_, _, err := m.Client().Send(sctx, chatOf[m.i].id, client.NewMessage{Content: content(e.run, k), IdempotencyKey: e.run + "-" + strconv.Itoa(k)})
 		if err != nil {
 			failed.Add(1)
 			e.fail("flow send", err)

@@ -119,6 +119,7 @@ type result struct {
 	settled, healthy, baseline  time.Duration
 	backToBase                  time.Duration
 	retries, reconnects, dupFrm int64
+	failovers                   int64
 }
 
 // TestFaults runs the scenarios FECHATTER_FAULT names ("all" or a comma
@@ -162,7 +163,7 @@ func TestFaults(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nfault suite: %d server instances (users spread over them), %d users, chats of %d, %.0f msg/s over REST with idempotency keys; fault after %s of load, %s after recovery\n",
 		instances, cfg.users, cfg.chatSize, cfg.rate, warmup, after)
-	fmt.Fprintf(&b, "| scenario | acked | lost | dup | gaps | undelivered | p99 before | p99 during | p99 %s after | p99 < 100 ms from | p99 < max(100 ms, 1.5 x before) from | ready after | retries | reconnects |\n", after)
+	fmt.Fprintf(&b, "| scenario | acked | lost | dup | gaps | undelivered | p99 before | p99 during | p99 %s after | p99 < 100 ms from | p99 < max(100 ms, 1.5 x before) from | ready after | resends | reconnects (to the other instance) |\n", after)
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	since := func(d time.Duration) string {
 		if d < 0 {
@@ -171,9 +172,9 @@ func TestFaults(t *testing.T) {
 		return "+" + d.Round(100*time.Millisecond).String()
 	}
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s (%s) | %s | %d | %d |\n", r.name, r.v.Acked, r.v.Lost,
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s (%s) | %s | %d | %d (%d) |\n", r.name, r.v.Acked, r.v.Lost,
 			r.v.Duplicated, r.v.Gaps, r.v.Undelivered, ms(r.before), ms(r.during), ms(r.after), since(r.settled),
-			since(r.backToBase), ms(r.baseline), since(r.healthy), r.retries, r.reconnects)
+			since(r.backToBase), ms(r.baseline), since(r.healthy), r.retries, r.reconnects, r.failovers)
 	}
 	for _, r := range results {
 		fmt.Fprintf(&b, "%s: %s\n", r.name, r.note)
@@ -274,7 +275,8 @@ func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadCo
 	if sc.check != nil {
 		note += "; " + sc.check(t, e, faultAt, backAt)
 	}
-	r := result{name: sc.name, note: note, v: v, retries: l.retries.Load(), reconnects: l.reconnects.Load(), dupFrm: l.dupFrames.Load()}
+	st := l.retrier.Stats()
+	r := result{name: sc.name, note: note, v: v, retries: st.Resends, reconnects: st.Reconnects, failovers: st.Failovers, dupFrm: l.dupFrames.Load()}
 	// Before: the messages sent from 2 s into the load until 2 s before the
 	// fault (those still in flight when it strikes belong to it).
 	r.before, _ = l.p99(start.Add(2*time.Second), faultAt.Add(-2*time.Second))
@@ -295,9 +297,9 @@ func runScenario(t *testing.T, bin string, pg *postgres, sc scenario, cfg loadCo
 	}
 	hmu.Unlock()
 	t.Logf("%s: %s; sent %d, acked %d, unacked %d, stored %d, lost %d, duplicated %d, gaps %d, out of order %d, undelivered %d; "+
-		"p99 before %s, during %s, after %s (%d deliveries); retries %d (%s), reconnects %d, catch-ups %d, duplicate frames %d",
+		"p99 before %s, during %s, after %s (%d deliveries); resends %d (failed attempts: %s), reconnects %d (%d to the other instance), catch-ups %d, duplicate frames %d",
 		sc.name, note, v.Sent, v.Acked, v.Unacked, v.Stored, v.Lost, v.Duplicated, v.Gaps, v.OutOfOrder, v.Undelivered,
-		ms(r.before), ms(r.during), ms(r.after), r.afterN, r.retries, l.errorKinds(), r.reconnects, l.catchUps.Load(), r.dupFrm)
+		ms(r.before), ms(r.during), ms(r.after), r.afterN, r.retries, l.errorKinds(), r.reconnects, r.failovers, st.CatchUps, r.dupFrm)
 	if v.Lost != 0 || v.Duplicated != 0 || v.Gaps != 0 || v.OutOfOrder != 0 || v.Undelivered != 0 || v.Unacked != 0 {
 		t.Errorf("%s: guarantees broken: %+v (server logs %s)", sc.name, v, serverLogs(servers))
 	}

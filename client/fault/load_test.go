@@ -2,7 +2,6 @@ package fault
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,12 +13,15 @@ import (
 	"time"
 
 	"github.com/fechatter/fechatter/client"
+	"github.com/fechatter/fechatter/client/bench"
 )
 
 // The load: users in chats of chatSize, rate messages/s over REST, each
 // send retried with its idempotency key until acknowledged; a WebSocket
-// per user, redialled when it drops and followed by a catch-up with
-// after_seq; every chat read back at the end.
+// per user, redialled when it drops (on the other instance when its own
+// refuses connections) and followed by a catch-up with after_seq; every
+// chat read back at the end. The recovery and the read-back are the
+// bench's (--retry, --verify: bench.Retrier, bench.Verify).
 
 type loadConfig struct {
 	users, chatSize int
@@ -27,12 +29,10 @@ type loadConfig struct {
 }
 
 type loadUser struct {
-	i     int
-	email string
-	cl    *client.Client
-	id    int64
-	chat  *loadChat
-	conn  atomic.Pointer[client.Conn]
+	i int
+	*bench.User
+	id   int64
+	chat *loadChat
 
 	mu     sync.Mutex
 	seen   map[int64]bool // seqs of its chat delivered (frame or catch-up)
@@ -50,6 +50,7 @@ type sentMsg struct {
 	chat     *loadChat
 	sender   *loadUser
 	acked    atomic.Bool
+	tried    time.Time // the first attempt
 	ackAt    time.Time
 	attempts int
 	lastErr  string
@@ -67,6 +68,7 @@ type load struct {
 	bases    []string // the instances: user i talks to bases[i mod len]
 	run      string
 	hc       *http.Client
+	retrier  *bench.Retrier
 	users    []*loadUser
 	chats    []*loadChat
 	password string
@@ -75,21 +77,23 @@ type load struct {
 	msgs       []*sentMsg
 	deliveries []delivery
 	dupFrames  atomic.Int64
-	reconnects atomic.Int64
-	catchUps   atomic.Int64
-	retries    atomic.Int64
-	errKinds   sync.Map // why sends failed: error code or transport error -> *atomic.Int64
-	stopping   atomic.Bool
+	errKinds   sync.Map     // why calls failed: error code or transport error -> *atomic.Int64
 	cutoff     atomic.Int64 // UnixNano: no send scheduled after it
-	wg         sync.WaitGroup
+	// keep ends the users' reconnect loops (bench.User.Keep).
+	keep     context.Context
+	stopKeep context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // stopSending ends the schedule at the given time.
 func (l *load) stopSending(at time.Time) { l.cutoff.Store(at.UnixNano()) }
 
 func newLoad(bases []string, cfg loadConfig) *load {
-	return &load{cfg: cfg, bases: bases, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
+	l := &load{cfg: cfg, bases: bases, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		hc: client.NewHTTPClient(1024), password: "fault-suite-password"}
+	l.retrier = bench.NewRetrier(bases, l.password, func(_ string, err error) { l.countError(err) })
+	l.keep, l.stopKeep = context.WithCancel(context.Background())
+	return l
 }
 
 func (l *load) content(i int) string { return fmt.Sprintf("fault %s #%d", l.run, i) }
@@ -118,7 +122,7 @@ func (l *load) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sign up the owner: %w", err)
 	}
-	l.users = []*loadUser{{i: 0, email: fmt.Sprintf("u0-%s@fault.test", l.run), cl: owner, id: s.User.ID}}
+	l.users = []*loadUser{{i: 0, User: bench.NewUser(l.retrier, 0, fmt.Sprintf("u0-%s@fault.test", l.run), owner), id: s.User.ID}}
 	inv, err := owner.CreateInvite(ctx, client.InviteOptions{MaxUses: l.cfg.users, ExpiresInHours: 24})
 	if err != nil {
 		return fmt.Errorf("invite: %w", err)
@@ -135,7 +139,7 @@ func (l *load) setup(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sign up %d: %w", j+1, err)
 		}
-		rest[j] = &loadUser{i: j + 1, email: email, cl: cl, id: s.User.ID}
+		rest[j] = &loadUser{i: j + 1, User: bench.NewUser(l.retrier, (j+1)%len(l.bases), email, cl), id: s.User.ID}
 		return nil
 	}); err != nil {
 		return err
@@ -152,7 +156,7 @@ func (l *load) setup(ctx context.Context) error {
 		for _, m := range members[1:] {
 			ids = append(ids, m.id)
 		}
-		ch, err := members[0].cl.CreateChat(ctx, client.NewChat{Type: client.Group, Name: fmt.Sprintf("fault %d", c), MemberIDs: ids})
+		ch, err := members[0].Client().CreateChat(ctx, client.NewChat{Type: client.Group, Name: fmt.Sprintf("fault %d", c), MemberIDs: ids})
 		if err != nil {
 			return fmt.Errorf("create chat %d: %w", c, err)
 		}
@@ -168,13 +172,11 @@ func (l *load) setup(ctx context.Context) error {
 	l.users = l.users[:n*l.cfg.chatSize]
 	return parallel(ctx, len(l.users), 16, func(ctx context.Context, i int) error {
 		u := l.users[i]
-		c, err := u.cl.Dial(ctx, client.DialOptions{Platform: "fault", OnFrame: l.onFrame(u)})
-		if err != nil {
+		opts := client.DialOptions{Platform: "fault", OnFrame: l.onFrame(u)}
+		if err := u.Dial(ctx, opts); err != nil {
 			return fmt.Errorf("dial %d: %w", i, err)
 		}
-		u.conn.Store(c)
-		l.wg.Add(1)
-		go l.keepConnected(u)
+		l.wg.Go(func() { u.Keep(l.keep, opts, func(ctx context.Context) { l.catchUp(ctx, u) }) })
 		return nil
 	})
 }
@@ -256,61 +258,13 @@ func (l *load) delivered(u *loadUser, m client.Message, at time.Time) {
 	l.mu.Unlock()
 }
 
-// keepConnected redials a dropped WebSocket (signing in again when the
-// token is refused) and catches up from the last gapless seq.
-func (l *load) keepConnected(u *loadUser) {
-	defer l.wg.Done()
-	for {
-		c := u.conn.Load()
-		<-c.Done()
-		if l.stopping.Load() {
-			return
-		}
-		l.reconnects.Add(1)
-		backoff := 100 * time.Millisecond
-		for {
-			if l.stopping.Load() {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			nc, err := u.cl.Dial(ctx, client.DialOptions{Platform: "fault", OnFrame: l.onFrame(u)})
-			if client.IsCode(err, client.CodeUnauthenticated) {
-				_, _ = u.cl.SignIn(ctx, u.email, l.password)
-			}
-			cancel()
-			if err == nil {
-				u.conn.Store(nc)
-				break
-			}
-			time.Sleep(backoff)
-			backoff = min(2*backoff, time.Second)
-		}
-		l.catchUp(u)
-	}
-}
-
-func (l *load) catchUp(u *loadUser) {
-	l.catchUps.Add(1)
+// catchUp reads the user's chat from the last seq up to which it has
+// every message, after a reconnect.
+func (l *load) catchUp(ctx context.Context, u *loadUser) {
 	u.mu.Lock()
 	after := u.contig
 	u.mu.Unlock()
-	for !l.stopping.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		page, err := u.cl.ListMessages(ctx, u.chat.id, client.Page{Seq: after, Forward: true, Limit: 100})
-		cancel()
-		if err != nil {
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		now := time.Now()
-		for _, m := range page.Messages {
-			l.delivered(u, m, now)
-			after = max(after, m.Seq)
-		}
-		if !page.HasMore {
-			return
-		}
-	}
+	_ = u.CatchUp(ctx, u.chat.id, after, func(m client.Message) { l.delivered(u, m, time.Now()) })
 }
 
 // send paces n messages at the rate from start, each retried with its
@@ -347,40 +301,21 @@ func (l *load) send(n int, start time.Time, giveUp time.Time) {
 }
 
 func (l *load) sendOne(i int, m *sentMsg, giveUp time.Time) {
-	backoff := 100 * time.Millisecond
-	for time.Now().Before(giveUp) {
-		m.attempts++
-		if m.attempts > 1 {
-			l.retries.Add(1)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, _, err := m.sender.cl.Send(ctx, m.chat.id, client.NewMessage{Content: l.content(i), IdempotencyKey: m.key})
-		if client.IsCode(err, client.CodeUnauthenticated) {
-			_, _ = m.sender.cl.SignIn(ctx, m.sender.email, l.password)
-		}
-		cancel()
-		if err == nil {
-			m.ackAt = time.Now()
-			m.acked.Store(true)
-			return
-		}
+	ctx, cancel := context.WithDeadline(context.Background(), giveUp)
+	defer cancel()
+	m.tried = time.Now()
+	_, attempts, err := m.sender.Send(ctx, m.chat.id, client.NewMessage{Content: l.content(i), IdempotencyKey: m.key}, false)
+	m.attempts = attempts
+	if err != nil {
 		m.lastErr = err.Error()
-		l.countError(err)
-		time.Sleep(backoff)
-		backoff = min(2*backoff, time.Second)
+		return
 	}
+	m.ackAt = time.Now()
+	m.acked.Store(true)
 }
 
 func (l *load) countError(err error) {
-	kind := client.Code(err)
-	switch {
-	case kind != "":
-	case errors.Is(err, context.DeadlineExceeded):
-		kind = "client timeout (5s)"
-	default:
-		kind = "transport"
-	}
-	c, _ := l.errKinds.LoadOrStore(kind, new(atomic.Int64))
+	c, _ := l.errKinds.LoadOrStore(bench.ErrorCode(err), new(atomic.Int64))
 	c.(*atomic.Int64).Add(1)
 }
 
@@ -411,13 +346,13 @@ func (l *load) undelivered() int {
 }
 
 func (l *load) close() {
-	l.stopping.Store(true)
+	l.stopKeep()
+	l.wg.Wait()
 	for _, u := range l.users {
-		if c := u.conn.Load(); c != nil {
+		if c := u.Conn(); c != nil {
 			_ = c.Close()
 		}
 	}
-	l.wg.Wait()
 }
 
 // verdict is what reading every chat back finds.
@@ -430,46 +365,26 @@ type verdict struct {
 
 func (l *load) verify(ctx context.Context) (verdict, error) {
 	v := verdict{Sent: len(l.msgs)}
-	count := make([]int, len(l.msgs))
-	for _, c := range l.chats {
-		var after int64
-		for {
-			page, err := c.members[0].cl.ListMessages(ctx, c.id, client.Page{Seq: after, Forward: true, Limit: 100})
-			if err != nil {
-				return v, fmt.Errorf("read chat %d back: %w", c.id, err)
-			}
-			for _, m := range page.Messages {
-				if m.Seq != after+1 {
-					if m.Seq <= after {
-						v.OutOfOrder++
-					} else {
-						v.Gaps += int(m.Seq - after - 1)
-					}
-				}
-				after = max(after, m.Seq)
-				v.Stored++
-				if i, ok := l.index(m.Content); ok && i < len(count) {
-					count[i]++
-				}
-			}
-			if !page.HasMore {
-				break
-			}
-		}
-	}
+	sent := make([]bench.SentMessage, len(l.msgs))
 	for i, m := range l.msgs {
-		if count[i] > 1 {
-			v.Duplicated += count[i] - 1
-		}
+		sent[i] = bench.SentMessage{ChatID: m.chat.id, Acked: m.acked.Load(), Tried: m.tried, AckedAt: m.ackAt}
 		if !m.acked.Load() {
 			v.Unacked++
-			continue
-		}
-		v.Acked++
-		if count[i] == 0 {
-			v.Lost++
 		}
 	}
+	ids := make([]int64, len(l.chats))
+	readers := map[int64]*loadUser{}
+	for k, c := range l.chats {
+		ids[k], readers[c.id] = c.id, c.members[0]
+	}
+	r, err := bench.Verify(ctx, ids, func(ctx context.Context, chatID, after int64) (client.Messages, error) {
+		return readers[chatID].Page(ctx, chatID, after)
+	}, sent, l.index)
+	if err != nil {
+		return v, err
+	}
+	v.Acked, v.Stored = int(r.Acked), int(r.Read)
+	v.Lost, v.Duplicated, v.Gaps, v.OutOfOrder = int(r.Missing), int(r.Duplicated), int(r.Gaps), int(r.OutOfOrder)
 	v.Undelivered = l.undelivered()
 	return v, nil
 }

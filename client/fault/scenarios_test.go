@@ -52,7 +52,7 @@ func (l *load) watchSearch(from, to time.Time, limit time.Duration) <-chan caugh
 			for i := range missing {
 				m := msgs[i]
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				res, err := m.sender.cl.Search(ctx, client.SearchQuery{Q: l.run + " " + strconv.Itoa(i), ChatID: m.chat.id, Limit: 100})
+				res, err := m.sender.Client().Search(ctx, client.SearchQuery{Q: l.run + " " + strconv.Itoa(i), ChatID: m.chat.id, Limit: 100})
 				cancel()
 				if err != nil {
 					continue // 503 while the index is away: ask again
@@ -92,13 +92,13 @@ func (l *load) stall(t *testing.T, servers []*server, window time.Duration) stri
 	for _, m := range c.members[1:] {
 		ids = append(ids, m.id)
 	}
-	side, err := owner.cl.CreateChat(ctx, client.NewChat{Type: client.Group, Name: "stall", MemberIDs: ids})
+	side, err := owner.Client().CreateChat(ctx, client.NewChat{Type: client.Group, Name: "stall", MemberIDs: ids})
 	if err != nil {
 		t.Fatalf("stall: create the chat: %v", err)
 	}
 	var stalling atomic.Bool
 	release := make(chan struct{})
-	conn, err := victim.cl.Dial(ctx, client.DialOptions{Platform: "fault-stall", OnFrame: func(f client.Frame) {
+	conn, err := victim.Client().Dial(ctx, client.DialOptions{Platform: "fault-stall", OnFrame: func(f client.Frame) {
 		if stalling.Load() && f.Type == client.FrameMessageCreated {
 			<-release
 		}
@@ -107,7 +107,7 @@ func (l *load) stall(t *testing.T, servers []*server, window time.Duration) stri
 		t.Fatalf("stall: dial: %v", err)
 	}
 	defer conn.Close()
-	srv := servers[victim.i%len(servers)]
+	srv := servers[victim.Instance()]
 	closesBefore := slowCloses(srv)
 
 	stopSide := make(chan struct{})
@@ -126,7 +126,7 @@ func (l *load) stall(t *testing.T, servers []*server, window time.Duration) stri
 			sideWG.Go(func() {
 				sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 				defer scancel()
-				if _, _, err := owner.cl.Send(sctx, side.ID, client.NewMessage{Content: content}); err != nil {
+				if _, _, err := owner.Client().Send(sctx, side.ID, client.NewMessage{Content: content}); err != nil {
 					sideFailed.Add(1)
 					return
 				}
