@@ -3,6 +3,7 @@ package event
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ type PresenceWatcher struct {
 	opts  PresenceWatcherOptions
 
 	mu      sync.Mutex
-	entries map[int64]map[string]watched  // user -> instance -> entry
+	entries map[int64]instanceEntries     // user -> its entry of each instance
 	users   map[string]map[int64]struct{} // instance -> users it has an entry of
 	beats   map[string]beat               // instance -> its last beat heard
 	known   map[int64]presence.Entry      // merged; kept when a user goes offline for last seen
@@ -85,6 +86,48 @@ type watched struct {
 	entry presence.Entry
 	at    time.Time
 	stale bool // of an instance that never beat, not rewritten within TTL
+}
+
+// instanceEntries are a user's entries, one per instance it is connected
+// to: nearly always one, so a slice (a user costs a few dozen bytes where
+// a map of one cost nearly a kilobyte, at 19,000 users per watcher).
+type instanceEntries []instanceEntry
+
+type instanceEntry struct {
+	instance string
+	watched
+}
+
+func (es instanceEntries) get(instance string) (watched, bool) {
+	for _, e := range es {
+		if e.instance == instance {
+			return e.watched, true
+		}
+	}
+	return watched{}, false
+}
+
+// set replaces instance's entry or adds it; on a nil or full slice the
+// caller keeps what it returns through the pointer.
+func (es *instanceEntries) set(instance string, w watched) {
+	for i := range *es {
+		if (*es)[i].instance == instance {
+			(*es)[i].watched = w
+			return
+		}
+	}
+	*es = append(*es, instanceEntry{instance: instance, watched: w})
+}
+
+// del removes instance's entry and reports whether there was one.
+func (es *instanceEntries) del(instance string) bool {
+	for i := range *es {
+		if (*es)[i].instance == instance {
+			*es = slices.Delete(*es, i, i+1)
+			return true
+		}
+	}
+	return false
 }
 
 // liveLocked reports whether instance's entry e counts. An instance heard
@@ -129,7 +172,7 @@ func NewPresenceWatcher(store ports.PresenceStore, chats query.MemberChats, cloc
 		o.LookupTimeout = 5 * time.Second
 	}
 	return &PresenceWatcher{store: store, chats: chats, clock: clock, log: log, opts: o,
-		entries: make(map[int64]map[string]watched), users: make(map[string]map[int64]struct{}),
+		entries: make(map[int64]instanceEntries), users: make(map[string]map[int64]struct{}),
 		beats: make(map[string]beat), known: make(map[int64]presence.Entry),
 		pending: make(map[int64]struct{}), wake: make(chan struct{}, 1)}
 }
@@ -198,10 +241,10 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 	}
 	byInstance := w.entries[c.UserID]
 	if c.Deleted {
-		if _, ok := byInstance[c.Instance]; !ok {
+		if !byInstance.del(c.Instance) {
 			return
 		}
-		delete(byInstance, c.Instance)
+		w.entries[c.UserID] = byInstance
 		if us := w.users[c.Instance]; us != nil {
 			delete(us, c.UserID)
 			if len(us) == 0 {
@@ -209,11 +252,8 @@ func (w *PresenceWatcher) onChange(c ports.PresenceChange) {
 			}
 		}
 	} else {
-		if byInstance == nil {
-			byInstance = make(map[string]watched)
-			w.entries[c.UserID] = byInstance
-		}
-		byInstance[c.Instance] = watched{entry: c.Entry, at: at}
+		byInstance.set(c.Instance, watched{entry: c.Entry, at: at})
+		w.entries[c.UserID] = byInstance
 		us := w.users[c.Instance]
 		if us == nil {
 			us = make(map[int64]struct{})
@@ -242,8 +282,8 @@ func (w *PresenceWatcher) remergeLocked(userID int64) {
 	byInstance := w.entries[userID]
 	list := make([]presence.Entry, 0, len(byInstance))
 	now := w.clock.Now()
-	for instance, e := range byInstance {
-		if w.liveLocked(instance, e, now) {
+	for _, e := range byInstance {
+		if w.liveLocked(e.instance, e.watched, now) {
 			list = append(list, e.entry)
 		}
 	}
@@ -297,7 +337,9 @@ func (w *PresenceWatcher) Expire() {
 			users := w.users[instance]
 			delete(w.users, instance)
 			for userID := range users {
-				delete(w.entries[userID], instance)
+				es := w.entries[userID]
+				es.del(instance)
+				w.entries[userID] = es
 				w.remergeLocked(userID)
 			}
 			continue
@@ -310,9 +352,10 @@ func (w *PresenceWatcher) Expire() {
 			// An instance that does not beat: each entry not rewritten
 			// within TTL stops counting, as before the beats.
 			for userID := range w.users[instance] {
-				if e := w.entries[userID][instance]; !e.stale && now.Sub(e.at) >= ttl {
+				es := w.entries[userID]
+				if e, ok := es.get(instance); ok && !e.stale && now.Sub(e.at) >= ttl {
 					e.stale = true
-					w.entries[userID][instance] = e
+					es.set(instance, e) // in place: the entry is there
 					w.remergeLocked(userID)
 				}
 			}
