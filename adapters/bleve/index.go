@@ -4,21 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	blevesearch "github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
-	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/registry"
-	"github.com/blevesearch/bleve/v2/search/highlight"
+	"github.com/blevesearch/bleve/v2/search"
 	htmlhighlight "github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
-	index "github.com/blevesearch/bleve_index_api"
+	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/fechatter/fechatter/ports"
 )
@@ -27,13 +27,12 @@ var _ ports.SearchIndex = (*Index)(nil)
 
 // Field names of a document.
 const (
-	fieldContent = "content"
-	fieldChatID  = "chat_id"
-	fieldSeq     = "seq"
-	// fieldOrder breaks ties in score: orderKey of the message id, one
-	// term with doc values kept one document to a chunk, uncompressed
-	// (orderOptions), since the sort reads it for every hit.
-	fieldOrder = "order"
+	fieldContent     = "content"
+	fieldChatID      = "chat_id"
+	fieldWorkspaceID = "workspace_id"
+	fieldSenderID    = "sender_id"
+	fieldSeq         = "seq"
+	fieldCreatedAt   = "created_at"
 	// The names a message is found by: attachments' file names and the
 	// mentioned users' names, indexed with their punctuation turned into
 	// spaces (nameWords), and kept as they are in the *_shown fields (stored,
@@ -47,13 +46,9 @@ const (
 // mappingVersion is kept in the index (internal key mappingVersionKey). An
 // index opened with an older one is recreated empty (Open reports it with
 // Recreated) and must be rebuilt with a reindex: Bleve cannot add fields
-// to the mapping of an existing index. 1: content only; 2: names; 3: no
-// term vectors (hits are marked from their stored text), the tie-break on
-// the message id (fieldOrder) instead of created_at and the document id,
-// seq stored only, the workspace and sender ids (which no query reads) and
-// created_at dropped.
+// to the mapping of an existing index. 1: content only; 2: names.
 const (
-	mappingVersion    = "3"
+	mappingVersion    = "2"
 	mappingVersionKey = "fechatter_mapping_version"
 )
 
@@ -72,12 +67,10 @@ const minFuzzyRunes = 4
 // Index is a ports.SearchIndex in a Bleve index on disk. It is safe for
 // concurrent use; Close it when done.
 type Index struct {
-	idx         blevesearch.Index
-	analyzer    analysis.Analyzer
-	keyword     analysis.Analyzer
-	highlighter highlight.Highlighter
-	recreated   bool
-	created     bool
+	idx       blevesearch.Index
+	analyzer  analysis.Analyzer
+	recreated bool
+	created   bool
 }
 
 // Open opens the index in dir, creating it (and dir) if there is none yet.
@@ -113,17 +106,12 @@ func Open(dir string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bleve index in %s: %w", dir, err)
 	}
-	an, kw := idx.Mapping().AnalyzerNamed(standard.Name), idx.Mapping().AnalyzerNamed(keyword.Name)
-	if an == nil || kw == nil {
+	an := idx.Mapping().AnalyzerNamed(standard.Name)
+	if an == nil {
 		_ = idx.Close()
-		return nil, fmt.Errorf("open bleve index in %s: no %s or %s analyzer", dir, standard.Name, keyword.Name)
+		return nil, fmt.Errorf("open bleve index in %s: no %s analyzer", dir, standard.Name)
 	}
-	hl, err := registry.NewCache().HighlighterNamed(htmlhighlight.Name)
-	if err != nil {
-		_ = idx.Close()
-		return nil, fmt.Errorf("open bleve index in %s: %w", dir, err)
-	}
-	return &Index{idx: idx, analyzer: an, keyword: kw, highlighter: hl, recreated: recreated, created: created}, nil
+	return &Index{idx: idx, analyzer: an, recreated: recreated, created: created}, nil
 }
 
 // Recreated tells whether Open found an index of an older mapping and
@@ -139,27 +127,36 @@ func (x *Index) Created() bool { return x.created }
 // Close flushes and closes the index.
 func (x *Index) Close() error { return x.idx.Close() }
 
-// newMapping maps the one document type: content and the names are
-// analyzed text without term vectors (a hit is marked from its stored
-// text: mark), the chat id is a keyword (exact terms, so a chat filter is
-// a disjunction of term queries), seq is only stored. Nothing else is
-// indexed but fieldOrder, which Upsert adds itself (a mapping cannot ask
-// for its doc values options).
+// newMapping maps the one document type: content is analyzed text with
+// term vectors (for highlighting), the ids are keywords (exact terms, so a
+// chat filter is a disjunction of term queries), seq is a number and
+// created_at a date (for the tie-break sort). Nothing else is indexed.
 func newMapping() mapping.IndexMapping {
-	chat := blevesearch.NewKeywordFieldMapping()
-	chat.Store = true
-	chat.IncludeInAll = false
-	chat.IncludeTermVectors = false
-	chat.DocValues = false
-	text := func(store bool) *mapping.FieldMapping {
-		f := blevesearch.NewTextFieldMapping()
-		f.Analyzer = standard.Name
+	keyword := func(store bool) *mapping.FieldMapping {
+		f := blevesearch.NewKeywordFieldMapping()
 		f.Store = store
-		f.IncludeTermVectors = false
 		f.IncludeInAll = false
+		f.IncludeTermVectors = false
 		f.DocValues = false
 		return f
 	}
+	content := blevesearch.NewTextFieldMapping()
+	content.Analyzer = standard.Name
+	content.Store = true
+	content.IncludeTermVectors = true
+	content.IncludeInAll = false
+	content.DocValues = false
+
+	seq := blevesearch.NewNumericFieldMapping()
+	seq.IncludeInAll = false
+	seq.DocValues = false
+
+	names := blevesearch.NewTextFieldMapping()
+	names.Analyzer = standard.Name
+	names.Store = false
+	names.IncludeTermVectors = true // where a name matched, for the highlight
+	names.IncludeInAll = false
+	names.DocValues = false
 	shown := blevesearch.NewTextFieldMapping()
 	shown.Index = false
 	shown.Store = true
@@ -167,18 +164,19 @@ func newMapping() mapping.IndexMapping {
 	shown.IncludeInAll = false
 	shown.DocValues = false
 
-	seq := blevesearch.NewNumericFieldMapping()
-	seq.Index = false
-	seq.Store = true
-	seq.IncludeInAll = false
-	seq.DocValues = false
+	created := blevesearch.NewDateTimeFieldMapping()
+	created.Store = false
+	created.IncludeInAll = false
 
 	doc := blevesearch.NewDocumentStaticMapping()
-	doc.AddFieldMappingsAt(fieldContent, text(true))
-	doc.AddFieldMappingsAt(fieldChatID, chat)
+	doc.AddFieldMappingsAt(fieldContent, content)
+	doc.AddFieldMappingsAt(fieldChatID, keyword(true))
+	doc.AddFieldMappingsAt(fieldWorkspaceID, keyword(false))
+	doc.AddFieldMappingsAt(fieldSenderID, keyword(false))
 	doc.AddFieldMappingsAt(fieldSeq, seq)
+	doc.AddFieldMappingsAt(fieldCreatedAt, created)
 	for _, f := range nameFields {
-		doc.AddFieldMappingsAt(f.indexed, text(false))
+		doc.AddFieldMappingsAt(f.indexed, names)
 		doc.AddFieldMappingsAt(f.shown, shown)
 	}
 
@@ -193,18 +191,6 @@ func newMapping() mapping.IndexMapping {
 
 func docID(id int64) string { return strconv.FormatInt(id, 10) }
 
-// orderKey is the fieldOrder term of message id: its digits in base 36
-// after their count, so that the terms sort as the (positive) ids do.
-func orderKey(id int64) string {
-	s := strconv.FormatInt(id, 36)
-	return strconv.FormatInt(int64(len(s)), 36) + s
-}
-
-// orderOptions index fieldOrder for the sort alone: doc values without
-// chunks or compression, so that reading one document's costs nothing
-// more (Bleve does so for geo points, for the same reason).
-const orderOptions = index.IndexField | index.DocValues | index.SkipDVChunking | index.SkipDVCompression
-
 // Upsert indexes docs in one batch; a document with the same id is
 // replaced. Bleve's Batch returns once the batch is searchable.
 func (x *Index) Upsert(ctx context.Context, docs []ports.SearchDocument) error {
@@ -215,23 +201,20 @@ func (x *Index) Upsert(ctx context.Context, docs []ports.SearchDocument) error {
 		return nil
 	}
 	b := x.idx.NewBatch()
-	m := x.idx.Mapping()
 	for _, d := range docs {
-		doc := document.NewDocument(docID(d.ID))
-		err := m.MapDocument(doc, map[string]any{
-			fieldContent: d.Content,
-			fieldChatID:  strconv.FormatInt(d.ChatID, 10),
-			fieldSeq:     float64(d.Seq),
+		err := b.Index(docID(d.ID), map[string]any{
+			fieldContent:     d.Content,
+			fieldChatID:      strconv.FormatInt(d.ChatID, 10),
+			fieldWorkspaceID: strconv.FormatInt(d.WorkspaceID, 10),
+			fieldSenderID:    strconv.FormatInt(d.SenderID, 10),
+			fieldSeq:         float64(d.Seq),
+			fieldCreatedAt:   d.CreatedAt.UTC(),
 
 			fieldFileNames:         nameWordsAll(d.FileNames),
 			fieldFileNamesShown:    d.FileNames,
 			fieldMentionNames:      nameWordsAll(d.MentionNames),
 			fieldMentionNamesShown: d.MentionNames,
 		})
-		if err == nil {
-			doc.AddField(document.NewTextFieldCustom(fieldOrder, nil, []byte(orderKey(d.ID)), orderOptions, x.keyword))
-			err = b.IndexAdvanced(doc)
-		}
 		if err != nil {
 			return fmt.Errorf("bleve: index message %d: %w", d.ID, err)
 		}
@@ -260,13 +243,12 @@ func (x *Index) Delete(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// Search finds, for each analyzed query word, the documents with a term
-// that starts with it or (words of minFuzzyRunes and more) is a typo away,
-// in the content or either name field (there, a word with punctuation,
-// such as "report.pdf", must match all its parts), all words required,
-// in the allowed chats only (matchQuery). Ties in score go to the highest
-// message id (the newest) first, so pages are stable. Only the page's hits
-// are then marked (mark).
+// Search runs, for each analyzed query word, a prefix query or (words of
+// minFuzzyRunes and more) a fuzzy query at distance 1 on the content or
+// either name field (there, a word with punctuation, such as "report.pdf",
+// must match all its parts), all words required, filtered without scoring
+// to the allowed chats. Ties in score go newest first, then by id, so
+// pages are stable.
 func (x *Index) Search(ctx context.Context, q ports.SearchQuery) (ports.SearchResult, error) {
 	empty := ports.SearchResult{Hits: []ports.SearchHit{}}
 	scope := q.Scope()
@@ -275,30 +257,44 @@ func (x *Index) Search(ctx context.Context, q ports.SearchQuery) (ports.SearchRe
 		return empty, nil
 	}
 
-	mq := &matchQuery{chats: make([]string, 0, len(scope))}
-	marks := make([]queryWord, 0, len(words))
+	must := make([]query.Query, 0, len(words))
 	for _, w := range words {
-		alts := []alternative{{field: fieldContent, parts: []string{w}}}
+		alts := []query.Query{wordQuery(w, fieldContent)}
 		parts := x.words(nameWords(w))
-		if len(parts) > 0 {
-			for _, f := range nameFields {
-				alts = append(alts, alternative{field: f.indexed, parts: parts})
+		for _, f := range nameFields {
+			if len(parts) == 1 {
+				alts = append(alts, wordQuery(parts[0], f.indexed))
+				continue
+			}
+			all := make([]query.Query, 0, len(parts))
+			for _, p := range parts {
+				all = append(all, wordQuery(p, f.indexed))
+			}
+			if len(all) > 0 {
+				alts = append(alts, blevesearch.NewConjunctionQuery(all...))
 			}
 		}
-		mq.words = append(mq.words, alts)
-		marks = append(marks, queryWord{word: w, parts: parts})
+		must = append(must, blevesearch.NewDisjunctionQuery(alts...))
 	}
+	chats := make([]query.Query, 0, len(scope))
 	for _, id := range scope {
-		mq.chats = append(mq.chats, strconv.FormatInt(id, 10))
+		t := blevesearch.NewTermQuery(strconv.FormatInt(id, 10))
+		t.SetField(fieldChatID)
+		chats = append(chats, t)
 	}
+	bq := query.NewBooleanQuery(must, nil, nil)
+	bq.AddFilter(blevesearch.NewDisjunctionQuery(chats...))
 
 	limit := q.Limit
 	if limit <= 0 {
 		limit = ports.DefaultSearchLimit
 	}
-	req := blevesearch.NewSearchRequestOptions(mq, limit, max(q.Offset, 0), false)
+	req := blevesearch.NewSearchRequestOptions(bq, limit, max(q.Offset, 0), false)
 	req.Fields = []string{fieldChatID, fieldSeq, fieldContent, fieldFileNamesShown, fieldMentionNamesShown}
-	req.SortBy([]string{"-_score", "-" + fieldOrder})
+	req.Highlight = blevesearch.NewHighlightWithStyle(htmlhighlight.Name)
+	req.Highlight.AddField(fieldContent)
+	req.IncludeLocations = true
+	req.SortBy([]string{"-_score", "-" + fieldCreatedAt, "_id"})
 
 	res, err := x.idx.SearchInContext(ctx, req)
 	if err != nil {
@@ -317,10 +313,43 @@ func (x *Index) Search(ctx context.Context, q ports.SearchQuery) (ports.SearchRe
 		if f, ok := h.Fields[fieldSeq].(float64); ok {
 			hit.Seq = int64(f)
 		}
-		x.mark(&hit, marks, h.Fields)
+		if len(h.Locations[fieldContent]) > 0 {
+			hit.Matched = append(hit.Matched, ports.SearchFieldContent)
+		}
+		if frags := h.Fragments[fieldContent]; len(frags) > 0 {
+			hit.Highlight = frags[0]
+		}
+		for _, f := range nameFields {
+			shown, marked := markedName(h.Locations[f.indexed], storedStrings(h.Fields[f.shown]))
+			if shown == "" {
+				continue
+			}
+			hit.Matched = append(hit.Matched, f.matched)
+			if len(hit.Matched) == 1 {
+				hit.Highlight = marked
+			}
+		}
+		if hit.Highlight == "" {
+			if s, ok := h.Fields[fieldContent].(string); ok {
+				hit.Highlight = html.EscapeString(s)
+			}
+		}
 		out.Hits = append(out.Hits, hit)
 	}
 	return out, nil
+}
+
+// wordQuery matches w as a prefix or, from minFuzzyRunes, with a typo.
+func wordQuery(w, field string) query.Query {
+	prefix := blevesearch.NewPrefixQuery(w)
+	prefix.SetField(field)
+	if utf8.RuneCountInString(w) < minFuzzyRunes {
+		return prefix
+	}
+	fuzzy := blevesearch.NewFuzzyQuery(w)
+	fuzzy.SetField(field)
+	fuzzy.SetFuzziness(1)
+	return blevesearch.NewDisjunctionQuery(prefix, fuzzy)
 }
 
 // nameWords turns every character of s that is not a letter or a digit
@@ -347,6 +376,64 @@ func nameWordsAll(names []string) []string {
 		out[i] = nameWords(n)
 	}
 	return out
+}
+
+// storedStrings reads a stored array field: Bleve gives one value back as
+// a string and several as a slice.
+func storedStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// markedName returns the first of names that a query term matched (by
+// the term locations of its indexed field) and that name HTML-escaped with
+// the matched words between <mark> and </mark>; "" if none matched.
+func markedName(locs search.TermLocationMap, names []string) (string, string) {
+	spans := map[int][][2]int{}
+	first := -1
+	for _, ls := range locs {
+		for _, l := range ls {
+			i := 0
+			if len(l.ArrayPositions) > 0 {
+				i = int(l.ArrayPositions[0])
+			}
+			if i >= len(names) || int(l.End) > len(names[i]) || l.Start >= l.End {
+				continue
+			}
+			spans[i] = append(spans[i], [2]int{int(l.Start), int(l.End)})
+			if first < 0 || i < first {
+				first = i
+			}
+		}
+	}
+	if first < 0 {
+		return "", ""
+	}
+	name, marks := names[first], spans[first]
+	slices.SortFunc(marks, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	at := 0
+	for _, m := range marks {
+		if m[0] < at {
+			continue // overlapping (two terms at one word)
+		}
+		b.WriteString(html.EscapeString(name[at:m[0]]))
+		b.WriteString("<mark>" + html.EscapeString(name[m[0]:m[1]]) + "</mark>")
+		at = m[1]
+	}
+	b.WriteString(html.EscapeString(name[at:]))
+	return name, b.String()
 }
 
 // words analyzes text as content is analyzed, so query words compare with
