@@ -220,7 +220,9 @@ type RefreshTokenRepository struct {
 func NewRefreshTokenRepository(db *bun.DB) *RefreshTokenRepository {
 	mustDB(db, "NewRefreshTokenRepository")
 	r := &RefreshTokenRepository{db: db}
-	r.revoked = newLoader("check session", lookupBatch, lookupTimeout, r.familiesRevoked)
+	r.revoked = newLoader("check session", lookupBatch, lookupTimeout, func(ctx context.Context, ids []string) (map[string]bool, error) {
+		return r.familiesRevokedOn(ctx, r.db, ids)
+	})
 	return r
 }
 
@@ -332,11 +334,7 @@ func (r *RefreshTokenRepository) FamilyRevoked(ctx context.Context, familyID str
 	return ended[familyID], err
 }
 
-// familiesRevoked answers FamilyRevoked for many families in one query.
-func (r *RefreshTokenRepository) familiesRevoked(ctx context.Context, familyIDs []string) (map[string]bool, error) {
-	return r.familiesRevokedOn(ctx, r.db, familyIDs)
-}
-
+// familiesRevokedOn answers FamilyRevoked for many families in one query.
 func (r *RefreshTokenRepository) familiesRevokedOn(ctx context.Context, db bun.IDB, familyIDs []string) (map[string]bool, error) {
 	var rows []struct {
 		FamilyID string `bun:"family_id"`

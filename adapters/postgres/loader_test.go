@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -55,6 +56,16 @@ func goLoad(l *loader[int, string], ctx context.Context, key int) chan loadResul
 	return ch
 }
 
+// waitQueued waits until n calls wait for the next query.
+func waitQueued(t *testing.T, l *loader[int, string], n int) {
+	t.Helper()
+	porttest.Eventually(t, 5*time.Second, fmt.Sprintf("%d calls queued", n), func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.queue) == n
+	})
+}
+
 // A lone call runs at once; the calls that come while its query is in
 // flight go together in the next one, each answered with its own value.
 func TestLoaderBatchesWhatQueuesDuringAQuery(t *testing.T) {
@@ -70,11 +81,7 @@ func TestLoaderBatchesWhatQueuesDuringAQuery(t *testing.T) {
 	for _, k := range keys {
 		waiting = append(waiting, goLoad(l, context.Background(), k))
 	}
-	porttest.Eventually(t, 5*time.Second, "five calls queued", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.queue) == len(keys)
-	})
+	waitQueued(t, l, len(keys))
 	f.release <- nil
 	if r := <-first; r.err != nil || r.val != "v2" {
 		t.Fatalf("first call = %+v, want v2", r)
@@ -110,11 +117,7 @@ func TestLoaderBoundsAQuery(t *testing.T) {
 	for _, k := range []int{2, 4, 6} {
 		rest = append(rest, goLoad(l, context.Background(), k))
 	}
-	porttest.Eventually(t, 5*time.Second, "three calls queued", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.queue) == 3
-	})
+	waitQueued(t, l, 3)
 	f.release <- nil
 	<-first
 	if got := <-f.started; len(got) != 2 {

@@ -28,7 +28,9 @@ type ChatReadModel struct {
 func NewChatReadModel(db *bun.DB) *ChatReadModel {
 	mustDB(db, "NewChatReadModel")
 	r := &ChatReadModel{db: db}
-	r.positions = newLoader("list chat positions", lookupBatch, lookupTimeout, r.chatPositionsOf)
+	r.positions = newLoader("list chat positions", lookupBatch, lookupTimeout, func(ctx context.Context, ids []int64) (map[int64][]query.ChatPosition, error) {
+		return r.chatPositionsOn(ctx, r.db, ids)
+	})
 	return r
 }
 
@@ -40,10 +42,6 @@ func (r *ChatReadModel) ChatPositions(ctx context.Context, userID int64) ([]quer
 	}
 	byUser, err := r.chatPositionsOn(ctx, conn(ctx, r.db), []int64{userID})
 	return byUser[userID], err
-}
-
-func (r *ChatReadModel) chatPositionsOf(ctx context.Context, userIDs []int64) (map[int64][]query.ChatPosition, error) {
-	return r.chatPositionsOn(ctx, r.db, userIDs)
 }
 
 // chatPositionsOn lists the chats of many users, counting each chat's
